@@ -1,0 +1,32 @@
+# orghistory: the production image (api, worker and seed all run from it; see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ORGHISTORY_DATA_DIR=/var/lib/orghistory
+
+# Install the distribution (psycopg[binary] ships its own libpq, so no build tools are needed),
+# then drop the source: the processes run the installed package, not the build context.
+COPY . /tmp/src
+RUN pip install --no-cache-dir /tmp/src \
+    && rm -rf /tmp/src
+
+# Run as an unprivileged user that owns only the data directory.
+RUN groupadd --system --gid 10001 orghistory \
+    && useradd --system --uid 10001 --gid orghistory --home-dir /var/lib/orghistory \
+       --shell /usr/sbin/nologin orghistory \
+    && mkdir -p /var/lib/orghistory \
+    && chown orghistory:orghistory /var/lib/orghistory
+USER 10001:10001
+WORKDIR /var/lib/orghistory
+
+EXPOSE 8000
+
+# gthread, not sync: each SSE stream (GET /v1/streams/all/live) holds one thread for as long as the
+# client stays connected, so a sync worker (one request at a time) would be blocked by a single
+# tail. 2 processes x 64 threads serve up to 128 concurrent requests/streams. --timeout 0 turns off
+# gunicorn's silent-worker timeout: streams are long-lived by design.
+CMD ["gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "64", \
+     "--timeout", "0", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
+     "service.app:create_app()"]

@@ -1,0 +1,369 @@
+"""The write side: one eventsourcing Application for every organization and person.
+
+Methods take wire-format facts, check them, save them atomically and return what the store
+assigned (ids and positions), in the style of the library's content-management example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from .domain import (
+    IdempotentAppend,
+    Organization,
+    Person,
+    fact_fields,
+    idempotency_id,
+    org_id,
+    person_id,
+)
+from .errors import (
+    AlreadyExists,
+    IdempotencyKeyReused,
+    InvalidFact,
+    NotFound,
+    UnknownReference,
+    VersionConflict,
+)
+from .settings import Settings
+from .vocabulary import TYPES, apply_changes, field_path, parse_fact, slug, text
+
+MAX_BATCH = 5000
+WRITE_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A stored event as the read side and integrators see it."""
+
+    position: int
+    id: str | None  # "<org>@<version>" for facts; None for registrations outside an org
+    org: str | None
+    type: str
+    recorded_at: datetime
+    writer: str | None
+    fields: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "position": self.position,
+            "org": self.org,
+            "recorded_at": self.recorded_at.isoformat(),
+            "writer": self.writer,
+            **self.fields,
+        }
+
+
+def _fingerprint(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class OrgHistory(Application[UUID]):
+    name = "OrgHistory"
+    snapshotting_intervals = {Organization: 200}
+    env = {"AGGREGATE_CACHE_MAXSIZE": "256", "COMPRESSOR_TOPIC": ""}
+
+    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None):
+        self.settings = settings or Settings.from_env()
+        super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
+
+    # --- registrations -----------------------------------------------------------------------
+
+    def register_person(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
+        """Register a person; returns (the person, created?). Same slug and name is a no-op."""
+        slug(slug_, "slug")
+        text(name, "name")
+        existing = self.find_person(slug_)
+        if existing is not None:
+            if existing.name != name.strip():
+                raise AlreadyExists(f"person {slug_!r} is registered as {existing.name!r}", "name")
+            return {"slug": slug_, "name": existing.name}, False
+        person = Person(slug=slug_, name=name.strip(), writer=writer)
+        try:
+            self._save(person)
+        except IntegrityError:
+            return self.register_person(slug_, name, writer)
+        return {"slug": slug_, "name": person.name}, True
+
+    def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
+        slug(slug_, "slug")
+        text(name, "name")
+        existing = self.find_org(slug_)
+        if existing is not None:
+            if existing.name != name.strip():
+                raise AlreadyExists(f"organization {slug_!r} is registered as {existing.name!r}", "name")
+            return {"slug": slug_, "name": existing.name, "version": existing.version}, False
+        org = Organization(slug=slug_, name=name.strip(), writer=writer)
+        try:
+            self._save(org)
+        except IntegrityError:
+            return self.register_org(slug_, name, writer)
+        return {"slug": slug_, "name": org.name, "version": org.version}, True
+
+    def find_person(self, slug_: str) -> Person | None:
+        try:
+            return self.repository.get(person_id(slug_))
+        except AggregateNotFoundError:
+            return None
+
+    def find_org(self, slug_: str) -> Organization | None:
+        try:
+            return self.repository.get(org_id(slug_))
+        except AggregateNotFoundError:
+            return None
+
+    def get_org(self, slug_: str) -> Organization:
+        org = self.find_org(slug_)
+        if org is None:
+            raise NotFound(f"no organization {slug_!r}", "org")
+        return org
+
+    # --- appending facts -----------------------------------------------------------------------
+
+    def append(
+        self,
+        org_slug: str,
+        raw_events: Sequence[Any],
+        *,
+        writer: str | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+        path: str = "events",
+    ) -> dict[str, Any]:
+        """Append facts to an organization's log, all or nothing.
+
+        Returns ``{"org", "version", "events": [{"id", "type", "position", "recorded_at"}]}``.
+        """
+        if not isinstance(raw_events, (list, tuple)) or not raw_events:
+            raise InvalidFact("must be a non-empty list of events", path or "events")
+        if len(raw_events) > MAX_BATCH:
+            raise InvalidFact(f"at most {MAX_BATCH} events per append", path)
+        facts = [parse_fact(raw, self._item_path(path, i)) for i, raw in enumerate(raw_events)]
+        scope = f"{org_slug}"
+        fingerprint = _fingerprint({"facts": facts, "expected_version": expected_version})
+        if idempotency_key is not None:
+            previous = self._idempotent_answer(scope, idempotency_key, fingerprint)
+            if previous is not None:
+                return previous
+        for attempt in range(WRITE_RETRIES):
+            try:
+                return self._append_once(org_slug, facts, writer, expected_version, idempotency_key, fingerprint, path)
+            except IntegrityError:
+                # Another writer saved first: the org version or the idempotency record moved.
+                if idempotency_key is not None:
+                    previous = self._idempotent_answer(scope, idempotency_key, fingerprint)
+                    if previous is not None:
+                        return previous
+                if expected_version is not None:
+                    actual = self.get_org(org_slug).version
+                    raise VersionConflict(
+                        f"expected version {expected_version}, the log is at {actual}", expected_version, actual
+                    ) from None
+                time.sleep(0.005 * (attempt + 1))
+        raise VersionConflict("too many concurrent writers; retry", expected_version or -1, -1)
+
+    def _append_once(self, org_slug, facts, writer, expected_version, idempotency_key, fingerprint, path):
+        org = self.get_org(org_slug)
+        if expected_version is not None and org.version != expected_version:
+            raise VersionConflict(
+                f"expected version {expected_version}, the log is at {org.version}", expected_version, org.version
+            )
+        new_people: dict[str, str] = {}
+        known_people: set[str] = set()
+        people_to_save: list[Person] = []
+        events: list[Organization.Fact] = []
+        for i, fact in enumerate(facts):
+            at = self._item_path(path, i)
+            if fact["type"] == "corrected":
+                self._check_correction(org, fact, at)
+            if fact["type"] == "person_registered":
+                existing = self.find_person(fact["person"])
+                if existing is not None and existing.name != fact["name"]:
+                    raise AlreadyExists(f"person {fact['person']!r} is registered as {existing.name!r}", field_path(at, "person"))
+                if existing is None and fact["person"] not in new_people:
+                    people_to_save.append(Person(slug=fact["person"], name=fact["name"], writer=writer))
+                new_people[fact["person"]] = fact["name"]
+            for name in TYPES[fact["type"]].people:
+                p = fact.get(name)
+                if p and p not in new_people and p not in known_people:
+                    if self.find_person(p) is None:
+                        raise UnknownReference(f"no person {p!r}; register them first", field_path(at, f"{name}"))
+                    known_people.add(p)
+            events.append(org.record(fact, writer, at))
+        answer_events = [
+            {"id": org.event_id(e.originator_version), "type": e.type_name, "version": e.originator_version}
+            for e in events
+        ]
+        to_save: list[Any] = [*people_to_save, org]
+        if idempotency_key is not None:
+            to_save.append(
+                IdempotentAppend(
+                    scope=org_slug,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    answer={"org": org_slug, "version": org.version, "events": answer_events},
+                )
+            )
+        recordings = self._save(*to_save)
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id for r in recordings
+        }
+        return {
+            "org": org_slug,
+            "version": org.version,
+            "events": [
+                {
+                    "id": a["id"],
+                    "type": a["type"],
+                    "position": positions[(org.id, a["version"])],
+                    "recorded_at": e.timestamp.isoformat(),
+                }
+                for a, e in zip(answer_events, events)
+            ],
+        }
+
+    @staticmethod
+    def _item_path(path: str, i: int) -> str:
+        """``events[2]`` inside a batch; the bare field names for a single fact (path ``""``)."""
+        return f"{path}[{i}]" if path else ""
+
+    def _check_correction(self, org: Organization, fact: dict, at: str) -> None:
+        target_org, _, version = fact["target"].rpartition("@")
+        if target_org != org.slug or not 1 < int(version) <= org.version:
+            raise UnknownReference(f"no event {fact['target']} in {org.slug}", field_path(at, "target"))
+        target = self.fact_at(org.id, int(version))
+        if target.type_name in ("corrected", "retracted", "person_registered"):
+            raise InvalidFact(f"a {target.type_name} fact cannot be corrected; retract it instead", field_path(at, "target"))
+        if target.type_name == "unit_formed" and "unit" in fact["changes"]:
+            raise InvalidFact("a unit's slug cannot be corrected", field_path(at, "changes.unit"))
+        corrected = apply_changes(fact_fields(target), fact["changes"], field_path(at, "changes"))
+        for name in TYPES[corrected["type"]].people:
+            if corrected.get(name) and self.find_person(corrected[name]) is None:
+                raise UnknownReference(f"no person {corrected[name]!r}", field_path(at, f"changes.{name}"))
+        for name in TYPES[corrected["type"]].units:
+            value = corrected.get(name)
+            for unit in value if isinstance(value, list) else [value]:
+                if unit is not None and unit not in org.units:
+                    raise UnknownReference(f"no unit {unit!r} in {org.slug}", field_path(at, f"changes.{name}"))
+
+    def fact_at(self, aggregate_id: UUID, version: int) -> Organization.Fact:
+        found = list(self.events.get(aggregate_id, gt=version - 1, lte=version))
+        if not found or not isinstance(found[0], Organization.Fact):
+            raise UnknownReference(f"no fact at version {version}", "target")
+        return found[0]
+
+    def _save(self, *aggregates: Any):
+        """Save, retrying SQLite's 'database is locked' (another process holds the write lock)."""
+        for attempt in range(50):
+            try:
+                return self.save(*aggregates)
+            except sqlite3.OperationalError as e:  # pragma: no cover - depends on timing
+                if "locked" not in str(e) or attempt == 49:
+                    raise
+                time.sleep(0.02)
+            except Exception as e:
+                cause = e.__cause__ or e.__context__
+                if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause) and attempt < 49:
+                    time.sleep(0.02)
+                    continue
+                raise
+
+    # --- idempotency -------------------------------------------------------------------------
+
+    def _idempotent_answer(self, scope: str, key: str, fingerprint: str) -> dict | None:
+        try:
+            record: IdempotentAppend = self.repository.get(idempotency_id(scope, key))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request", "Idempotency-Key"
+            )
+        answer = record.answer
+        oid = org_id(answer["org"])
+        events = []
+        for a in answer["events"]:
+            e = self.fact_at(oid, a["version"])
+            events.append(
+                {
+                    "id": a["id"],
+                    "type": a["type"],
+                    "position": self.position_of(oid, a["version"]),
+                    "recorded_at": e.timestamp.isoformat(),
+                }
+            )
+        return {"org": answer["org"], "version": answer["version"], "events": events, "replayed": True}
+
+    def position_of(self, aggregate_id: UUID, version: int) -> int:
+        """The global position the store gave one aggregate event (an indexed primary-key lookup)."""
+        recorder = self.recorder
+        if self.settings.is_postgres:
+            from psycopg.sql import SQL, Identifier
+
+            stmt = SQL("SELECT notification_id FROM {}.{} WHERE originator_id=%s AND originator_version=%s").format(
+                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+            )
+            with recorder.datastore.transaction(commit=False) as cur:
+                cur.execute(stmt, (aggregate_id, version))
+                row = cur.fetchone()
+                return int(row["notification_id"])
+        with recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(
+                f"SELECT rowid FROM {recorder.events_table_name} WHERE originator_id=? AND originator_version=?",
+                (aggregate_id.hex, version),
+            )
+            return int(cur.fetchone()[0])
+
+    # --- reading the log ---------------------------------------------------------------------
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read(self, after: int = 0, limit: int = 500, stop: int | None = None) -> list[RecordedEvent]:
+        """Events with position greater than ``after`` (positions may have gaps), in order."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
+        return [self.decode(n) for n in notifications]
+
+    def read_all(self, after: int = 0, batch: int = 1000) -> Iterator[RecordedEvent]:
+        while True:
+            page = self.read(after, batch)
+            if not page:
+                return
+            yield from page
+            after = page[-1].position
+
+    def decode(self, notification) -> RecordedEvent:
+        event = self.mapper.to_domain_event(notification)
+        if isinstance(event, Organization.Fact):
+            return RecordedEvent(
+                position=notification.id,
+                id=f"{event.org}@{event.originator_version}",
+                org=event.org,
+                type=event.type_name,
+                recorded_at=event.timestamp,
+                writer=event.writer,
+                fields=fact_fields(event),
+            )
+        if isinstance(event, Organization.Registered):
+            return RecordedEvent(notification.id, f"{event.slug}@1", event.slug, "org_registered",
+                                 event.timestamp, event.writer, {"type": "org_registered", "org": event.slug, "name": event.name})
+        if isinstance(event, Person.Registered):
+            return RecordedEvent(notification.id, None, None, "person_registered", event.timestamp, event.writer,
+                                 {"type": "person_registered", "person": event.slug, "name": event.name})
+        return RecordedEvent(notification.id, None, None, "internal", event.timestamp, None, {"type": "internal"})
+
+    def close(self) -> None:
+        self.factory.close()

@@ -1,0 +1,228 @@
+"""Aggregates and their events.
+
+Three aggregates keep just enough state to reject impossible writes:
+- ``Person``: people are global and move between organizations.
+- ``Organization``: one log per organization. Every fact about the organization is an event of
+  this aggregate, so the aggregate's version is the version a writer may expect, and an event's
+  id is ``<org>@<version>``: stable, readable, and checkable without a lookup.
+- ``IdempotentAppend``: the first answer to an ``Idempotency-Key``, saved in the same transaction
+  as the facts it acknowledges, so a retry can never store anything twice.
+
+Ids are derived from slugs with uuid5, as in the library's content-management example.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from .errors import AlreadyExists, InvalidFact, UnknownReference
+from .vocabulary import TYPES, field_path
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://orghistory.invalid/")
+
+
+def org_id(slug: str) -> UUID:
+    return uuid5(NAMESPACE, f"org/{slug}")
+
+
+def person_id(slug: str) -> UUID:
+    return uuid5(NAMESPACE, f"person/{slug}")
+
+
+def idempotency_id(scope: str, key: str) -> UUID:
+    return uuid5(NAMESPACE, f"idempotency/{scope}/{key}")
+
+
+class Person(Aggregate):
+    class Registered(Aggregate.Created):
+        slug: str
+        name: str
+        writer: str | None
+
+    def __init__(self, slug: str, name: str, writer: str | None):
+        self.slug = slug
+        self.name = name
+
+    @classmethod
+    def create_id(cls, slug: str, **_: Any) -> UUID:
+        return person_id(slug)
+
+
+class Organization(Aggregate):
+    class Registered(Aggregate.Created):
+        slug: str
+        name: str
+        writer: str | None
+
+    class Fact(Aggregate.Event):
+        """A fact about the organization. Subclasses are the vocabulary; see vocabulary.TYPES."""
+
+        type_name: ClassVar[str] = ""
+        org: str
+        effective: str | None
+        announced: str | None
+        sources: list
+        confidence: str
+        note: str | None
+        writer: str | None
+
+        def apply(self, org: Organization) -> None:
+            if self.type_name == "unit_formed":
+                org.units[self.unit] = self.kind  # type: ignore[attr-defined]
+
+    def __init__(self, slug: str, name: str, writer: str | None):
+        self.slug = slug
+        self.name = name
+        self.units: dict[str, str] = {}
+
+    @classmethod
+    def create_id(cls, slug: str, **_: Any) -> UUID:
+        return org_id(slug)
+
+    def event_id(self, version: int) -> str:
+        return f"{self.slug}@{version}"
+
+    def record(self, fact: dict[str, Any], writer: str | None, path: str) -> Organization.Fact:
+        """Check a normalized fact against what the organization knows, then record it."""
+        def at(name: str) -> str:
+            return field_path(path, name)
+
+        spec = TYPES[fact["type"]]
+        if fact["type"] == "unit_formed" and fact["unit"] in self.units:
+            raise AlreadyExists(f"unit {fact['unit']!r} already exists in {self.slug}", at("unit"))
+        for name in spec.units:
+            value = fact.get(name)
+            for i, unit in enumerate(value if isinstance(value, list) else [value]):
+                if unit is not None and unit not in self.units:
+                    where = at(name) + (f"[{i}]" if isinstance(value, list) else "")
+                    raise UnknownReference(f"no unit {unit!r} in {self.slug}", where)
+        if "target" in fact:
+            target_org, _, target_version = fact["target"].rpartition("@")
+            if target_org != self.slug or not 1 < int(target_version) <= self.version:
+                raise UnknownReference(f"no event {fact['target']} in {self.slug}", at("target"))
+        cls = FACT_CLASSES[fact["type"]]
+        fields = {k: v for k, v in fact.items() if k != "type"}
+        self.trigger_event(cls, org=self.slug, writer=writer, **fields)
+        return self.pending_events[-1]  # type: ignore[return-value]
+
+    # The vocabulary, one event class per fact type. Field names match the wire format.
+    class PersonRegistered(Fact):
+        type_name = "person_registered"
+        person: str
+        name: str
+
+    class UnitFormed(Fact):
+        type_name = "unit_formed"
+        unit: str
+        name: str
+        kind: str
+        mandate: str | None
+        commitments: list
+
+    class UnitDissolved(Fact):
+        type_name = "unit_dissolved"
+        unit: str
+
+    class MemberJoined(Fact):
+        type_name = "member_joined"
+        unit: str
+        person: str
+        role: str
+        tenure: str | None
+
+    class MemberLeft(Fact):
+        type_name = "member_left"
+        unit: str
+        person: str
+        role: str | None
+        tenure: str | None
+        cause: str
+
+    class RoleAssigned(Fact):
+        type_name = "role_assigned"
+        person: str
+        role: str
+
+    class RoleEnded(Fact):
+        type_name = "role_ended"
+        person: str
+        role: str
+        cause: str
+
+    class LeaderOusted(Fact):
+        type_name = "leader_ousted"
+        person: str
+        roles: list
+        seats: list
+        by: str | None
+
+    class Reinstated(Fact):
+        type_name = "reinstated"
+        person: str
+        roles: list
+        seats: list
+
+    class Resigned(Fact):
+        type_name = "resigned"
+        person: str
+
+    class LeadReplaced(Fact):
+        type_name = "lead_replaced"
+        unit: str
+        outgoing: str
+        incoming: str
+        role: str
+
+    class Corrected(Fact):
+        type_name = "corrected"
+        target: str
+        changes: dict
+
+    class Retracted(Fact):
+        type_name = "retracted"
+        target: str
+        reason: str
+
+    class Noted(Fact):
+        type_name = "noted"
+        title: str
+        summary: str | None
+
+
+FACT_CLASSES: dict[str, type[Organization.Fact]] = {
+    cls.type_name: cls
+    for cls in vars(Organization).values()
+    if isinstance(cls, type) and issubclass(cls, Organization.Fact) and cls.type_name
+}
+assert set(FACT_CLASSES) == set(TYPES), "every wire type needs an event class"
+
+BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "org", "writer"}
+
+
+def fact_fields(event: Organization.Fact) -> dict[str, Any]:
+    """The wire form of a recorded fact (without store metadata)."""
+    out: dict[str, Any] = {"type": event.type_name}
+    out.update({k: v for k, v in vars(event).items() if k not in BASE_FIELDS})
+    return out
+
+
+class IdempotentAppend(Aggregate):
+    class Created(Aggregate.Created):
+        scope: str
+        key: str
+        fingerprint: str
+        answer: dict
+
+    def __init__(self, scope: str, key: str, fingerprint: str, answer: dict):
+        self.scope = scope
+        self.key = key
+        self.fingerprint = fingerprint
+        self.answer = answer
+
+    @classmethod
+    def create_id(cls, scope: str, key: str, **_: Any) -> UUID:
+        return idempotency_id(scope, key)
+

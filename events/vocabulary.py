@@ -1,0 +1,234 @@
+"""The wire vocabulary: what a fact looks like in JSON, and its validation.
+
+Each fact type has a schema of fields. ``parse_fact`` turns one JSON object into a normalized
+``dict`` (or raises ``InvalidFact`` naming the field), which ``domain`` turns into an event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import InvalidFact
+from .validtime import InvalidValidTime, ValidTime, parse_date
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+CONFIDENCE = ("confirmed", "reported", "disputed")
+UNIT_KINDS = ("board", "team", "department", "committee", "office")
+CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unknown")
+SOURCE_KEYS = ("url", "title", "publisher", "published", "quote")
+MAX_TEXT = 10_000
+
+
+def field_path(prefix: str, name: str) -> str:
+    """``events[2].effective`` in a batch, plain ``effective`` for a single fact."""
+    return f"{prefix}.{name}" if prefix else name
+
+
+# --- field validators: (value, path) -> normalized value ------------------------------------
+
+def slug(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise InvalidFact("must be a slug: lowercase letters, digits and '-', 1-100 characters", path)
+    return value
+
+
+def text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidFact("must be a non-empty string", path)
+    if len(value) > MAX_TEXT:
+        raise InvalidFact(f"must be at most {MAX_TEXT} characters", path)
+    return value.strip()
+
+
+def slugs(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidFact("must be a list of slugs", path)
+    return [slug(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+def texts(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidFact("must be a list of strings", path)
+    return [text(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if value not in choices:
+            raise InvalidFact(f"must be one of {', '.join(choices)}", path)
+        return value
+
+    return check
+
+
+def event_id(value: Any, path: str) -> str:
+    """Event ids are ``<org>@<version>``: stable, readable and checkable without a lookup."""
+    if not isinstance(value, str) or "@" not in value:
+        raise InvalidFact("must be an event id such as openai@12", path)
+    org, _, version = value.rpartition("@")
+    if not SLUG.match(org) or not version.isdigit() or int(version) < 1:
+        raise InvalidFact("must be an event id such as openai@12", path)
+    return f"{org}@{int(version)}"
+
+
+def changes(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not value:
+        raise InvalidFact("must be an object with the corrected fields", path)
+    if "type" in value:
+        raise InvalidFact("a correction cannot change the type of a fact; retract it instead", f"{path}.type")
+    return dict(value)
+
+
+def valid_time(value: Any, path: str) -> str:
+    try:
+        return ValidTime.parse(value).text
+    except InvalidValidTime as e:
+        raise InvalidFact(str(e), path) from None
+
+
+def calendar_date(value: Any, path: str) -> str:
+    try:
+        return parse_date(value).isoformat()
+    except InvalidValidTime as e:
+        raise InvalidFact(str(e), path) from None
+
+
+def sources(value: Any, path: str) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise InvalidFact("must be a list of sources", path)
+    out = []
+    for i, src in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(src, dict):
+            raise InvalidFact("must be an object with url, title, publisher, published or quote", p)
+        unknown = sorted(set(src) - set(SOURCE_KEYS))
+        if unknown:
+            raise InvalidFact(f"unknown field {unknown[0]!r}", f"{p}.{unknown[0]}")
+        clean = {}
+        for key in SOURCE_KEYS:
+            if key in src and src[key] is not None:
+                clean[key] = calendar_date(src[key], f"{p}.{key}") if key == "published" else text(src[key], f"{p}.{key}")
+        if "url" in clean and not re.match(r"^https?://\S+$", clean["url"]):
+            raise InvalidFact("must be an http(s) URL", f"{p}.url")
+        if not clean:
+            raise InvalidFact("a source needs at least one of url, title, publisher", p)
+        out.append(clean)
+    return out
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    check: Callable[[Any, str], Any]
+    required: bool = True
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class FactType:
+    name: str
+    fields: tuple[Field, ...]
+    needs_effective: bool = True
+    # Which fields name people and units, so the application can check they exist.
+    people: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def F(name: str, check: Callable[[Any, str], Any], required: bool = True, default: Any = None) -> Field:
+    return Field(name, check, required, default)
+
+
+TYPES: dict[str, FactType] = {
+    t.name: t
+    for t in (
+        FactType("person_registered", (F("person", slug), F("name", text)), needs_effective=False,
+                 doc="a person exists (people are global)"),
+        FactType("unit_formed", (F("unit", slug), F("name", text), F("kind", one_of(UNIT_KINDS)),
+                                 F("mandate", text, False), F("commitments", texts, False, [])),
+                 doc="the unit exists from effective"),
+        FactType("unit_dissolved", (F("unit", slug),), units=("unit",),
+                 doc="every open tenure in the unit ends, cause unit-dissolved"),
+        FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
+                                   F("tenure", slug, False)),
+                 people=("person",), units=("unit",), doc="a tenure starts"),
+        FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
+                                 F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
+                 people=("person",), units=("unit",), doc="the matching tenure ends"),
+        FactType("role_assigned", (F("person", slug), F("role", slug)), people=("person",),
+                 doc="an organization-level role starts"),
+        FactType("role_ended", (F("person", slug), F("role", slug), F("cause", one_of(CAUSES), False, "unknown")),
+                 people=("person",), doc="an organization-level role ends"),
+        FactType("leader_ousted", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, []),
+                                   F("by", slug, False)),
+                 people=("person",), units=("seats", "by"), doc="the named roles and seats end, cause removed"),
+        FactType("reinstated", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, [])),
+                 people=("person",), units=("seats",), doc="the named roles and seats start again"),
+        FactType("resigned", (F("person", slug),), people=("person",),
+                 doc="every tenure and role of the person in the organization ends, cause resigned"),
+        FactType("lead_replaced", (F("unit", slug), F("outgoing", slug), F("incoming", slug),
+                                   F("role", slug, False, "lead")),
+                 people=("outgoing", "incoming"), units=("unit",),
+                 doc="the outgoing lead's tenure ends and the incoming one's starts"),
+        FactType("corrected", (F("target", event_id), F("changes", changes)), needs_effective=False,
+                 doc="the target is re-derived with the new values"),
+        FactType("retracted", (F("target", event_id), F("reason", text)), needs_effective=False,
+                 doc="the target no longer counts"),
+        FactType("noted", (F("title", text), F("summary", text, False)), doc="on the timeline only"),
+    )
+}
+
+COMMON = ("type", "effective", "announced", "sources", "confidence", "note")
+
+
+def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
+    """Validate one wire fact; return the normalized fields (``type`` included)."""
+    def at(name: str) -> str:
+        return field_path(path, name)
+
+    if not isinstance(raw, dict):
+        raise InvalidFact("must be a JSON object with a type", path or None)
+    kind = raw.get("type")
+    if kind not in TYPES:
+        raise InvalidFact(f"must be one of {', '.join(TYPES)}", at("type"))
+    spec = TYPES[kind]
+    allowed = set(COMMON) | {f.name for f in spec.fields}
+    for name in raw:
+        if name not in allowed:
+            raise InvalidFact(f"unknown field for {kind}", at(name))
+    out: dict[str, Any] = {"type": kind}
+    for f in spec.fields:
+        value = raw.get(f.name)
+        if value is None:
+            if f.required:
+                raise InvalidFact("is required", at(f.name))
+            out[f.name] = list(f.default) if isinstance(f.default, list) else f.default
+        else:
+            out[f.name] = f.check(value, at(f.name))
+    effective = raw.get("effective")
+    if effective is None:
+        if spec.needs_effective:
+            raise InvalidFact("is required (a date such as 2024, 2024-04 or 2024-04-11)", at("effective"))
+        out["effective"] = None
+    else:
+        out["effective"] = valid_time(effective, at("effective"))
+    out["announced"] = calendar_date(raw["announced"], at("announced")) if raw.get("announced") is not None else None
+    out["sources"] = sources(raw.get("sources") or [], at("sources"))
+    out["confidence"] = one_of(CONFIDENCE)(raw.get("confidence", "reported"), at("confidence"))
+    out["note"] = text(raw["note"], at("note")) if raw.get("note") is not None else None
+    if kind == "lead_replaced" and out["outgoing"] == out["incoming"]:
+        raise InvalidFact("must differ from outgoing", at("incoming"))
+    return out
+
+
+def apply_changes(original: dict[str, Any], changes_: dict[str, Any], path: str) -> dict[str, Any]:
+    """The target fact with a correction's changes applied, validated as a whole."""
+    merged = {k: v for k, v in original.items() if v is not None}
+    for name, value in changes_.items():
+        if name not in set(COMMON) | {f.name for f in TYPES[original["type"]].fields}:
+            raise InvalidFact(f"{original['type']} has no field {name!r}", field_path(path, name))
+        merged[name] = value
+    return parse_fact(merged, path)

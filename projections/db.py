@@ -1,0 +1,170 @@
+"""The read side's database: the same SQLite file or PostgreSQL schema as the event store.
+
+One small wrapper so the projection SQL is written once: ``?`` placeholders everywhere (turned
+into ``%s`` for psycopg), rows as dicts, and a write transaction that takes the write lock first
+(SQLite ``BEGIN IMMEDIATE``) so that two folders can never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from events.settings import Settings
+
+
+class Conn:
+    def __init__(self, raw: Any, postgres: bool):
+        self.raw = raw
+        self.postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.postgres:
+            return self.raw.execute(sql.replace("?", "%s"), params)
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            with self.raw.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+        else:
+            self.raw.executemany(sql, rows)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+
+class Database:
+    postgres = False
+
+    @staticmethod
+    def from_settings(settings: Settings) -> Database:
+        if settings.is_postgres:
+            return PostgresDatabase(settings)
+        return SQLiteDatabase(settings.sqlite_path)
+
+    @contextmanager
+    def read(self) -> Iterator[Conn]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @contextmanager
+    def write(self) -> Iterator[Conn]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteDatabase(Database):
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[Conn]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one consistent snapshot for the whole answer
+        try:
+            yield Conn(conn, False)
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[Conn]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Conn(conn, False)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class PostgresDatabase(Database):
+    postgres = True
+
+    def __init__(self, settings: Settings):
+        self.params = settings.postgres_params()
+        self.schema = self.params["schema"]
+        self._pool = None
+        self._pid = None
+        self._lock = threading.Lock()
+
+    def conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        p = self.params
+        return make_conninfo(
+            dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"], password=p["password"] or None,
+            options=f"-c search_path={self.schema}",
+        )
+
+    def pool(self):
+        # A pool must never be shared across a fork (rq forks per job): make one per process.
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(self.conninfo(), min_size=1, max_size=16, open=True, timeout=30)
+                self._pid = os.getpid()
+            return self._pool
+
+    def ensure_schema(self) -> None:
+        import psycopg
+
+        p = self.params
+        with psycopg.connect(
+            dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"], password=p["password"] or None,
+            autocommit=True,
+        ) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+
+    @contextmanager
+    def read(self) -> Iterator[Conn]:
+        with self.pool().connection() as raw:
+            raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield Conn(raw, True)
+
+    @contextmanager
+    def write(self) -> Iterator[Conn]:
+        with self.pool().connection() as raw:
+            yield Conn(raw, True)
+
+    def close(self) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None

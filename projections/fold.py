@@ -1,0 +1,205 @@
+"""The fold: from the facts about one person in one organization to their tenures and roles.
+
+Pure functions, no SQL. The projector calls ``derive`` for every person a new fact touches, with
+every fact it knows about that person (corrections applied, retractions removed), and stores the
+difference. Because the whole person is re-derived in valid-time order, facts may arrive in any
+record order: learning today of a 2018 appointment gives the same rows as learning it in 2018.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from events.validtime import BEGINNING, END_OF_TIME, ValidTime
+
+OPEN_END = END_OF_TIME.isoformat()
+UNKNOWN_START = BEGINNING.isoformat()
+
+
+@dataclass(frozen=True)
+class FactView:
+    """A fact as currently believed: its fields after corrections; ``evidence`` adds the corrections."""
+
+    id: str
+    position: int
+    type: str
+    fields: dict[str, Any]
+    confidence: str
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def when(self) -> ValidTime:
+        return ValidTime.parse(self.fields.get("effective") or "unknown")
+
+    def sort_key(self) -> tuple:
+        w = self.when
+        return (w.earliest, w.latest, self.position)
+
+
+@dataclass(frozen=True)
+class Row:
+    unit: str | None  # None for an organization-level role
+    person: str
+    role: str
+    tenure_key: str
+    start_text: str
+    start_lo: str
+    start_hi: str
+    end_text: str | None
+    end_lo: str
+    end_hi: str
+    cause: str | None
+    start_event: str | None
+    end_event: str | None
+    evidence: tuple[str, ...]
+    disputed: bool
+
+
+@dataclass
+class _Open:
+    start: ValidTime | None  # None: started before anything we know (a leave without a join)
+    start_event: str | None
+    evidence: list[str] = field(default_factory=list)
+    disputed: bool = False
+
+
+def _ids(f: FactView) -> list[str]:
+    return [f.id, *f.evidence]
+
+
+class _Person:
+    def __init__(self, person: str, formed: dict[str, str]):
+        self.person = person
+        self.formed = formed  # unit -> earliest day it existed: nobody sat in it before
+        self.seats: dict[tuple[str, str, str], _Open] = {}
+        self.roles: dict[str, _Open] = {}
+        self.ousted: dict[str, list[str]] = {}
+        self.rows: list[Row] = []
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    def open_seat(self, unit: str, role: str, key: str, f: FactView) -> None:
+        current = self.seats.get((unit, role, key))
+        if current is not None:  # a second report of the same appointment: more evidence
+            current.evidence += _ids(f)
+            current.disputed |= f.confidence == "disputed"
+            return
+        self.seats[(unit, role, key)] = _Open(f.when, f.id, _ids(f), f.confidence == "disputed")
+
+    def open_role(self, role: str, f: FactView) -> None:
+        current = self.roles.get(role)
+        if current is not None:
+            current.evidence += _ids(f)
+            return
+        self.roles[role] = _Open(f.when, f.id, _ids(f), f.confidence == "disputed")
+
+    def _row(self, unit, role, key, o: _Open, end: FactView | None, cause: str | None) -> Row:
+        if o.start is None:
+            start_text, lo, hi = "unknown", UNKNOWN_START, OPEN_END
+        else:
+            start_text, lo, hi = o.start.text, o.start.earliest.isoformat(), o.start.latest.isoformat()
+            if o.start.precision == "unknown":
+                hi = OPEN_END
+        if unit is not None and unit in self.formed:
+            lo = max(lo, self.formed[unit])
+        evidence = list(o.evidence)
+        if end is None:
+            end_text, end_lo, end_hi, end_event = None, OPEN_END, OPEN_END, None
+        else:
+            w = end.when
+            end_text, end_lo, end_hi, end_event = w.text, w.earliest.isoformat(), w.latest.isoformat(), end.id
+            if w.precision == "unknown":  # ended at some unknown time: never certain, possibly still on
+                end_lo, end_hi = lo, OPEN_END
+            evidence += [i for i in _ids(end) if i not in evidence]
+        disputed = o.disputed or (end is not None and end.confidence == "disputed")
+        return Row(unit, self.person, role, key, start_text, lo, hi, end_text, end_lo, end_hi, cause,
+                   o.start_event, end_event, tuple(dict.fromkeys(evidence)), disputed)
+
+    def close_seats(self, f: FactView, cause: str, unit: str | None = None, role: str | None = None,
+                    key: str | None = None, unmatched: bool = True) -> list[str]:
+        matched = [k for k in self.seats
+                   if (unit is None or k[0] == unit) and (role is None or k[1] == role) and (key is None or k[2] == key)]
+        for k in matched:
+            self.rows.append(self._row(k[0], k[1], k[2], self.seats.pop(k), f, cause))
+        if not matched and unmatched and unit is not None:
+            # A leave we cannot match: they held the seat from some time we do not know.
+            self.rows.append(self._row(unit, role or "member", key or "", _Open(None, None), f, cause))
+        return [k[1] for k in matched]
+
+    def close_role(self, f: FactView, role: str, cause: str, unmatched: bool = True) -> None:
+        o = self.roles.pop(role, None)
+        if o is None:
+            if not unmatched:
+                return
+            o = _Open(None, None)
+        self.rows.append(self._row(None, role, "", o, f, cause))
+
+    # -- the vocabulary -----------------------------------------------------------------------
+
+    def apply(self, f: FactView) -> None:
+        x, t, me = f.fields, f.type, self.person
+        if t == "member_joined":
+            self.open_seat(x["unit"], x.get("role") or "member", x.get("tenure") or "", f)
+        elif t == "member_left":
+            self.close_seats(f, x.get("cause") or "unknown", x["unit"], x.get("role"), x.get("tenure"))
+        elif t == "role_assigned":
+            self.open_role(x["role"], f)
+        elif t == "role_ended":
+            self.close_role(f, x["role"], x.get("cause") or "unknown")
+        elif t == "leader_ousted":
+            for role in x.get("roles") or []:
+                self.close_role(f, role, "removed")
+            for unit in x.get("seats") or []:
+                self.ousted[unit] = self.close_seats(f, "removed", unit) or ["member"]
+        elif t == "reinstated":
+            for role in x.get("roles") or []:
+                self.open_role(role, f)
+            for unit in x.get("seats") or []:
+                for role in self.ousted.pop(unit, ["member"]):
+                    self.open_seat(unit, role, "", f)
+        elif t == "resigned":
+            self.close_seats(f, "resigned", unmatched=False)
+            for role in list(self.roles):
+                self.close_role(f, role, "resigned")
+        elif t == "lead_replaced":
+            role = x.get("role") or "lead"
+            if x["outgoing"] == me:
+                self.close_seats(f, "replaced", x["unit"], role)
+            if x["incoming"] == me:
+                self.open_seat(x["unit"], role, "", f)
+        elif t == "unit_dissolved":
+            self.close_seats(f, "unit-dissolved", x["unit"], unmatched=False)
+
+    def finish(self) -> list[Row]:
+        for (unit, role, key), o in list(self.seats.items()):
+            self.rows.append(self._row(unit, role, key, o, None, None))
+        for role, o in list(self.roles.items()):
+            self.rows.append(self._row(None, role, "", o, None, None))
+        return self.rows
+
+
+def derive(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> list[Row]:
+    """Every tenure and role of ``person``; ``facts`` are theirs plus the dissolutions of their units."""
+    state = _Person(person, formed)
+    for f in sorted(facts, key=FactView.sort_key):
+        state.apply(f)
+    return state.finish()
+
+
+def people_of(fact_type: str, fields: dict[str, Any]) -> set[str]:
+    """The people whose tenures a fact can change."""
+    if fact_type == "lead_replaced":
+        return {fields["outgoing"], fields["incoming"]}
+    if fact_type in ("corrected", "retracted", "noted", "unit_formed", "unit_dissolved", "person_registered"):
+        return set()
+    return {fields["person"]} if fields.get("person") else set()
+
+
+def units_of(fact_type: str, fields: dict[str, Any]) -> set[str]:
+    out = set()
+    if fields.get("unit"):
+        out.add(fields["unit"])
+    for u in fields.get("seats") or []:
+        out.add(u)
+    return out

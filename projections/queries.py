@@ -1,0 +1,217 @@
+"""Read views as plain SQL functions: every answer takes ``as_of`` (valid time) and ``known_at``
+(record time, None for "what we believe now"), and cites the events behind each entry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from .db import Conn
+from .schema import FOREVER
+
+ROLE_ORDER = {"chair": 0, "co-chair": 1, "lead": 2, "co-lead": 3, "director": 4, "member": 5, "observer": 9}
+
+
+def _known(alias: str, known_at: str | None) -> tuple[str, tuple]:
+    if known_at is None:
+        return f"{alias}.recorded_to = ?", (FOREVER,)
+    return f"{alias}.recorded_from <= ? AND {alias}.recorded_to > ?", (known_at, known_at)
+
+
+def _entry(row: dict[str, Any], as_of: str | None) -> dict[str, Any]:
+    entry = {
+        "person": row["person"],
+        "name": row.get("name") or row["person"],
+        "role": row["role"],
+        "since": row["start_text"],
+        "until": row["end_text"],
+        "certain": bool(as_of is not None and row["start_hi"] <= as_of < row["end_lo"]),
+        "disputed": bool(row["disputed"]),
+        "evidence": json.loads(row["evidence"]),
+    }
+    if row.get("unit") is not None:
+        entry["unit"] = row["unit"]
+    if row["tenure_key"]:
+        entry["tenure"] = row["tenure_key"]
+    if row["end_text"] is not None:
+        entry["cause"] = row["cause"]
+    return entry
+
+
+def _sort(entries: list[dict]) -> list[dict]:
+    return sorted(entries, key=lambda e: (ROLE_ORDER.get(e["role"], 6), e["role"], e["name"].lower(), e["person"]))
+
+
+def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The cited events, each with its sources, confidence and record time."""
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(ids), 200):
+        rows = conn.all(
+            f"SELECT id, position, type, recorded_at, payload, confidence, corrections FROM facts "
+            f"WHERE org=? AND id IN ({','.join('?' * len(chunk))})", (org, *chunk))
+        for r in rows:
+            p = json.loads(r["payload"])
+            out[r["id"]] = {
+                "id": r["id"], "position": int(r["position"]), "type": r["type"], "effective": p.get("effective"),
+                "confidence": r["confidence"], "sources": p.get("sources") or [], "note": p.get("note"),
+                "recorded_at": r["recorded_at"],
+                "corrected_by": [c["id"] for c in json.loads(r["corrections"])],
+            }
+    return out
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def members(conn: Conn, org: str, units: list[str], as_of: date, known_at: str | None) -> list[dict[str, Any]]:
+    d = as_of.isoformat()
+    known, kparams = _known("t", known_at)
+    rows: list[dict] = []
+    for unit in units:
+        rows += conn.all(
+            "SELECT t.unit, t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, "
+            "t.evidence, t.disputed, p.name FROM tenures t LEFT JOIN people p ON p.slug = t.person "
+            f"WHERE t.org=? AND t.unit=? AND {known} AND t.end_hi > ? AND t.start_lo <= ?",
+            (org, unit, *kparams, d, d))
+    return _sort([_entry(r, d) for r in rows])
+
+
+def board_units(conn: Conn, org: str) -> list[str]:
+    return [r["slug"] for r in conn.all("SELECT slug FROM units WHERE org=? AND kind='board' ORDER BY slug", (org,))]
+
+
+def roles(conn: Conn, org: str, as_of: date, known_at: str | None) -> list[dict[str, Any]]:
+    d = as_of.isoformat()
+    known, kparams = _known("t", known_at)
+    rows = conn.all(
+        "SELECT t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, t.evidence, "
+        "t.disputed, p.name FROM roles t LEFT JOIN people p ON p.slug = t.person "
+        f"WHERE t.org=? AND {known} AND t.end_hi > ? AND t.start_lo <= ?", (org, *kparams, d, d))
+    return sorted((_entry(r, d) for r in rows), key=lambda e: (e["role"], e["name"].lower()))
+
+
+def changes(conn: Conn, org: str, start: date, end: date, known_at: str | None) -> list[dict[str, Any]]:
+    """Who joined and left which unit and role in ``[start, end)``, with causes, in date order."""
+    a, b = start.isoformat(), end.isoformat()
+    out = []
+    for table in ("tenures", "roles"):
+        unit = "t.unit" if table == "tenures" else "NULL AS unit"
+        known, kparams = _known("t", known_at)
+        cols = (f"{unit}, t.person, t.role, t.tenure_key, t.start_text, t.start_lo, t.end_text, t.end_lo, t.cause, "
+                "t.start_event, t.end_event, t.disputed, p.name")
+        for r in conn.all(f"SELECT {cols} FROM {table} t LEFT JOIN people p ON p.slug=t.person "
+                          f"WHERE t.org=? AND {known} AND t.start_lo >= ? AND t.start_lo < ? AND t.start_text <> 'unknown'",
+                          (org, *kparams, a, b)):
+            out.append({"change": "joined", "date": r["start_text"], "sort": r["start_lo"], "unit": r["unit"],
+                        "person": r["person"], "name": r["name"] or r["person"], "role": r["role"],
+                        "event": r["start_event"], "disputed": bool(r["disputed"])})
+        for r in conn.all(f"SELECT {cols} FROM {table} t LEFT JOIN people p ON p.slug=t.person "
+                          f"WHERE t.org=? AND {known} AND t.end_text IS NOT NULL AND t.end_lo >= ? AND t.end_lo < ?",
+                          (org, *kparams, a, b)):
+            out.append({"change": "left", "date": r["end_text"], "sort": r["end_lo"], "unit": r["unit"],
+                        "person": r["person"], "name": r["name"] or r["person"], "role": r["role"],
+                        "cause": r["cause"], "event": r["end_event"], "disputed": bool(r["disputed"])})
+    out.sort(key=lambda c: (c["sort"], c["change"] != "left", c["person"], c["role"]))
+    for c in out:
+        del c["sort"]
+    return out
+
+
+def _as_known(row: dict[str, Any], known_at: str | None) -> dict[str, Any] | None:
+    """A fact as it was believed at ``known_at``: only corrections recorded by then applied."""
+    if known_at is not None:
+        if row["recorded_at"] > known_at or (row["retracted_at"] and row["retracted_at"] <= known_at):
+            return None
+        payload = json.loads(row["original"])
+        for c in json.loads(row["corrections"]):
+            if c["recorded_at"] <= known_at:
+                payload.update(c["changes"])
+        return payload
+    if row["retracted_by"]:
+        return None
+    return json.loads(row["payload"])
+
+
+def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = None, end: date | None = None,
+             limit: int = 1000) -> list[dict[str, Any]]:
+    """Facts in valid-time order with their sources (corrections and retractions are in ``history``)."""
+    where, params = ["org=?", "type NOT IN ('corrected','retracted')"], [org]
+    if start:
+        where.append("eff_hi >= ?")
+        params.append(start.isoformat())
+    if end:
+        where.append("eff_lo < ?")
+        params.append(end.isoformat())
+    rows = conn.all(f"SELECT * FROM facts WHERE {' AND '.join(where)} ORDER BY eff_lo, eff_hi, position LIMIT ?",
+                    (*params, limit))
+    out = []
+    for r in rows:
+        p = _as_known(r, known_at)
+        if p is None:
+            continue
+        out.append({"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"],
+                    "corrected_by": [c["id"] for c in json.loads(r["corrections"])
+                                     if known_at is None or c["recorded_at"] <= known_at], **p})
+    # A correction may move a fact in valid time: order by what is believed.
+    from events.validtime import ValidTime
+
+    out.sort(key=lambda f: (ValidTime.parse(f.get("effective") or "unknown").earliest, f["position"]))
+    return out
+
+
+def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[str, Any]]:
+    out = []
+    for table in ("tenures", "roles"):
+        known, kparams = _known("t", known_at)
+        for r in conn.all(f"SELECT t.*, p.name FROM {table} t LEFT JOIN people p ON p.slug=t.person "
+                          f"WHERE t.person=? AND {known}", (person, *kparams)):
+            e = _entry(r, None)
+            del e["certain"]
+            e["org"] = r["org"]
+            e["kind"] = "seat" if table == "tenures" else "role"
+            e["_sort"] = (r["start_lo"], r["end_lo"])
+            out.append(e)
+    out.sort(key=lambda e: (e.pop("_sort"), e["org"], e["role"]))
+    return out
+
+
+def org_events(conn: Conn, org: str, after: int, limit: int) -> list[dict[str, Any]]:
+    rows = conn.all("SELECT * FROM facts WHERE org=? AND position > ? ORDER BY position LIMIT ?", (org, after, limit))
+    return [{"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"], "writer": r["writer"],
+             "retracted_by": r["retracted_by"],
+             "corrected_by": [c["id"] for c in json.loads(r["corrections"])], **json.loads(r["original"])}
+            for r in rows]
+
+
+def list_orgs(conn: Conn) -> list[dict]:
+    return conn.all("SELECT slug, name, recorded_at FROM orgs ORDER BY slug")
+
+
+def get_org(conn: Conn, slug: str) -> dict | None:
+    return conn.one("SELECT slug, name, recorded_at FROM orgs WHERE slug=?", (slug,))
+
+
+def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[dict]:
+    return conn.all("SELECT slug, name, recorded_at FROM people WHERE slug > ? ORDER BY slug LIMIT ?", (after, limit))
+
+
+def get_person(conn: Conn, slug: str) -> dict | None:
+    return conn.one("SELECT slug, name, recorded_at FROM people WHERE slug=?", (slug,))
+
+
+def list_units(conn: Conn, org: str) -> list[dict]:
+    rows = conn.all("SELECT * FROM units WHERE org=? ORDER BY slug", (org,))
+    return [{"slug": r["slug"], "name": r["name"], "kind": r["kind"], "mandate": r["mandate"],
+             "commitments": json.loads(r["commitments"]), "formed": r["formed"], "dissolved": r["dissolved"],
+             "evidence": [x for x in (r["formed_event"], r["dissolved_event"]) if x]} for r in rows]
+
+
+def get_unit(conn: Conn, org: str, unit: str) -> dict | None:
+    return next((u for u in list_units(conn, org) if u["slug"] == unit), None)
+
+
+def position(conn: Conn, name: str = "history") -> int:
+    return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (name,)) or 0)

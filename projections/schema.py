@@ -1,0 +1,84 @@
+"""Tables of the read side. Dates are ISO text (they sort as text), record times are fixed-width
+UTC ISO text, so the same SQL runs on SQLite and PostgreSQL.
+
+The two bitemporal interval tables, ``tenures`` (seats in units) and ``roles`` (organization-level
+roles), hold one row per (tenure, version of our knowledge of it): valid time is
+``[start_lo, end_hi)`` possibly and ``[start_hi, end_lo)`` certainly; record time is
+``[recorded_from, recorded_to)``. An as-of query is one range lookup on a covering index.
+"""
+
+from __future__ import annotations
+
+from .db import Conn
+
+FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
+OPEN_END = "9999-12-31"  # end of a tenure that has not ended
+
+INTERVAL_COLUMNS = """
+    org TEXT NOT NULL,
+    person TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenure_key TEXT NOT NULL DEFAULT '',
+    start_text TEXT NOT NULL,
+    start_lo TEXT NOT NULL,
+    start_hi TEXT NOT NULL,
+    end_text TEXT,
+    end_lo TEXT NOT NULL,
+    end_hi TEXT NOT NULL,
+    cause TEXT,
+    start_event TEXT,
+    end_event TEXT,
+    evidence TEXT NOT NULL,
+    disputed INTEGER NOT NULL DEFAULT 0,
+    recorded_from TEXT NOT NULL,
+    recorded_to TEXT NOT NULL
+"""
+
+
+def ddl(postgres: bool) -> list[str]:
+    serial = "BIGSERIAL PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY"
+    return [
+        """CREATE TABLE IF NOT EXISTS tracking (
+            name TEXT PRIMARY KEY, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS orgs (
+            slug TEXT PRIMARY KEY, name TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS people (
+            slug TEXT PRIMARY KEY, name TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS units (
+            org TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, mandate TEXT,
+            commitments TEXT NOT NULL, formed TEXT NOT NULL, formed_lo TEXT NOT NULL, dissolved TEXT,
+            formed_event TEXT NOT NULL, dissolved_event TEXT, PRIMARY KEY (org, slug))""",
+        # Every fact with its current (corrected) fields; the working set for re-derivation.
+        """CREATE TABLE IF NOT EXISTS facts (
+            org TEXT NOT NULL, id TEXT NOT NULL, position BIGINT NOT NULL, type TEXT NOT NULL,
+            recorded_at TEXT NOT NULL, effective TEXT, eff_lo TEXT, eff_hi TEXT, confidence TEXT NOT NULL,
+            payload TEXT NOT NULL, original TEXT NOT NULL, corrections TEXT NOT NULL DEFAULT '[]',
+            retracted_by TEXT, retracted_at TEXT, writer TEXT, PRIMARY KEY (org, id))""",
+        "CREATE INDEX IF NOT EXISTS facts_position ON facts (org, position)",
+        "CREATE INDEX IF NOT EXISTS facts_valid ON facts (org, eff_lo, position)",
+        # Which facts touch which person and unit: the scope of a re-derivation.
+        "CREATE TABLE IF NOT EXISTS fact_people (org TEXT NOT NULL, person TEXT NOT NULL, fact TEXT NOT NULL, PRIMARY KEY (org, person, fact))",
+        "CREATE TABLE IF NOT EXISTS fact_units (org TEXT NOT NULL, unit TEXT NOT NULL, fact TEXT NOT NULL, PRIMARY KEY (org, unit, fact))",
+        "CREATE INDEX IF NOT EXISTS fact_people_person ON fact_people (person, org)",
+        f"CREATE TABLE IF NOT EXISTS tenures (id {serial}, unit TEXT NOT NULL, {INTERVAL_COLUMNS})",
+        f"CREATE TABLE IF NOT EXISTS roles (id {serial}, {INTERVAL_COLUMNS})",
+        # Covering indexes for the as-of lookups: everything the roster query reads is in them.
+        """CREATE INDEX IF NOT EXISTS tenures_asof ON tenures (org, unit, recorded_to, end_hi, start_lo,
+            recorded_from, person, role, start_hi, end_lo, disputed)""",
+        "CREATE INDEX IF NOT EXISTS tenures_person ON tenures (org, person, recorded_to)",
+        "CREATE INDEX IF NOT EXISTS tenures_everyone ON tenures (person, recorded_to)",
+        """CREATE INDEX IF NOT EXISTS roles_asof ON roles (org, recorded_to, end_hi, start_lo,
+            recorded_from, person, role, start_hi, end_lo, disputed)""",
+        "CREATE INDEX IF NOT EXISTS roles_person ON roles (org, person, recorded_to)",
+        "CREATE INDEX IF NOT EXISTS roles_everyone ON roles (person, recorded_to)",
+        "CREATE INDEX IF NOT EXISTS tenures_changes ON tenures (org, recorded_to, start_lo)",
+        "CREATE INDEX IF NOT EXISTS tenures_changes_end ON tenures (org, recorded_to, end_lo)",
+        """CREATE TABLE IF NOT EXISTS tokens (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL, revoked_at TEXT)""",
+    ]
+
+
+def create_all(conn: Conn) -> None:
+    for statement in ddl(conn.postgres):
+        conn.execute(statement)

@@ -1,0 +1,51 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, jsonify, send_from_directory
+from flask_smorest import Api
+
+from events.settings import Settings
+
+from . import problems
+from .bootstrap import Services, bootstrap
+from .logs import configure_logging
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    configure_logging()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        API_TITLE="orghistory",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}})
+    from .routes import blp
+
+    api.register_blueprint(blp)
+    problems.register(app)  # after Api: our problem+json handlers replace flask-smorest's
+    app.extensions["orghistory"] = services or bootstrap(settings)
+
+    @app.get("/healthz")
+    def healthz():
+        s: Services = app.extensions["orghistory"]
+        head = s.app.head_position()
+        position = s.projected_position()
+        return jsonify(status="ok", store="postgresql" if s.settings.is_postgres else "sqlite",
+                       dispatch=s.dispatcher.mode, head=head, projected=position, lag=head - position)
+
+    @app.get("/")
+    def index():
+        return send_from_directory(os.path.join(os.path.dirname(__file__), "static"), "index.html")
+
+    logging.getLogger("orghistory").debug("app created")
+    return app

@@ -1,0 +1,104 @@
+"""RFC 9457 problem details for every error, each naming the failing field where there is one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from events.errors import (
+    AlreadyExists,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidFact,
+    NotFound,
+    UnknownReference,
+    VersionConflict,
+)
+
+log = logging.getLogger("orghistory.http")
+
+STATUS = {
+    InvalidFact: 422,
+    UnknownReference: 422,
+    IdempotencyKeyReused: 422,
+    NotFound: 404,
+    AlreadyExists: 409,
+    VersionConflict: 409,
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str | None = None, field: str | None = None, **extra: Any):
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.field, self.extra = status, title, detail, field, extra
+
+
+def problem_response(status: int, title: str, detail: str | None = None, field: str | None = None,
+                     headers: dict | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if field:
+        body["field"] = field
+    body.update(extra)
+    resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """webargs/marshmallow errors -> [{"field", "message"}], field paths like ``events[0].type``."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if prefix == "" and key in ("json", "query", "headers", "form", "files", "view_args"):
+                out += _flatten(value, "")
+                continue
+            name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+            out += _flatten(value, name)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out.append({"field": prefix or None, "message": " ".join(messages)})
+    elif isinstance(messages, list):
+        for m in messages:
+            out += _flatten(m, prefix)
+    else:
+        out.append({"field": prefix or None, "message": str(messages)})
+    return out
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(e: Problem):
+        return problem_response(e.status, e.title, e.detail, e.field, **e.extra)
+
+    @app.errorhandler(DomainError)
+    def _domain(e: DomainError):
+        status = next((s for cls, s in STATUS.items() if isinstance(e, cls)), 422)
+        extra = {}
+        if isinstance(e, VersionConflict):
+            extra = {"expected_version": e.expected, "actual_version": e.actual}
+        return problem_response(status, type(e).__name__, e.message, e.field, **extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        data = getattr(e, "data", None) or {}
+        messages = data.get("messages") or getattr(e, "exc", None) and getattr(e.exc, "messages", None)
+        if messages:
+            errors = _flatten(messages)
+            first = errors[0] if errors else {"field": None, "message": e.description}
+            return problem_response(e.code or 422, "Invalid request", first["message"], first["field"], errors=errors)
+        title = e.name
+        detail = e.description
+        field = None
+        if e.code == 400 and "JSON" in (e.description or "") or "json" in (e.description or ""):
+            title, detail, field = "Malformed JSON", "the request body is not valid JSON", "body"
+        return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):
+        log.exception("unhandled error")
+        return problem_response(500, "Internal Server Error", "the error was logged")

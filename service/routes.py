@@ -1,0 +1,282 @@
+"""HTTP routes, thin: parse, call, render."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from events.errors import InvalidFact, NotFound
+from projections import queries
+
+from .auth import require, services
+from .problems import Problem
+from .schemas import (
+    AppendOut,
+    AsOfArgs,
+    ChangesArgs,
+    HistoryArgs,
+    OrgIn,
+    PageArgs,
+    PeoplePageArgs,
+    PersonIn,
+    Roster,
+    TimelineArgs,
+    UnitIn,
+    known_at_text,
+)
+
+blp = Blueprint("v1", __name__, url_prefix="/v1", description="Organizations, people and their history")
+
+
+def _wait(args: dict) -> int:
+    """Read-your-writes: wait (bounded) for ``min_position``; answer 503 if it is not reached."""
+    wanted = args.get("min_position")
+    if wanted and not services().wait_for(wanted):
+        raise Problem(503, "Projection behind", f"the projection has not reached position {wanted} yet; retry",
+                      "min_position")
+    return wanted or 0
+
+
+def _org(conn, org: str) -> dict:
+    found = queries.get_org(conn, org)
+    if found is None:
+        raise NotFound(f"no organization {org!r}", "org")
+    return found
+
+
+def _today():
+    return datetime.now(timezone.utc).date()
+
+
+# --- organizations, units, people -------------------------------------------------------------
+
+@blp.route("/orgs")
+class Orgs(MethodView):
+    @blp.response(200)
+    @require("read")
+    def get(self):
+        with services().read() as c:
+            return {"orgs": queries.list_orgs(c)}
+
+    @require("write")
+    @blp.arguments(OrgIn)
+    @blp.response(201)
+    def post(self, data):
+        org, created = services().app.register_org(data["slug"], data["name"], g.writer)
+        services().dispatcher.after_append()
+        return org, 201 if created else 200
+
+
+@blp.route("/orgs/<org>")
+@blp.response(200)
+@require("read")
+def get_org(org):
+    with services().read() as c:
+        return _org(c, org)
+
+
+@blp.route("/orgs/<org>/units")
+class Units(MethodView):
+    @blp.response(200)
+    @require("read")
+    def get(self, org):
+        with services().read() as c:
+            _org(c, org)
+            return {"org": org, "units": queries.list_units(c, org)}
+
+    @require("write")
+    @blp.arguments(UnitIn)
+    @blp.response(201, AppendOut)
+    def post(self, data, org):
+        fact = {"type": "unit_formed", "unit": data.pop("slug"), **data}
+        answer = services().app.append(org, [fact], writer=g.writer, path="",
+                                       idempotency_key=request.headers.get("Idempotency-Key"))
+        services().dispatcher.after_append()
+        return answer
+
+
+@blp.route("/people")
+class People(MethodView):
+    @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
+    @blp.response(200)
+    @require("read")
+    def get(self, args):
+        with services().read() as c:
+            return {"people": queries.list_people(c, args["after"], args["limit"])}
+
+    @require("write")
+    @blp.arguments(PersonIn)
+    @blp.response(201)
+    def post(self, data):
+        person, created = services().app.register_person(data["slug"], data["name"], g.writer)
+        services().dispatcher.after_append()
+        return person, 201 if created else 200
+
+
+@blp.route("/people/<person>")
+@blp.response(200)
+@require("read")
+def get_person(person):
+    with services().read() as c:
+        found = queries.get_person(c, person)
+    if found is None:
+        raise NotFound(f"no person {person!r}", "person")
+    return found
+
+
+# --- the log ------------------------------------------------------------------------------------
+
+@blp.route("/orgs/<org>/events")
+class OrgEvents(MethodView):
+    @blp.arguments(PageArgs, location="query", unknown="raise")
+    @blp.response(200)
+    @require("read")
+    def get(self, args, org):
+        with services().read() as c:
+            _org(c, org)
+            items = queries.org_events(c, org, args["after"], args["limit"])
+        return {"org": org, "events": items, "next": items[-1]["position"] if items else None}
+
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [{"type": "object", "required": ["type"], "description": "one fact (see DESIGN.md vocabulary)"},
+                  {"type": "object", "required": ["events"], "properties": {
+                      "events": {"type": "array", "items": {"type": "object"}},
+                      "expected_version": {"type": "integer"}}}]}}}})
+    @blp.response(201, AppendOut)
+    @require("write")
+    def post(self, org):
+        body = request.get_json(silent=True)
+        if body is None:
+            raise InvalidFact("the request body must be a JSON object", "body")
+        if not isinstance(body, dict):
+            raise InvalidFact("the request body must be a JSON object: one fact or {\"events\": [...]}", "body")
+        expected = body.get("expected_version")
+        if "events" in body:
+            unknown = sorted(set(body) - {"events", "expected_version"})
+            if unknown:
+                raise InvalidFact("unknown field", unknown[0])
+            events, path = body["events"], "events"
+        else:
+            body = dict(body)
+            body.pop("expected_version", None)
+            events, path = [body], ""
+        if_match = request.headers.get("If-Match")
+        if if_match is not None:
+            try:
+                expected = int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
+            except ValueError:
+                raise InvalidFact("must be the expected version, e.g. \"12\"", "If-Match") from None
+        if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 1):
+            raise InvalidFact("must be a positive integer", "expected_version")
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (1 <= len(key) <= 200):
+            raise InvalidFact("must be 1 to 200 characters", "Idempotency-Key")
+        answer = services().app.append(org, events, writer=g.writer, expected_version=expected,
+                                       idempotency_key=key, path=path)
+        services().dispatcher.after_append()
+        headers = {"ETag": f'"{answer["version"]}"'}
+        return answer, 200 if answer.get("replayed") else 201, headers
+
+
+# --- as-of answers ------------------------------------------------------------------------------
+
+def _roster_answer(c, org: str, args: dict, position: int) -> dict:
+    return {"org": org, "as_of": (args.get("as_of") or _today()).isoformat(),
+            "known_at": known_at_text(args.get("known_at")), "position": queries.position(c)}
+
+
+def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
+    ids = {i for entries in lists for e in entries for i in e["evidence"]}
+    answer["evidence"] = queries.evidence(c, org, ids)
+    return answer
+
+
+@blp.route("/orgs/<org>/units/<unit>/members")
+@blp.arguments(AsOfArgs, location="query", unknown="raise")
+@blp.response(200, Roster)
+@require("read")
+def unit_members(args, org, unit):
+    position = _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        if queries.get_unit(c, org, unit) is None:
+            raise NotFound(f"no unit {unit!r} in {org}", "unit")
+        as_of = args.get("as_of") or _today()
+        members = queries.members(c, org, [unit], as_of, known_at_text(args.get("known_at")))
+        answer = _roster_answer(c, org, args, position)
+        answer.update(unit=unit, members=members)
+        return _with_evidence(c, org, answer, members)
+
+
+@blp.route("/orgs/<org>/board")
+@blp.arguments(AsOfArgs, location="query", unknown="raise")
+@blp.response(200, Roster)
+@require("read")
+def board(args, org):
+    position = _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        units = queries.board_units(c, org)
+        as_of = args.get("as_of") or _today()
+        seats = queries.members(c, org, units, as_of, known_at_text(args.get("known_at")))
+        answer = _roster_answer(c, org, args, position)
+        answer.update(units=units, directors=[e for e in seats if e["role"] != "observer"],
+                      observers=[e for e in seats if e["role"] == "observer"])
+        return _with_evidence(c, org, answer, seats)
+
+
+@blp.route("/orgs/<org>/roles")
+@blp.arguments(AsOfArgs, location="query", unknown="raise")
+@blp.response(200, Roster)
+@require("read")
+def roles(args, org):
+    position = _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        held = queries.roles(c, org, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
+        answer = _roster_answer(c, org, args, position)
+        answer["roles"] = held
+        return _with_evidence(c, org, answer, held)
+
+
+@blp.route("/orgs/<org>/changes")
+@blp.arguments(ChangesArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def changes(args, org):
+    _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        found = queries.changes(c, org, args["from_"], args["to"], known_at_text(args.get("known_at")))
+        return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(),
+                "known_at": known_at_text(args.get("known_at")), "changes": found}
+
+
+@blp.route("/orgs/<org>/timeline")
+@blp.arguments(TimelineArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def timeline(args, org):
+    _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        facts = queries.timeline(c, org, known_at_text(args.get("known_at")), args.get("from_"), args.get("to"),
+                                 args["limit"])
+        return {"org": org, "known_at": known_at_text(args.get("known_at")), "events": facts}
+
+
+@blp.route("/people/<person>/history")
+@blp.arguments(HistoryArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def person_history(args, person):
+    _wait(args)
+    with services().read() as c:
+        found = queries.get_person(c, person)
+        if found is None:
+            raise NotFound(f"no person {person!r}", "person")
+        return {**found, "known_at": known_at_text(args.get("known_at")),
+                "history": queries.person_history(c, person, known_at_text(args.get("known_at")))}

@@ -1,0 +1,130 @@
+"""marshmallow schemas for the HTTP contract (query arguments, bodies, answers)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from events.vocabulary import CONFIDENCE, SLUG, UNIT_KINDS
+
+slug_field = dict(required=True, validate=validate.Regexp(SLUG, error="must be a slug: lowercase letters, digits and '-'"))
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class OrgIn(Strict):
+    slug = fields.String(**slug_field)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class PersonIn(OrgIn):
+    pass
+
+
+class UnitIn(Strict):
+    slug = fields.String(**slug_field)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    effective = fields.Raw(required=True, metadata={"description": "2024, 2024-04, 2024-04-11, A/B or unknown"})
+    mandate = fields.String(validate=validate.Length(min=1, max=10_000))
+    commitments = fields.List(fields.String())
+    announced = fields.Raw()
+    sources = fields.Raw()
+    confidence = fields.String(validate=validate.OneOf(CONFIDENCE))
+    note = fields.String()
+
+
+class AsOfArgs(Strict):
+    as_of = fields.Date(metadata={"description": "valid time (a date); default today"})
+    known_at = fields.AwareDateTime(default_timezone=timezone.utc,
+                                    metadata={"description": "record time; default now"})
+    min_position = fields.Integer(validate=validate.Range(min=0),
+                                  metadata={"description": "wait (bounded) until the projection has reached it"})
+
+
+class ChangesArgs(Strict):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
+    min_position = fields.Integer(validate=validate.Range(min=0))
+
+    @ma.validates_schema
+    def _order(self, data, **_):
+        if data["to"] < data["from_"]:
+            raise ma.ValidationError("must not be before from", "to")
+
+
+class TimelineArgs(Strict):
+    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10_000))
+    min_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class HistoryArgs(Strict):
+    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
+    min_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class PageArgs(Strict):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class PeoplePageArgs(Strict):
+    after = fields.String(load_default="")
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+
+
+class Entry(ma.Schema):
+    person = fields.String()
+    name = fields.String()
+    role = fields.String()
+    unit = fields.String()
+    tenure = fields.String()
+    since = fields.String()
+    until = fields.String(allow_none=True)
+    cause = fields.String()
+    certain = fields.Boolean()
+    disputed = fields.Boolean()
+    evidence = fields.List(fields.String())
+
+
+class Roster(ma.Schema):
+    org = fields.String()
+    unit = fields.String()
+    units = fields.List(fields.String())
+    as_of = fields.String()
+    known_at = fields.String(allow_none=True)
+    position = fields.Integer()
+    members = fields.List(fields.Nested(Entry))
+    directors = fields.List(fields.Nested(Entry))
+    observers = fields.List(fields.Nested(Entry))
+    roles = fields.List(fields.Nested(Entry))
+    evidence = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class AppendedEvent(ma.Schema):
+    id = fields.String()
+    type = fields.String()
+    position = fields.Integer()
+    recorded_at = fields.String()
+
+
+class AppendOut(ma.Schema):
+    org = fields.String()
+    version = fields.Integer()
+    replayed = fields.Boolean()
+    events = fields.List(fields.Nested(AppendedEvent))
+
+
+def known_at_text(value: datetime | None) -> str | None:
+    from projections.projector import stamp
+
+    return None if value is None else stamp(value)

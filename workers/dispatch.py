@@ -1,0 +1,130 @@
+"""What happens after an append: wake the projection up.
+
+- ``RqDispatcher`` (ORGHISTORY_REDIS_URL set): enqueue one deduplicated catch-up job per
+  projection on rq. Redis being down never fails an append: the store is the truth, and the
+  worker's own ticker catches up by position once it can.
+- ``InProcessDispatcher`` (embedded default): run the same job function in this process, right
+  away, plus a poller thread for events appended by other processes (``orghistory seed``...).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from events.settings import Settings
+from projections.projector import NAME
+
+from .catchup import catch_up, lag
+
+log = logging.getLogger("orghistory.dispatch")
+QUEUE = "orghistory"
+
+
+def redis_for_clients(url: str):
+    import redis
+
+    # Set deliberately: short timeouts for request paths, a bounded pool.
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
+                                max_connections=50)
+
+
+def catchup_job_id(name: str) -> str:
+    return f"orghistory-catchup-{name}"
+
+
+def enqueue_catch_up(conn, name: str = NAME) -> str | None:
+    """Enqueue the projection's catch-up unless one is already waiting. Returns the job id used."""
+    from rq import Queue
+    from rq.exceptions import DuplicateJobError
+
+    q = Queue(QUEUE, connection=conn)
+    # While one run is in progress a second may wait behind it, so an append made during the
+    # first run's final read is never left waiting for the next append.
+    for job_id in (catchup_job_id(name), catchup_job_id(name) + "-next"):
+        try:
+            q.enqueue("workers.jobs.catch_up_job", name, job_id=job_id, unique=True, result_ttl=0,
+                      failure_ttl=7 * 24 * 3600, job_timeout=3600,
+                      description=f"catch up projection {name}")
+            return job_id
+        except DuplicateJobError:
+            continue
+    return None
+
+
+class InProcessDispatcher:
+    mode = "in-process"
+
+    def __init__(self, settings: Settings, poll_seconds: float = 1.0):
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_append(self) -> None:
+        catch_up(self.settings)
+
+    def nudge(self) -> None:
+        catch_up(self.settings)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._poll, name="orghistory-poller", daemon=True)
+            self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                head, pos = lag(self.settings)
+                if head > pos:
+                    catch_up(self.settings)
+            except Exception:  # keep polling: a locked database now is fine a second later
+                log.exception("background catch-up failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class RqDispatcher:
+    mode = "rq"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.redis = redis_for_clients(settings.redis_url)
+
+    def after_append(self) -> None:
+        try:
+            enqueue_catch_up(self.redis)
+        except Exception as e:  # Redis down: the append stands; the worker's ticker catches up later
+            log.warning("could not enqueue catch-up: %s", e)
+
+    nudge = after_append
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def dispatcher_for(settings: Settings):
+    return RqDispatcher(settings) if settings.redis_url else InProcessDispatcher(settings)
+
+
+def wait_for_position(position_of, position: int, timeout: float, nudge=None) -> bool:
+    """Poll until the projection reaches ``position`` (read-your-writes); False on timeout."""
+    deadline = time.monotonic() + timeout
+    nudged = False
+    while True:
+        if position_of() >= position:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        if nudge is not None and not nudged and time.monotonic() > deadline - timeout + 1.0:
+            nudged = True
+            try:
+                nudge()
+            except Exception:
+                log.exception("nudge failed")
+        time.sleep(0.02)

@@ -1,0 +1,44 @@
+"""Per-process construction of the write side and the read side.
+
+A PostgreSQL-backed Application (its connection pool) must never be shared across a fork, and rq
+forks per job: everything here is built lazily and rebuilt when the process id changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from events.application import OrgHistory
+from events.settings import Settings
+from projections.db import Database, PostgresDatabase
+from projections.schema import create_all
+
+_lock = threading.Lock()
+_cache: dict[tuple, tuple[int, OrgHistory, Database]] = {}
+
+
+def open_store(settings: Settings) -> tuple[OrgHistory, Database]:
+    key = (settings.database_url, settings.database_schema, str(settings.data_dir))
+    with _lock:
+        hit = _cache.get(key)
+        if hit and hit[0] == os.getpid():
+            return hit[1], hit[2]
+        db = Database.from_settings(settings)
+        if isinstance(db, PostgresDatabase):
+            db.ensure_schema()
+        app = OrgHistory(settings)
+        with db.write() as conn:
+            create_all(conn)
+        _cache[key] = (os.getpid(), app, db)
+        return app, db
+
+
+def forget() -> None:
+    """Drop this process's cached stores (tests that switch databases)."""
+    with _lock:
+        for pid, app, db in _cache.values():
+            if pid == os.getpid():
+                app.close()
+                db.close()
+        _cache.clear()
