@@ -88,13 +88,13 @@ class OrgHistory(Application[UUID]):
         if existing is not None:
             if existing.name != name.strip():
                 raise AlreadyExists(f"person {slug_!r} is registered as {existing.name!r}", "name")
-            return {"slug": slug_, "name": existing.name}, False
+            return {"slug": slug_, "name": existing.name, "position": self.position_of(existing.id, 1)}, False
         person = Person(slug=slug_, name=name.strip(), writer=writer)
         try:
-            self._save(person)
+            recordings = self._save(person)
         except IntegrityError:
             return self.register_person(slug_, name, writer)
-        return {"slug": slug_, "name": person.name}, True
+        return {"slug": slug_, "name": person.name, "position": recordings[0].notification.id}, True
 
     def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
         slug(slug_, "slug")
@@ -103,13 +103,15 @@ class OrgHistory(Application[UUID]):
         if existing is not None:
             if existing.name != name.strip():
                 raise AlreadyExists(f"organization {slug_!r} is registered as {existing.name!r}", "name")
-            return {"slug": slug_, "name": existing.name, "version": existing.version}, False
+            return {"slug": slug_, "name": existing.name, "version": existing.version,
+                    "position": self.position_of(existing.id, 1)}, False
         org = Organization(slug=slug_, name=name.strip(), writer=writer)
         try:
-            self._save(org)
+            recordings = self._save(org)
         except IntegrityError:
             return self.register_org(slug_, name, writer)
-        return {"slug": slug_, "name": org.name, "version": org.version}, True
+        return {"slug": slug_, "name": org.name, "version": org.version,
+                "position": recordings[0].notification.id}, True
 
     def find_person(self, slug_: str) -> Person | None:
         try:

@@ -135,6 +135,7 @@ class OrgEvents(MethodView):
     @blp.response(200)
     @require("read")
     def get(self, args, org):
+        _wait(args)
         with services().read() as c:
             _org(c, org)
             items = queries.org_events(c, org, args["after"], args["limit"])

@@ -75,6 +75,7 @@ class HistoryArgs(Strict):
 class PageArgs(Strict):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    min_position = fields.Integer(validate=validate.Range(min=0))
 
 
 class PeoplePageArgs(Strict):

@@ -26,7 +26,7 @@ def runner_lock(settings: Settings, name: str, timeout: float = 120.0) -> Iterat
         key = zlib.crc32(f"orghistory:{p['schema']}:{name}".encode())
         with psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
                              password=p["password"] or None, autocommit=True) as conn:
-            conn.execute("SET lock_timeout = %s", (f"{int(timeout * 1000)}ms",))
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
             try:
                 conn.execute("SELECT pg_advisory_lock(%s)", (key,))
             except psycopg.errors.LockNotAvailable as e:

@@ -14,6 +14,8 @@ from events.settings import Settings
 from projections.db import Database, PostgresDatabase
 from projections.schema import create_all
 
+from .locks import runner_lock
+
 _lock = threading.Lock()
 _cache: dict[tuple, tuple[int, OrgHistory, Database]] = {}
 
@@ -27,9 +29,12 @@ def open_store(settings: Settings) -> tuple[OrgHistory, Database]:
         db = Database.from_settings(settings)
         if isinstance(db, PostgresDatabase):
             db.ensure_schema()
-        app = OrgHistory(settings)
-        with db.write() as conn:
-            create_all(conn)
+        # Several processes start at once (gunicorn workers, rq workers): creating tables and types
+        # concurrently races in PostgreSQL's catalog, so one process at a time sets up the schema.
+        with runner_lock(settings, "schema-setup"):
+            app = OrgHistory(settings)
+            with db.write() as conn:
+                create_all(conn)
         _cache[key] = (os.getpid(), app, db)
         return app, db
 

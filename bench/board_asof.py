@@ -1,0 +1,553 @@
+"""Benchmark: the as-of board query on a small and a large history, and the append rate.
+
+    .venv/bin/python bench/board_asof.py [--sizes 1000,100000] [--store sqlite|postgres]
+
+For each size N it fills a fresh store with a seeded, realistic history of N facts for one
+organization over ~30 years (appended through ``OrgHistory.append`` in batches of 1000), folds it
+with ``catch_up``, and then times ``queries.members`` for the board at a date near the end of the
+history and at a date in the middle. The query is an index range lookup, so its median should
+barely move with the size of the history: the goal is median(largest)/median(smallest) < 1.5.
+
+It then measures, in the same run and interleaved in blocks so both see the same machine load,
+single-fact ``app.append`` calls per second against the eventsourcing library's bare ``save`` of a
+trivial aggregate (one event per save) on the same kind of store.
+
+A benchmark, not a test: it prints numbers and ratios against baselines measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eventsourcing.application import Application  # noqa: E402
+from eventsourcing.domain import Aggregate, event  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text  # noqa: E402
+
+from events.domain import Person  # noqa: E402
+from events.settings import Settings  # noqa: E402
+from projections import queries  # noqa: E402
+from workers.catchup import catch_up  # noqa: E402
+from workers.runtime import open_store  # noqa: E402
+
+ORG = "acme"
+START = date(1994, 1, 3)
+END = date(2024, 12, 20)
+QUERY_END = date(2024, 6, 28)  # near the end of the history
+QUERY_MID = date(2009, 7, 1)  # the middle of it
+APPEND_BATCH = 1000
+PEOPLE_BATCH = 500
+GOAL = 1.5
+
+CAUSES = ("resigned", "term-ended", "replaced", "fired", "removed", "died", "unknown")
+CAUSE_WEIGHTS = (40, 20, 10, 8, 5, 2, 15)
+EXEC_ROLES = ("ceo", "cfo", "cto", "coo", "general-counsel", "chief-people-officer")
+FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Lars",
+         "Maya", "Nikhil", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tariq", "Uma", "Viktor", "Wen", "Yusuf")
+LAST = ("Abara", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hale", "Ito", "Jensen", "Kowalski",
+        "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Sato", "Tanaka", "Varga", "Weber", "Zhou")
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+class RateColumn(ProgressColumn):
+    """Items per second, from rich's own moving estimate."""
+
+    def __init__(self, unit: str = "ev/s"):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{speed:,.0f} {self.unit}", style="progress.data.speed")
+
+
+ERR = Console(stderr=True)
+if not ERR.is_terminal:
+    ERR = Console(stderr=True, width=120)
+
+
+def progress_bar(unit: str = "ev/s") -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                    RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=ERR, refresh_per_second=4)
+
+
+# --- the synthetic history -----------------------------------------------------------------------
+
+@dataclass
+class History:
+    n: int
+    seats: int
+    teams: int
+    people: dict[str, str] = field(default_factory=dict)  # slug -> name
+    facts: list[tuple[int, int, int, dict]] = field(default_factory=list)  # (day, order, seq, fact)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def sorted_facts(self) -> list[dict]:
+        return [f for *_, f in sorted(self.facts, key=lambda x: x[:3])]
+
+
+class Generator:
+    """A seeded org history: a board with fixed-size churn (~2% of facts), teams with the rest."""
+
+    def __init__(self, n: int, seed: int = 20240611):
+        self.n = n
+        self.rng = random.Random(seed * 1_000_003 + n)
+        self.seq = 0
+        # The same board size at every N, so the query returns the same rows and only the history grows.
+        seats = random.Random(seed).randint(7, 12)
+        self.h = History(n=n, seats=seats, teams=max(5, n // 200))
+        self.free: list[tuple[int, str]] = []  # team people between tenures: (free from day, slug)
+
+    # small helpers
+    def day(self, d: date) -> int:
+        return d.toordinal()
+
+    def text(self, day: int, imprecise: bool = False) -> str:
+        d = date.fromordinal(day)
+        if imprecise:
+            r = self.rng.random()
+            if r < 0.08:
+                return f"{d.year:04d}-{d.month:02d}"
+            if r < 0.10:
+                return f"{d.year:04d}"
+        return d.isoformat()
+
+    def person(self, prefix: str) -> str:
+        slug = f"{prefix}-{len(self.h.people) + 1}"
+        self.h.people[slug] = f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)} {len(self.h.people) + 1}"
+        return slug
+
+    def emit(self, day: int, fact: dict, order: int = 2) -> None:
+        # order: unit_formed first on a day, then leaves, then everything else
+        self.seq += 1
+        self.h.facts.append((day, order, self.seq, fact))
+        self.h.counts[fact["type"]] = self.h.counts.get(fact["type"], 0) + 1
+
+    def cause(self) -> str:
+        return self.rng.choices(CAUSES, CAUSE_WEIGHTS)[0]
+
+    def source(self, day: int) -> list[dict]:
+        if self.rng.random() < 0.3:
+            return [{"url": f"https://news.example.org/{day}/{self.seq}", "publisher": "Example News"}]
+        return []
+
+    # the parts
+    def board(self, budget: int) -> None:
+        start = self.day(START)
+        self.emit(start, {"type": "unit_formed", "unit": "board", "name": "Board of Directors", "kind": "board",
+                          "effective": START.isoformat()}, order=0)
+        seats = []
+        for i in range(self.h.seats):
+            p = self.person("d")
+            role = "chair" if i == 0 else "director"
+            seats.append((p, role))
+            self.emit(start, {"type": "member_joined", "unit": "board", "person": p, "role": role,
+                              "effective": START.isoformat(), "confidence": "confirmed"})
+        replacements = max(0, (budget - 1 - self.h.seats) // 2)
+        days = sorted(self.rng.randint(start + 30, self.day(END)) for _ in range(replacements))
+        for d in days:
+            i = self.rng.randrange(len(seats))
+            out, role = seats[i]
+            self.emit(d, {"type": "member_left", "unit": "board", "person": out, "role": role,
+                          "cause": self.cause(), "effective": self.text(d), "sources": self.source(d)}, order=1)
+            inc = self.person("d")
+            seats[i] = (inc, role)
+            self.emit(d, {"type": "member_joined", "unit": "board", "person": inc, "role": role,
+                          "effective": self.text(d), "sources": self.source(d)})
+
+    def roles(self, budget: int) -> None:
+        names = list(EXEC_ROLES) + [f"vp-{i}" for i in range(max(0, self.h.teams // 4 - len(EXEC_ROLES)))]
+        used = 0
+        while used < budget:
+            role = self.rng.choice(names)
+            d = self.rng.randint(self.day(START), self.day(END) - 60)
+            p = self.person("x")
+            self.emit(d, {"type": "role_assigned", "person": p, "role": role, "effective": self.text(d)})
+            used += 1
+            end = d + max(90, int(self.rng.expovariate(1 / (5 * 365))))
+            if end < self.day(END) and used < budget:
+                self.emit(end, {"type": "role_ended", "person": p, "role": role, "cause": self.cause(),
+                                "effective": self.text(end)}, order=1)
+                used += 1
+
+    def team_person(self, d: int) -> str:
+        if self.free and self.rng.random() < 0.35:
+            for _ in range(5):
+                k = self.rng.randrange(len(self.free))
+                if self.free[k][0] < d:
+                    slug = self.free[k][1]
+                    self.free[k] = self.free[-1]
+                    self.free.pop()
+                    return slug
+        return self.person("p")
+
+    def teams(self, budget: int) -> None:
+        """Team formations, a few timeline notes, and tenures for the rest of the budget."""
+        formed = []
+        for t in range(self.h.teams):
+            d = self.day(START) if t < 5 else self.rng.randint(self.day(START), self.day(date(2019, 1, 1)))
+            slug = f"team-{t + 1}"
+            formed.append((slug, d))
+            self.emit(d, {"type": "unit_formed", "unit": slug, "name": f"Team {t + 1}", "kind": "team",
+                          "effective": date.fromordinal(d).isoformat()}, order=0)
+        used = self.h.teams
+        notes = int(budget * 0.02)
+        for _ in range(notes):
+            d = self.rng.randint(self.day(START), self.day(END))
+            self.emit(d, {"type": "noted", "title": f"Reorganisation memo {self.seq}", "effective": self.text(d)})
+        used += notes
+        last = self.day(END)
+        while used < budget:
+            unit, formed_day = self.rng.choice(formed)
+            d = self.rng.randint(formed_day, last - 1)
+            lead = self.rng.random() < 0.1
+            p = self.team_person(d)
+            role = "lead" if lead else "member"
+            imprecise = self.rng.random() < 0.5
+            self.emit(d, {"type": "member_joined", "unit": unit, "person": p, "role": role,
+                          "effective": self.text(d, imprecise), "sources": self.source(d)})
+            used += 1
+            while used < budget:
+                end = d + max(60, int(self.rng.expovariate(1 / (4 * 365))))
+                if end >= last:
+                    break
+                precise = end - d < 400 or not imprecise
+                if lead and self.rng.random() < 0.5:
+                    # the lead hands over: one fact ends one tenure and starts the next
+                    inc = self.team_person(end)
+                    self.emit(end, {"type": "lead_replaced", "unit": unit, "outgoing": p, "incoming": inc,
+                                    "effective": self.text(end)})
+                    used += 1
+                    self.free.append((end, p))
+                    p, d, imprecise = inc, end, False
+                    continue
+                if self.rng.random() < 0.15:
+                    self.emit(end, {"type": "resigned", "person": p, "effective": self.text(end, not precise)},
+                              order=1)
+                else:
+                    self.emit(end, {"type": "member_left", "unit": unit, "person": p, "role": role,
+                                    "cause": self.cause(), "effective": self.text(end, not precise)}, order=1)
+                used += 1
+                self.free.append((end, p))
+                break
+
+    def build(self) -> History:
+        board = max(self.h.seats + 1, round(self.n * 0.02))
+        roles = round(self.n * 0.03)
+        self.board(board)
+        self.roles(roles)
+        self.teams(self.n - len(self.h.facts))
+        assert len(self.h.facts) == self.n, (len(self.h.facts), self.n)
+        return self.h
+
+
+# --- stores ------------------------------------------------------------------------------------
+
+class Stores:
+    """Fresh stores for one run, removed at the end (temp dirs, or PostgreSQL schemas)."""
+
+    def __init__(self, kind: str, database_url: str, tmp_root: str | None):
+        self.kind = kind
+        self.url = database_url
+        self.root = Path(tempfile.mkdtemp(prefix="orghistory-bench-", dir=tmp_root))
+        self.schemas: list[str] = []
+        self.closers: list = []
+
+    def settings(self, label: str) -> Settings:
+        data_dir = self.root / label
+        if self.kind == "postgres":
+            schema = f"bench_{uuid.uuid4().hex[:12]}_{label}"
+            self.schemas.append(schema)
+            return Settings(data_dir=data_dir, database_url=self.url, database_schema=schema)
+        return Settings(data_dir=data_dir)
+
+    def cleanup(self) -> None:
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                close()
+        if self.schemas:
+            import psycopg
+
+            p = Settings(database_url=self.url).postgres_params()
+            with psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
+                                 password=p["password"] or None, autocommit=True) as conn:
+                for schema in self.schemas:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class TooSlow(Exception):
+    pass
+
+
+@dataclass
+class Filled:
+    n: int
+    settings: Settings
+    app: object
+    db: object
+    history: History
+    append_s: float
+    stored: int
+    project_s: float
+    applied: int
+    complete: bool
+
+
+def fill(stores: Stores, n: int, budget_minutes: float) -> Filled:
+    t_gen = time.perf_counter()
+    history = Generator(n).build()
+    facts = history.sorted_facts()
+    ERR.print(f"[bold]N={n:,}[/]: generated {len(facts):,} facts, {len(history.people):,} people, "
+              f"{history.teams} teams, {history.seats} board seats in {time.perf_counter() - t_gen:.1f}s")
+    settings = stores.settings(f"n{n}")
+    app, db = open_store(settings)
+    stores.closers += [app.close, db.close]
+
+    t0 = time.perf_counter()
+    app.register_org(ORG, "Acme Holdings")
+    people = list(history.people.items())
+    with progress_bar() as bar:
+        task = bar.add_task(f"register people N={n:,}", total=len(people))
+        for i in range(0, len(people), PEOPLE_BATCH):
+            chunk = people[i:i + PEOPLE_BATCH]
+            app.save(*[Person(slug=s, name=name, writer=None) for s, name in chunk])  # one transaction
+            bar.advance(task, len(chunk))
+        task = bar.add_task(f"append facts    N={n:,}", total=len(facts))
+        for i in range(0, len(facts), APPEND_BATCH):
+            chunk = facts[i:i + APPEND_BATCH]
+            app.append(ORG, chunk, writer="bench")
+            bar.advance(task, len(chunk))
+    append_s = time.perf_counter() - t0
+    stored = app.head_position()
+
+    started = time.perf_counter()
+    state = {"applied": 0}
+    complete = True
+    with progress_bar() as bar:
+        task = bar.add_task(f"project         N={n:,}", total=stored)
+
+        def report(applied: int, last: int) -> None:
+            state["applied"] = applied
+            bar.update(task, completed=last)
+            elapsed = time.perf_counter() - started
+            if elapsed > 30 and last < stored and elapsed * stored / last > budget_minutes * 60:
+                raise TooSlow(f"projecting {stored:,} events would take ~{elapsed * stored / last / 60:.0f} min "
+                              f"(budget {budget_minutes:g} min); stopped after {applied:,}")
+
+        try:
+            state["applied"] = catch_up(settings, progress=report)
+        except TooSlow as e:
+            ERR.print(f"[red]{e}[/]")
+            complete = False
+    project_s = time.perf_counter() - started
+    return Filled(n, settings, app, db, history, append_s, stored, project_s, state["applied"], complete)
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def time_queries(filled: list[Filled], reps: int, warmup: int) -> dict[tuple[int, date], list[float]]:
+    """Interleaved: every round times each (size, date) once, so load drift hits all alike."""
+    samples: dict[tuple[int, date], list[float]] = {(f.n, d): [] for f in filled for d in (QUERY_END, QUERY_MID)}
+    rows: dict[tuple[int, date], int] = {}
+    clock = time.perf_counter_ns
+    with contextlib.ExitStack() as stack, progress_bar("q/s") as bar:
+        targets = []
+        for f in filled:
+            c = stack.enter_context(f.db.read())  # one read transaction per store, as a request would
+            units = queries.board_units(c, ORG)
+            for d in (QUERY_END, QUERY_MID):
+                rows[(f.n, d)] = len(queries.members(c, ORG, units, d, None))
+                targets.append((f.n, d, c, units))
+        total = (reps + warmup) * len(targets)
+        task = bar.add_task("as-of board query", total=total)
+        for r in range(reps + warmup):
+            random.Random(r).shuffle(targets)
+            for n, d, c, units in targets:
+                t = clock()
+                queries.members(c, ORG, units, d, None)
+                dt = clock() - t
+                if r >= warmup:
+                    samples[(n, d)].append(dt / 1000)
+            bar.advance(task, len(targets))
+    for f in filled:
+        for d in (QUERY_END, QUERY_MID):
+            if rows[(f.n, d)] != f.history.seats:
+                ERR.print(f"[yellow]note: N={f.n:,} board at {d} has {rows[(f.n, d)]} members, "
+                          f"expected {f.history.seats}[/]")
+    time_queries.rows = rows  # type: ignore[attr-defined]
+    return samples
+
+
+class Tally(Aggregate):
+    """The library's baseline: a trivial aggregate, one event per save."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def add(self) -> None:
+        self.count += 1
+
+
+class Bare(Application):
+    name = "BareBench"
+
+
+def append_rates(stores: Stores, ops: int, block: int = 100) -> dict:
+    """Single-fact appends through OrgHistory vs the library's bare save, interleaved in blocks."""
+    settings = stores.settings("append")
+    app, db = open_store(settings)
+    stores.closers += [app.close, db.close]
+    app.register_org("bench", "Bench Org")
+    people = [f"a-{i}" for i in range(20)]
+    for p in people:
+        app.register_person(p, f"Appender {p}")
+    app.append("bench", [{"type": "unit_formed", "unit": "ops", "name": "Ops", "kind": "team",
+                          "effective": START.isoformat()}])
+
+    bare_settings = stores.settings("bare")  # its own SQLite file (own stored_events) or schema
+    bare = Bare(env=bare_settings.eventsourcing_env())
+    stores.closers.append(bare.close)
+    tally = Tally()
+    bare.save(tally)
+
+    counter = {"i": 0}
+
+    def one_append() -> None:
+        i = counter["i"]
+        counter["i"] += 1
+        p = people[(i // 2) % len(people)]
+        day = (START + timedelta(days=i)).isoformat()
+        if i % 2 == 0:
+            fact = {"type": "member_joined", "unit": "ops", "person": p, "effective": day}
+        else:
+            fact = {"type": "member_left", "unit": "ops", "person": p, "cause": "resigned", "effective": day}
+        app.append("bench", [fact])
+
+    def one_save() -> None:
+        tally.add()
+        bare.save(tally)
+
+    clock = time.perf_counter
+    times = {"app": 0.0, "bare": 0.0}
+    lat = {"app": [], "bare": []}
+    for _ in range(50):  # warm-up
+        one_append()
+        one_save()
+    with progress_bar("ops/s") as bar:
+        task = bar.add_task("append vs bare save", total=2 * ops)
+        done = 0
+        while done < ops:
+            k = min(block, ops - done)
+            for name, fn in (("app", one_append), ("bare", one_save)) if done % (2 * block) == 0 else (
+                    ("bare", one_save), ("app", one_append)):
+                t0 = clock()
+                for _ in range(k):
+                    t = clock()
+                    fn()
+                    lat[name].append(clock() - t)
+                times[name] += clock() - t0
+                bar.advance(task, k)
+            done += k
+    return {"ops": ops, "app_rate": ops / times["app"], "bare_rate": ops / times["bare"],
+            "app_p50_ms": statistics.median(lat["app"]) * 1000, "bare_p50_ms": statistics.median(lat["bare"]) * 1000}
+
+
+# --- report ------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,100000", help="history sizes in facts, comma-separated")
+    ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--reps", type=int, default=2000, help="timed repetitions per query (after warm-up)")
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--append-ops", type=int, default=2000, help="single-fact appends and bare saves each")
+    ap.add_argument("--budget-minutes", type=float, default=15.0,
+                    help="stop projecting a size whose catch-up would take longer than this")
+    ap.add_argument("--tmp", default=None, help="where the SQLite temp dirs go (default: the system temp dir)")
+    args = ap.parse_args(argv)
+    sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
+
+    stores = Stores(args.store, args.database_url, args.tmp)
+    wall = time.perf_counter()
+    try:
+        filled = [fill(stores, n, args.budget_minutes) for n in sizes]
+        timed = [f for f in filled if f.complete]
+        samples = time_queries(timed, args.reps, args.warmup) if timed else {}
+        rates = append_rates(stores, args.append_ops)
+    finally:
+        stores.cleanup()
+
+    print(f"orghistory board as-of benchmark - store={args.store}, python {sys.version.split()[0]}, "
+          f"{args.reps} reps after {args.warmup} warm-up, query dates {QUERY_END} (end) and {QUERY_MID} (mid)")
+    print()
+    head = (f"{'size':>8} {'facts':>8} {'stored':>8} {'people':>7} {'seats':>5} {'append s':>9} {'append f/s':>10} "
+            f"{'project s':>9} {'project ev/s':>12} {'end p50 us':>10} {'end p90':>8} {'mid p50 us':>10} {'mid p90':>8}")
+    print(head)
+    print("-" * len(head))
+    for f in filled:
+        if (f.n, QUERY_END) in samples:
+            e, m = samples[(f.n, QUERY_END)], samples[(f.n, QUERY_MID)]
+            q = (f"{statistics.median(e):>10.1f} {pct(e, 0.9):>8.1f} {statistics.median(m):>10.1f} "
+                 f"{pct(m, 0.9):>8.1f}")
+        else:
+            q = f"{'(projection stopped: not timed)':>39}"
+        print(f"{f.n:>8,} {len(f.history.facts):>8,} {f.stored:>8,} {len(f.history.people):>7,} {f.history.seats:>5} "
+              f"{f.append_s:>9.1f} {len(f.history.facts) / f.append_s:>10,.0f} {f.project_s:>9.1f} "
+              f"{f.applied / f.project_s:>12,.0f} {q}"
+              + ("" if f.complete else f"  [stopped after {f.applied:,} of {f.stored:,}]"))
+    if len(timed) >= 2:
+        small, large = timed[0], timed[-1]
+        print()
+        for label, d in (("end", QUERY_END), ("mid", QUERY_MID)):
+            a = statistics.median(samples[(small.n, d)])
+            b = statistics.median(samples[(large.n, d)])
+            ratio = b / a
+            print(f"board as-of {label} ({d}): median N={large.n:,} / N={small.n:,} = {b:.1f} / {a:.1f} us = "
+                  f"{ratio:.2f}   goal < {GOAL}  {'PASS' if ratio < GOAL else 'MISS'}")
+    elif len(sizes) >= 2:
+        print("\nratio not computed: a size's projection did not finish within the budget")
+    print()
+    print(f"append, {rates['ops']} single-fact calls vs {rates['ops']} bare saves (interleaved blocks of 100):")
+    print(f"  OrgHistory.append        {rates['app_rate']:>8,.0f} calls/s   (p50 {rates['app_p50_ms']:.2f} ms)")
+    print(f"  eventsourcing bare save  {rates['bare_rate']:>8,.0f} saves/s   (p50 {rates['bare_p50_ms']:.2f} ms)")
+    print(f"  append / bare = {rates['app_rate'] / rates['bare_rate']:.2f}  "
+          f"(the Application costs {rates['bare_rate'] / rates['app_rate']:.1f}x a bare save)")
+    print(f"\ntotal wall time {time.perf_counter() - wall:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

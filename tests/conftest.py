@@ -1,0 +1,185 @@
+"""Fixtures: real SQLite files, the real PostgreSQL and Redis on this machine, real HTTP servers.
+
+PostgreSQL and Redis tests skip only when the servers are unreachable AND
+ORGHISTORY_REQUIRE_SERVICES is unset; CI sets it, so there they fail instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from events.settings import Settings
+
+PG_URL = os.environ.get("ORGHISTORY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ORGHISTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+ADMIN = "test-admin-token"
+BIN = Path(sys.executable).parent
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need(service: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    if os.environ.get("ORGHISTORY_REQUIRE_SERVICES"):
+        pytest.fail(f"{service} is not reachable on {host}:{port} and ORGHISTORY_REQUIRE_SERVICES is set")
+    pytest.skip(f"{service} not reachable on {host}:{port}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", admin_token=ADMIN)
+
+
+@pytest.fixture
+def pg_settings():
+    need("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield Settings(database_url=PG_URL, database_schema=schema, admin_token=ADMIN)
+    from workers.runtime import forget
+
+    forget()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def redis_url():
+    need("Redis", "127.0.0.1", 6379)
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    yield REDIS_URL
+    r.flushdb()
+
+
+class Client:
+    """A tiny HTTP client for the service under test."""
+
+    def __init__(self, base: str, token: str | None = ADMIN):
+        self.base = base
+        self.s = requests.Session()
+        self.token = token
+
+    def _headers(self, headers=None, auth=True):
+        h = dict(headers or {})
+        if auth and self.token:
+            h.setdefault("Authorization", f"Bearer {self.token}")
+        return h
+
+    def get(self, path, **params):
+        params = {k: v for k, v in params.items() if v is not None}
+        return self.s.get(self.base + path, params=params, timeout=30)
+
+    def post(self, path, json=None, headers=None, auth=True, data=None):
+        return self.s.post(self.base + path, json=json, data=data, headers=self._headers(headers, auth), timeout=60)
+
+    def ok(self, resp, status=(200, 201)):
+        assert resp.status_code in (status if isinstance(status, tuple) else (status,)), resp.text
+        return resp.json()
+
+
+def _wait_http(url: str, proc=None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture
+def inprocess_service(sqlite_settings):
+    """The embedded default: SQLite, no Redis, projections folded in-process, over real HTTP."""
+    from werkzeug.serving import make_server
+
+    from service.app import create_app
+    from workers.runtime import forget
+
+    app = create_app(sqlite_settings)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    _wait_http(base + "/healthz")
+    yield Client(base)
+    server.shutdown()
+    app.extensions["orghistory"].dispatcher.stop()
+    forget()
+
+
+def service_env(settings: Settings, redis_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGHISTORY_")}
+    env.update(ORGHISTORY_DATABASE_URL=settings.database_url or "", ORGHISTORY_DATABASE_SCHEMA=settings.database_schema,
+               ORGHISTORY_ADMIN_TOKEN=ADMIN, ORGHISTORY_DATA_DIR=str(settings.data_dir))
+    if redis_url:
+        env["ORGHISTORY_REDIS_URL"] = redis_url
+    return env
+
+
+@pytest.fixture
+def production_service(pg_settings, redis_url, tmp_path):
+    """The production shape: gunicorn (gthread) + PostgreSQL + Redis + a separate `orghistory worker`."""
+    env = service_env(pg_settings, redis_url)
+    port = free_port()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    api = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning", "service.app:create_app()"],
+        env=env, stdout=open(logs / "api.out", "w"), stderr=open(logs / "api.err", "w"))
+    worker = subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env,
+                              stdout=open(logs / "worker.out", "w"), stderr=open(logs / "worker.err", "w"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(base + "/healthz", api)
+        yield Client(base)
+    finally:
+        for p in (api, worker):
+            p.terminate()
+        for p in (api, worker):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for name in ("api.err", "worker.err"):
+            text = (logs / name).read_text()
+            if "Traceback" in text:
+                print(f"--- {name} ---\n{text[-4000:]}")
+
+
+@pytest.fixture(params=["sqlite-inprocess", "postgres-rq-worker"])
+def service(request):
+    """Every scenario runs on both shapes."""
+    return request.getfixturevalue("inprocess_service" if request.param == "sqlite-inprocess" else "production_service")
