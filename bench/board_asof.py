@@ -283,19 +283,24 @@ class Stores:
         if self.kind == "postgres":
             schema = f"bench_{uuid.uuid4().hex[:12]}_{label}"
             self.schemas.append(schema)
+            with self.admin() as conn:  # the bare library app needs it before open_store would make it
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             return Settings(data_dir=data_dir, database_url=self.url, database_schema=schema)
         return Settings(data_dir=data_dir)
+
+    def admin(self):
+        import psycopg
+
+        p = Settings(database_url=self.url).postgres_params()
+        return psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
+                               password=p["password"] or None, autocommit=True)
 
     def cleanup(self) -> None:
         for close in reversed(self.closers):
             with contextlib.suppress(Exception):
                 close()
         if self.schemas:
-            import psycopg
-
-            p = Settings(database_url=self.url).postgres_params()
-            with psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
-                                 password=p["password"] or None, autocommit=True) as conn:
+            with self.admin() as conn:
                 for schema in self.schemas:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(self.root, ignore_errors=True)
