@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,7 @@ class OrgHistory(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None):
         self.settings = settings or Settings.from_env()
+        self._sqlite_writer = threading.Lock()
         super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
 
     # --- registrations -----------------------------------------------------------------------
@@ -266,10 +268,16 @@ class OrgHistory(Application[UUID]):
         return found[0]
 
     def _save(self, *aggregates: Any):
-        """Save, retrying SQLite's 'database is locked' (another process holds the write lock)."""
+        """Save, retrying SQLite's 'database is locked' (another process holds the write lock).
+
+        SQLite has one writer: threads of this process take turns here rather than queueing
+        inside the library's connection pool, whose wait is capped at 5 seconds."""
         for attempt in range(50):
             try:
-                return self.save(*aggregates)
+                if self.settings.is_postgres:
+                    return self.save(*aggregates)
+                with self._sqlite_writer:
+                    return self.save(*aggregates)
             except sqlite3.OperationalError as e:  # pragma: no cover - depends on timing
                 if "locked" not in str(e) or attempt == 49:
                     raise

@@ -61,7 +61,11 @@ def serve(host: str, port: int, no_seed: bool) -> None:
         err.print(f"write token (also in {s.settings.data_dir / 'admin-token'}): [bold]{token}[/]")
     err.print(f"serving on http://{host}:{port}/  (store: {'postgresql' if s.settings.is_postgres else s.settings.sqlite_path})")
     app = create_app(services=s)
+    import logging
+
     from werkzeug.serving import run_simple
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # quiet by default: no per-request lines
 
     run_simple(host, port, app, threaded=True, use_reloader=False)
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from eventsourcing.persistence import ConnectionUnavailableError
 from werkzeug.exceptions import HTTPException
 
 from events.errors import (
@@ -97,6 +98,12 @@ def register(app: Flask) -> None:
         if e.code == 400 and "JSON" in (e.description or "") or "json" in (e.description or ""):
             title, detail, field = "Malformed JSON", "the request body is not valid JSON", "body"
         return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
+
+    @app.errorhandler(ConnectionUnavailableError)
+    def _busy(e: Exception):
+        log.warning("store busy: %s", e)
+        return problem_response(503, "Service busy", "the store is busy; retry shortly", None,
+                                headers={"Retry-After": "1"})
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):

@@ -47,6 +47,10 @@ def _org(conn, org: str) -> dict:
     return found
 
 
+def _top(answer: dict) -> int:
+    return max(e["position"] for e in answer["events"])
+
+
 def _today():
     return datetime.now(timezone.utc).date()
 
@@ -66,7 +70,7 @@ class Orgs(MethodView):
     @blp.response(201)
     def post(self, data):
         org, created = services().app.register_org(data["slug"], data["name"], g.writer)
-        services().dispatcher.after_append()
+        services().dispatcher.after_append(org["position"])
         return org, 201 if created else 200
 
 
@@ -94,7 +98,7 @@ class Units(MethodView):
         fact = {"type": "unit_formed", "unit": data.pop("slug"), **data}
         answer = services().app.append(org, [fact], writer=g.writer, path="",
                                        idempotency_key=request.headers.get("Idempotency-Key"))
-        services().dispatcher.after_append()
+        services().dispatcher.after_append(_top(answer))
         return answer
 
 
@@ -112,7 +116,7 @@ class People(MethodView):
     @blp.response(201)
     def post(self, data):
         person, created = services().app.register_person(data["slug"], data["name"], g.writer)
-        services().dispatcher.after_append()
+        services().dispatcher.after_append(person["position"])
         return person, 201 if created else 200
 
 
@@ -177,7 +181,7 @@ class OrgEvents(MethodView):
             raise InvalidFact("must be 1 to 200 characters", "Idempotency-Key")
         answer = services().app.append(org, events, writer=g.writer, expected_version=expected,
                                        idempotency_key=key, path=path)
-        services().dispatcher.after_append()
+        services().dispatcher.after_append(_top(answer))
         headers = {"ETag": f'"{answer["version"]}"'}
         return answer, 200 if answer.get("replayed") else 201, headers
 

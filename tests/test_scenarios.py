@@ -211,3 +211,25 @@ def test_idempotency_and_expected_version(service):
     assert stale_header.status_code == 409
     after = client.ok(client.get("/v1/orgs/acme/events", min_position=fresh.json()["events"][0]["position"]))["events"]
     assert len(after) == len(before) + 2
+
+
+def test_concurrent_writers_lose_nothing(service):
+    """Many writers at once on one organization: every acknowledged fact is stored exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = service
+    top = _acme(client)
+
+    def write(i):
+        resp = client.post("/v1/orgs/acme/events", {"type": "noted", "title": f"note {i}", "effective": "2020"},
+                           headers={"Idempotency-Key": f"c-{i}"})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["events"][0]
+
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(write, range(40)))
+    assert len({e["id"] for e in written}) == 40 and len({e["position"] for e in written}) == 40
+    top = max(e["position"] for e in written)
+    log = client.ok(client.get("/v1/orgs/acme/events", limit=1000, min_position=top))["events"]
+    titles = sorted(e["title"] for e in log if e["type"] == "noted")
+    assert titles == sorted(f"note {i}" for i in range(40))

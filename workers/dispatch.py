@@ -60,30 +60,42 @@ class InProcessDispatcher:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def after_append(self) -> None:
-        catch_up(self.settings)
+    def after_append(self, position: int | None = None) -> None:
+        """Wake the folding thread and wait (bounded) until it has folded ``position``, so that on
+        the embedded default a writer reads its own writes even without ``min_position``. One
+        thread folds: request threads never contend for SQLite's single write lock with it."""
+        if self._thread is None:
+            catch_up(self.settings)
+            return
+        self._wake.set()
+        if position is not None:
+            wait_for_position(lambda: lag(self.settings)[1], position, timeout=5.0)
 
     def nudge(self) -> None:
-        catch_up(self.settings)
+        self.after_append()
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._poll, name="orghistory-poller", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="orghistory-folder", daemon=True)
             self._thread.start()
 
-    def _poll(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)  # also polls, for appends made by other processes
+            self._wake.clear()
             try:
                 head, pos = lag(self.settings)
                 if head > pos:
                     catch_up(self.settings)
-            except Exception:  # keep polling: a locked database now is fine a second later
+            except Exception:  # keep going: a locked database now is fine a moment later
                 log.exception("background catch-up failed")
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
 
 class RqDispatcher:
@@ -93,7 +105,7 @@ class RqDispatcher:
         self.settings = settings
         self.redis = redis_for_clients(settings.redis_url)
 
-    def after_append(self) -> None:
+    def after_append(self, position: int | None = None) -> None:
         try:
             enqueue_catch_up(self.redis)
         except Exception as e:  # Redis down: the append stands; the worker's ticker catches up later
