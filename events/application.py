@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import threading
 import time
@@ -40,7 +41,7 @@ from .settings import Settings
 from .vocabulary import TYPES, apply_changes, field_path, parse_fact, slug, text
 
 MAX_BATCH = 5000
-WRITE_RETRIES = 8
+WRITE_RETRIES = 40
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ class OrgHistory(Application[UUID]):
                     raise VersionConflict(
                         f"expected version {expected_version}, the log is at {actual}", expected_version, actual
                     ) from None
-                time.sleep(0.005 * (attempt + 1))
+                # Jittered exponential backoff, so writers contending for one log spread out.
+                time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
         raise VersionConflict("too many concurrent writers; retry", expected_version or -1, -1)
 
     def _append_once(self, org_slug, facts, writer, expected_version, idempotency_key, fingerprint, path):
