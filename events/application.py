@@ -6,6 +6,7 @@ assigned (ids and positions), in the style of the library's content-management e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -78,7 +79,8 @@ class OrgHistory(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None):
         self.settings = settings or Settings.from_env()
-        self._sqlite_writer = threading.Lock()
+        # PostgreSQL takes concurrent writers itself; SQLite has one writer, so threads take turns.
+        self._writer_turn = contextlib.nullcontext() if self.settings.is_postgres else threading.Lock()
         super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
 
     # --- registrations -----------------------------------------------------------------------
@@ -276,9 +278,7 @@ class OrgHistory(Application[UUID]):
         inside the library's connection pool, whose wait is capped at 5 seconds."""
         for attempt in range(50):
             try:
-                if self.settings.is_postgres:
-                    return self.save(*aggregates)
-                with self._sqlite_writer:
+                with self._writer_turn:
                     return self.save(*aggregates)
             except sqlite3.OperationalError as e:  # pragma: no cover - depends on timing
                 if "locked" not in str(e) or attempt == 49:

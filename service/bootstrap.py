@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from events.application import OrgHistory
 from events.settings import Settings
-from projections import queries
 from projections.db import Conn, Database
+from workers.catchup import projected
 from workers.dispatch import dispatcher_for, wait_for_position
 from workers.runtime import open_store
 
@@ -33,8 +33,7 @@ class Services:
             yield conn
 
     def projected_position(self) -> int:
-        with self.db.read() as conn:
-            return queries.position(conn)
+        return projected(self.settings)
 
     def wait_for(self, position: int, timeout: float = 10.0) -> bool:
         return wait_for_position(self.projected_position, position, timeout, nudge=self.dispatcher.nudge)

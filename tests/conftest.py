@@ -133,7 +133,9 @@ def inprocess_service(sqlite_settings):
     thread.start()
     base = f"http://127.0.0.1:{port}"
     _wait_http(base + "/healthz")
-    yield Client(base)
+    client = Client(base)
+    client.services = app.extensions["orghistory"]  # for tests that mint tokens directly
+    yield client
     server.shutdown()
     app.extensions["orghistory"].dispatcher.stop()
     forget()

@@ -41,10 +41,15 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
     return applied
 
 
+def projected(settings: Settings, name: str = NAME) -> int:
+    """The position the projection has reached."""
+    _, db = open_store(settings)
+    with db.read() as conn:
+        return tracked(conn, name)[0]
+
+
 def lag(settings: Settings | None = None, name: str = NAME) -> tuple[int, int]:
     """(head position of the log, position the projection has reached)."""
     settings = settings or Settings.from_env()
-    app, db = open_store(settings)
-    with db.read() as conn:
-        position, _ = tracked(conn, name)
-    return app.head_position(), position
+    app, _ = open_store(settings)
+    return app.head_position(), projected(settings, name)

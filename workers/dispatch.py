@@ -16,7 +16,7 @@ import time
 from events.settings import Settings
 from projections.projector import NAME
 
-from .catchup import catch_up, lag
+from .catchup import catch_up, lag, projected
 
 log = logging.getLogger("orghistory.dispatch")
 QUEUE = "orghistory"
@@ -72,7 +72,7 @@ class InProcessDispatcher:
             return
         self._wake.set()
         if position is not None:
-            wait_for_position(lambda: lag(self.settings)[1], position, timeout=5.0)
+            wait_for_position(lambda: projected(self.settings), position, timeout=5.0)
 
     def nudge(self) -> None:
         self.after_append()
