@@ -52,7 +52,7 @@ from rich.text import Text  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections import queries  # noqa: E402
-from projections.schema import FOREVER  # noqa: E402
+from projections.schema import FOREVER, OPEN_END, WIDE  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
 from workers.runtime import open_store  # noqa: E402
 
@@ -432,10 +432,13 @@ def time_queries(filled: list[Filled], reps: int, warmup: int) -> QueryStats:
             units = queries.board_units(c, ORG)
             for _, d in DATES:
                 st.rows[(f.n, d)] = len(queries.members(c, ORG, units, d, None))
-                # what the range part of the index lookup walks: current rows ending after the date
+                # what the lookup walks: open rows started by the date, plus the closed rows
+                # listed under the date's year in `spans` (all versions, before the known_at filter)
                 st.scanned[(f.n, d)] = int(c.scalar(
-                    "SELECT count(*) FROM tenures WHERE org=? AND unit=? AND recorded_to=? AND end_hi > ?",
-                    (ORG, "board", FOREVER, d.isoformat())))
+                    "SELECT count(*) FROM tenures WHERE org=? AND unit=? AND end_hi=? AND recorded_to=? "
+                    "AND start_lo <= ?", (ORG, "board", OPEN_END, FOREVER, d.isoformat()))) + int(c.scalar(
+                    "SELECT count(*) FROM spans WHERE kind='tenures' AND org=? AND unit=? AND year IN (?, ?)",
+                    (ORG, "board", WIDE, d.year)))
                 targets.append((f.n, d, c, units))
         task = bar.add_task("as-of board query", total=(reps + warmup) * len(targets))
         for r in range(reps + warmup):

@@ -36,6 +36,12 @@ class Conn:
         else:
             self.raw.executemany(sql, rows)
 
+    def insert_id(self, sql: str, params: Sequence[Any]) -> int:
+        """Insert one row and return its generated ``id``."""
+        if self.postgres:
+            return int(self.raw.execute(sql.replace("?", "%s") + " RETURNING id", params).fetchone()[0])
+        return int(self.raw.execute(sql, params).lastrowid)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.execute(sql, params)
         names = [d[0] for d in cur.description]
@@ -130,7 +136,9 @@ class PostgresDatabase(Database):
         p = self.params
         return make_conninfo(
             dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"], password=p["password"] or None,
-            options=f"-c search_path={self.schema}",
+            # Custom plans always: a cached generic plan for an as-of range query cannot know
+            # which index the actual dates make selective.
+            options=f"-c search_path={self.schema} -c plan_cache_mode=force_custom_plan",
         )
 
     def pool(self):

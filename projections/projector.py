@@ -13,7 +13,7 @@ from events.vocabulary import apply_changes
 
 from .db import Conn
 from .fold import FactView, Row, derive, people_of, units_of
-from .schema import FOREVER
+from .schema import FOREVER, OPEN_END, span_years
 
 NAME = "history"
 TABLE_COLUMNS = ("person", "role", "tenure_key", "start_text", "start_lo", "start_hi", "end_text", "end_lo",
@@ -181,16 +181,19 @@ class Projector:
             "WHERE p.org=? AND p.person=? AND f.retracted_by IS NULL", (org, person))
         # A correction may have moved a fact to someone else: keep only what is about this person now.
         own = [r for r in own if person in people_of(r["type"], json.loads(r["payload"]))]
-        units = {u for r in own for u in units_of(r["type"], json.loads(r["payload"]))}
+        units = sorted({u for r in own for u in units_of(r["type"], json.loads(r["payload"]))})
         formed: dict[str, str] = {}
-        dissolutions: list[dict] = []
-        for unit in sorted(units):
-            row = c.one("SELECT formed_lo FROM units WHERE org=? AND slug=?", (org, unit))
-            if row:
-                formed[unit] = row["formed_lo"]
-            dissolutions += c.all(
-                "SELECT f.* FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
-                "WHERE u.org=? AND u.unit=? AND f.type='unit_dissolved' AND f.retracted_by IS NULL", (org, unit))
+        dissolved_ids: list[str] = []
+        if units:
+            marks = ",".join("?" * len(units))
+            for u in c.all(f"SELECT slug, formed_lo, dissolved_event FROM units WHERE org=? AND slug IN ({marks})",
+                           (org, *units)):
+                formed[u["slug"]] = u["formed_lo"]
+                if u["dissolved_event"]:
+                    dissolved_ids.append(u["dissolved_event"])
+        # The units table already knows each unit's (current) dissolution: fetch just those facts.
+        dissolutions = c.all(f"SELECT * FROM facts WHERE org=? AND id IN ({','.join('?' * len(dissolved_ids))})",
+                             (org, *dissolved_ids)) if dissolved_ids else []
         rows = derive(person, self._views(own + dissolutions), formed)
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
         self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
@@ -218,5 +221,15 @@ class Projector:
         new = [k for k, n in wanted.items() for _ in range(n)]
         cols = unit_col + ", ".join(TABLE_COLUMNS) + ", org, recorded_from, recorded_to"
         marks = ",".join("?" * (len(TABLE_COLUMNS) + (1 if table == "tenures" else 0) + 3))
-        c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
-                      [k + (org, recorded, FOREVER) for k in new])
+        insert = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+        offset = 1 if table == "tenures" else 0
+        start_lo_at, end_hi_at = offset + TABLE_COLUMNS.index("start_lo"), offset + TABLE_COLUMNS.index("end_hi")
+        still_open = [k for k in new if k[end_hi_at] == OPEN_END]
+        c.executemany(insert, [k + (org, recorded, FOREVER) for k in still_open])
+        spans = []
+        for k in new:
+            if k[end_hi_at] != OPEN_END:
+                row_id = c.insert_id(insert, k + (org, recorded, FOREVER))
+                unit = k[0] if table == "tenures" else ""
+                spans += [(table, org, unit, year, row_id) for year in span_years(k[start_lo_at], k[end_hi_at])]
+        c.executemany("INSERT INTO spans (kind, org, unit, year, row_id) VALUES (?,?,?,?,?)", spans)

@@ -8,7 +8,8 @@ from datetime import date
 from typing import Any
 
 from .db import Conn
-from .schema import FOREVER
+from .fold import OPEN_END
+from .schema import FOREVER, WIDE
 
 ROLE_ORDER = {"chair": 0, "co-chair": 1, "lead": 2, "co-lead": 3, "director": 4, "member": 5, "observer": 9}
 
@@ -66,16 +67,41 @@ def _chunks(items: list, n: int):
         yield items[i:i + n]
 
 
+ASOF_COLUMNS = ("t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, "
+                "t.evidence, t.disputed")
+
+
+def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at: str | None) -> list[dict]:
+    """Rows of ``table`` possibly alive on day ``d``: open rows through the covering index,
+    closed rows through their span year. Neither part reads history outside that year."""
+    known, kparams = _known("t", known_at)
+    unit_where, unit_params = ("t.unit=? AND ", (unit,)) if unit is not None else ("", ())
+    cols = ASOF_COLUMNS + (", t.unit" if unit is not None else "")
+    open_rows = conn.all(
+        f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?",
+        (org, *unit_params, OPEN_END, *kparams, d))
+    closed_rows = conn.all(
+        f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
+        f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year IN (?, ?) AND {known} AND t.start_lo <= ? AND t.end_hi > ?",
+        (table, org, unit or "", WIDE, int(d[:4]), *kparams, d, d))
+    rows = open_rows + closed_rows
+    names = _names(conn, {r["person"] for r in rows})
+    for r in rows:
+        r["name"] = names.get(r["person"])
+    return rows
+
+
+def _names(conn: Conn, people: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(people), 500):
+        out.update((r["slug"], r["name"]) for r in conn.all(
+            f"SELECT slug, name FROM people WHERE slug IN ({','.join('?' * len(chunk))})", chunk))
+    return out
+
+
 def members(conn: Conn, org: str, units: list[str], as_of: date, known_at: str | None) -> list[dict[str, Any]]:
     d = as_of.isoformat()
-    known, kparams = _known("t", known_at)
-    rows: list[dict] = []
-    for unit in units:
-        rows += conn.all(
-            "SELECT t.unit, t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, "
-            "t.evidence, t.disputed, p.name FROM tenures t LEFT JOIN people p ON p.slug = t.person "
-            f"WHERE t.org=? AND t.unit=? AND {known} AND t.end_hi > ? AND t.start_lo <= ?",
-            (org, unit, *kparams, d, d))
+    rows = [r for unit in units for r in _alive(conn, "tenures", org, unit, d, known_at)]
     return _sort([_entry(r, d) for r in rows])
 
 
@@ -85,11 +111,7 @@ def board_units(conn: Conn, org: str) -> list[str]:
 
 def roles(conn: Conn, org: str, as_of: date, known_at: str | None) -> list[dict[str, Any]]:
     d = as_of.isoformat()
-    known, kparams = _known("t", known_at)
-    rows = conn.all(
-        "SELECT t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, t.evidence, "
-        "t.disputed, p.name FROM roles t LEFT JOIN people p ON p.slug = t.person "
-        f"WHERE t.org=? AND {known} AND t.end_hi > ? AND t.start_lo <= ?", (org, *kparams, d, d))
+    rows = _alive(conn, "roles", org, None, d, known_at)
     return sorted((_entry(r, d) for r in rows), key=lambda e: (e["role"], e["name"].lower()))
 
 

@@ -10,9 +10,9 @@ roles), hold one row per (tenure, version of our knowledge of it): valid time is
 from __future__ import annotations
 
 from .db import Conn
+from .fold import OPEN_END  # end of a tenure that has not ended
 
 FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
-OPEN_END = "9999-12-31"  # end of a tenure that has not ended
 
 INTERVAL_COLUMNS = """
     org TEXT NOT NULL,
@@ -62,12 +62,18 @@ def ddl(postgres: bool) -> list[str]:
         "CREATE INDEX IF NOT EXISTS fact_people_person ON fact_people (person, org)",
         f"CREATE TABLE IF NOT EXISTS tenures (id {serial}, unit TEXT NOT NULL, {INTERVAL_COLUMNS})",
         f"CREATE TABLE IF NOT EXISTS roles (id {serial}, {INTERVAL_COLUMNS})",
-        # Covering indexes for the as-of lookups: everything the roster query reads is in them.
-        """CREATE INDEX IF NOT EXISTS tenures_asof ON tenures (org, unit, recorded_to, end_hi, start_lo,
+        # As-of lookups. Rows still open in valid time are found by a covering index on
+        # (org, unit, end_hi = open, ...); closed rows through ``spans``, which lists each closed
+        # row under every calendar year it overlaps, so a lookup reads the rows alive in that
+        # year only, however long the history after it.
+        """CREATE INDEX IF NOT EXISTS tenures_open ON tenures (org, unit, end_hi, recorded_to, start_lo,
             recorded_from, person, role, start_hi, end_lo, disputed)""",
+        """CREATE TABLE IF NOT EXISTS spans (
+            kind TEXT NOT NULL, org TEXT NOT NULL, unit TEXT NOT NULL, year INTEGER NOT NULL, row_id BIGINT NOT NULL,
+            PRIMARY KEY (kind, org, unit, year, row_id))""",
         "CREATE INDEX IF NOT EXISTS tenures_person ON tenures (org, person, recorded_to)",
         "CREATE INDEX IF NOT EXISTS tenures_everyone ON tenures (person, recorded_to)",
-        """CREATE INDEX IF NOT EXISTS roles_asof ON roles (org, recorded_to, end_hi, start_lo,
+        """CREATE INDEX IF NOT EXISTS roles_open ON roles (org, end_hi, recorded_to, start_lo,
             recorded_from, person, role, start_hi, end_lo, disputed)""",
         "CREATE INDEX IF NOT EXISTS roles_person ON roles (org, person, recorded_to)",
         "CREATE INDEX IF NOT EXISTS roles_everyone ON roles (person, recorded_to)",
@@ -77,6 +83,21 @@ def ddl(postgres: bool) -> list[str]:
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",
     ]
+
+
+WIDE = 0  # the span "year" of rows overlapping more than MAX_SPAN_YEARS years (unknown starts)
+MAX_SPAN_YEARS = 60
+
+
+def span_years(start_lo: str, end_hi: str) -> list[int]:
+    """The calendar years a closed row [start_lo, end_hi) may overlap (end_hi itself is excluded)."""
+    first = int(start_lo[:4])
+    last = int(end_hi[:4]) - (1 if end_hi[5:] == "01-01" else 0)
+    if last < first:
+        return []
+    if last - first + 1 > MAX_SPAN_YEARS:
+        return [WIDE]
+    return list(range(first, last + 1))
 
 
 def create_all(conn: Conn) -> None:
