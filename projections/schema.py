@@ -77,8 +77,13 @@ def ddl(postgres: bool) -> list[str]:
             recorded_from, person, role, start_hi, end_lo, disputed)""",
         "CREATE INDEX IF NOT EXISTS roles_person ON roles (org, person, recorded_to)",
         "CREATE INDEX IF NOT EXISTS roles_everyone ON roles (person, recorded_to)",
-        "CREATE INDEX IF NOT EXISTS tenures_changes ON tenures (org, recorded_to, start_lo)",
-        "CREATE INDEX IF NOT EXISTS tenures_changes_end ON tenures (org, recorded_to, end_lo)",
+        # For changes between two dates. No recorded_to in these: an (org, recorded_to) prefix
+        # looked like a one-row match to PostgreSQL's planner on stale statistics and was chosen
+        # over tenures_person for the fold's per-person lookups (16 ms instead of 0.1 ms).
+        "DROP INDEX IF EXISTS tenures_changes",
+        "DROP INDEX IF EXISTS tenures_changes_end",
+        "CREATE INDEX IF NOT EXISTS tenures_started ON tenures (org, start_lo)",
+        "CREATE INDEX IF NOT EXISTS tenures_ended ON tenures (org, end_lo)",
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",
