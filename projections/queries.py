@@ -80,10 +80,13 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     open_rows = conn.all(
         f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?",
         (org, *unit_params, OPEN_END, *kparams, d))
-    closed_rows = conn.all(
-        f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
-        f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year IN (?, ?) AND {known} AND t.start_lo <= ? AND t.end_hi > ?",
-        (table, org, unit or "", WIDE, int(d[:4]), *kparams, d, d))
+    # One equality lookup per span year (the date's year, and WIDE for rows spanning decades):
+    # an IN list is not always used as an index condition by PostgreSQL's planner.
+    closed = (f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
+              f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year=? AND {known} AND t.start_lo <= ? AND t.end_hi > ?")
+    closed_rows = conn.all(f"{closed} UNION ALL {closed}",
+                           (table, org, unit or "", int(d[:4]), *kparams, d, d,
+                            table, org, unit or "", WIDE, *kparams, d, d))
     rows = open_rows + closed_rows
     names = _names(conn, {r["person"] for r in rows})
     for r in rows:
