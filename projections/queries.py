@@ -240,3 +240,41 @@ def get_unit(conn: Conn, org: str, unit: str) -> dict | None:
 
 def position(conn: Conn, name: str = "history") -> int:
     return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (name,)) or 0)
+
+
+def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_at: str | None) -> dict[str, Any]:
+    """Why ``person`` holds (or does not hold) a seat in ``unit`` (None: an organization role) on
+    ``as_of``: the tenures alive then, each event behind them with its sources, confidence and
+    record time, the corrections that changed those events, and how our knowledge of the tenure
+    changed over record time."""
+    d = as_of.isoformat()
+    table, unit_where, params = ("tenures", "unit=? AND ", (unit,)) if unit is not None else ("roles", "", ())
+    versions = conn.all(f"SELECT * FROM {table} WHERE org=? AND {unit_where}person=? ORDER BY recorded_from, id",
+                        (org, *params, person))
+    believed = [v for v in versions if (v["recorded_to"] == FOREVER if known_at is None
+                                        else v["recorded_from"] <= known_at < v["recorded_to"])]
+    alive = [v for v in believed if v["start_lo"] <= d < v["end_hi"]]
+    ids = {i for v in alive for i in json.loads(v["evidence"])}
+    cited = evidence(conn, org, ids)
+    corrections = evidence(conn, org, {c for e in cited.values() for c in e["corrected_by"]})
+    for e in cited.values():
+        e["corrections"] = [corrections[c] | {"changes": _changes_of(conn, org, c)} for c in e["corrected_by"]
+                            if c in corrections]
+    name = _names(conn, {person}).get(person)
+    return {
+        "org": org, "unit": unit, "person": person, "name": name, "as_of": d, "known_at": known_at,
+        "holds": bool(alive),
+        "tenures": [_entry({**v, "name": name}, d) for v in alive],
+        "chain": sorted(cited.values(), key=lambda e: e["position"]),
+        "disputed": any(e["confidence"] == "disputed" for e in cited.values()),
+        "knowledge": [{"since": v["start_text"], "until": v["end_text"], "role": v["role"],
+                       "recorded_from": v["recorded_from"],
+                       "recorded_to": None if v["recorded_to"] == FOREVER else v["recorded_to"],
+                       "evidence": json.loads(v["evidence"])}
+                      for v in versions if v["start_lo"] <= d < v["end_hi"]],
+    }
+
+
+def _changes_of(conn: Conn, org: str, correction: str) -> dict:
+    row = conn.one("SELECT payload FROM facts WHERE org=? AND id=?", (org, correction))
+    return json.loads(row["payload"]).get("changes", {}) if row else {}

@@ -216,6 +216,35 @@ def unit_members(args, org, unit):
         return _with_evidence(c, org, answer, members)
 
 
+@blp.route("/orgs/<org>/units/<unit>/members/<person>/why")
+@blp.arguments(AsOfArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def why_member(args, org, unit, person):
+    """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
+    return _why(args, org, unit, person)
+
+
+@blp.route("/orgs/<org>/roles/<person>/why")
+@blp.arguments(AsOfArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def why_role(args, org, person):
+    """Why a person holds (or does not hold) organization roles on a date."""
+    return _why(args, org, None, person)
+
+
+def _why(args, org, unit, person):
+    _wait(args)
+    with services().read() as c:
+        _org(c, org)
+        if unit is not None and queries.get_unit(c, org, unit) is None:
+            raise NotFound(f"no unit {unit!r} in {org}", "unit")
+        if queries.get_person(c, person) is None:
+            raise NotFound(f"no person {person!r}", "person")
+        return queries.why(c, org, unit, person, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
+
+
 @blp.route("/orgs/<org>/board")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)

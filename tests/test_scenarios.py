@@ -233,3 +233,48 @@ def test_concurrent_writers_lose_nothing(service):
     log = client.ok(client.get("/v1/orgs/acme/events", limit=1000, min_position=top))["events"]
     titles = sorted(e["title"] for e in log if e["type"] == "noted")
     assert titles == sorted(f"note {i}" for i in range(40))
+
+
+def test_why_is_someone_on_the_board(seeded):
+    client, top = seeded
+    for person, day in (("adam-dangelo", "2023-11-18"), ("helen-toner", "2023-11-18"), ("sam-altman", "2024-03-10"),
+                        ("dee-templeton", "2024-03-10")):
+        why = client.ok(client.get(f"/v1/orgs/openai/units/board/members/{person}/why", as_of=day, min_position=top))
+        assert why["holds"] is True and why["tenures"] and why["chain"]
+        for event in why["chain"]:
+            assert event["sources"] and event["confidence"] in ("confirmed", "reported", "disputed")
+            assert event["recorded_at"]
+    gone = client.ok(client.get("/v1/orgs/openai/units/board/members/greg-brockman/why", as_of="2023-11-18"))
+    assert gone["holds"] is False and gone["tenures"] == []
+    chair = client.ok(client.get("/v1/orgs/openai/units/board/members/greg-brockman/why", as_of="2023-11-16"))
+    assert chair["disputed"] is True  # his exit (stepped down or removed) is disputed
+    ceo = client.ok(client.get("/v1/orgs/openai/roles/sam-altman/why", as_of="2023-12-01"))
+    assert {e["type"] for e in ceo["chain"]} == {"reinstated"}
+
+
+def test_why_shows_corrections_and_what_we_knew(service):
+    client = service
+    _acme(client)
+    joined = _append(client, {"type": "member_joined", "unit": "board", "person": "bob", "role": "director",
+                              "effective": "2016-03-01", "sources": [{"publisher": "Gazette"}]})
+    left = _append(client, {"type": "member_left", "unit": "board", "person": "bob", "cause": "resigned",
+                            "effective": "2022-06-01", "sources": [{"publisher": "Gazette"}]})
+    fix = _append(client, {"type": "corrected", "target": left["events"][0]["id"], "changes": {"effective": "2022-09-01"},
+                           "sources": [{"publisher": "Registry", "title": "Filing"}]})
+    why = client.ok(client.get("/v1/orgs/acme/units/board/members/bob/why", as_of="2022-07-01",
+                               min_position=fix["events"][0]["position"]))
+    assert why["holds"] is True
+    leave = next(e for e in why["chain"] if e["id"] == left["events"][0]["id"])
+    assert leave["effective"] == "2022-09-01"
+    assert [c["id"] for c in leave["corrections"]] == [fix["events"][0]["id"]]
+    assert leave["corrections"][0]["changes"] == {"effective": "2022-09-01"}
+    assert leave["corrections"][0]["sources"] == [{"publisher": "Registry", "title": "Filing"}]
+    # What we believed about that day over record time: on the board with no known end (only the
+    # join recorded), then not at all (left in June; a version not alive that day), then on the
+    # board until September (the correction).
+    assert [k["until"] for k in why["knowledge"]] == [None, "2022-09-01"]
+    assert why["knowledge"][0]["recorded_to"] is not None and why["knowledge"][1]["recorded_to"] is None
+    before = client.ok(client.get("/v1/orgs/acme/units/board/members/bob/why", as_of="2022-07-01",
+                                  known_at=left["events"][0]["recorded_at"]))
+    assert before["holds"] is False
+    assert joined["events"][0]["id"] in why["tenures"][0]["evidence"]
