@@ -112,6 +112,48 @@ def status(as_json: bool) -> None:
         err.print(f"head position {head}; history at {pos} (lag {head - pos} events)")
 
 
+@main.group("import")
+def import_() -> None:
+    """Load data from other formats."""
+
+
+@import_.command("popolo")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", required=True, help="the organization (slug) to import into; registered if new")
+def import_popolo(path: str, org: str) -> None:
+    """Import a Popolo JSON file (persons, organizations, posts, memberships, events)."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from events.popolo import load_popolo
+
+    s = _services()
+    doc = json.loads(open(path, encoding="utf-8").read())
+    with Progress(TextColumn("import"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total} facts"),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("import", total=None)
+        report = load_popolo(s.app, org, doc, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    s.dispatcher.nudge()
+    click.echo(json.dumps(report))
+
+
+@main.group("export")
+def export_() -> None:
+    """Write data out in other formats."""
+
+
+@export_.command("popolo")
+@click.option("--org", required=True)
+def export_popolo(org: str) -> None:
+    """Print an organization as Popolo JSON (what we currently believe)."""
+    from projections.popolo import export
+    from workers.catchup import catch_up
+
+    s = _services()
+    catch_up(s.settings)
+    with s.read() as c:
+        click.echo(json.dumps(export(c, org), indent=2, ensure_ascii=False))
+
+
 @main.group()
 def tokens() -> None:
     """Manage bearer tokens (stored hashed; shown once)."""

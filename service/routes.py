@@ -245,6 +245,32 @@ def _why(args, org, unit, person):
         return queries.why(c, org, unit, person, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
 
 
+@blp.route("/orgs/<org>/popolo")
+class Popolo(MethodView):
+    @blp.response(200)
+    @require("operate")
+    def get(self, org):
+        """The organization as Popolo JSON (what we currently believe)."""
+        from projections.popolo import export
+
+        with services().read() as c:
+            _org(c, org)
+            return export(c, org)
+
+    @blp.response(201)
+    @require("operate")
+    def post(self, org):
+        """Import a Popolo document into the organization (registered if new)."""
+        from events.popolo import load_popolo
+
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("memberships", []), list):
+            raise InvalidFact("the body must be a Popolo JSON object with a memberships list", "body")
+        report = load_popolo(services().app, org, body)
+        services().dispatcher.after_append(services().app.head_position())
+        return report, 201
+
+
 @blp.route("/orgs/<org>/board")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)

@@ -278,3 +278,10 @@ def test_why_shows_corrections_and_what_we_knew(service):
                                   known_at=left["events"][0]["recorded_at"]))
     assert before["holds"] is False
     assert joined["events"][0]["id"] in why["tenures"][0]["evidence"]
+
+
+def test_a_persons_history_spans_organizations(seeded):
+    client, top = seeded
+    history = client.ok(client.get("/v1/people/jan-leike/history", min_position=top))["history"]
+    assert [h["org"] for h in history] == ["openai", "anthropic"]  # valid-time order across organizations
+    assert history[0]["unit"] == "superalignment" and history[0]["cause"] == "resigned"
