@@ -52,14 +52,20 @@ def facts(draw):
                                  "resign", "replace"]))
     eff = draw(valid_times())
     p = draw(person)
+    tenure = draw(st.sampled_from([None, None, "a", "b"]))  # overlapping tenures of one person
     if kind == "join":
-        return {"type": "member_joined", "unit": draw(unit), "person": p, "role": draw(st.sampled_from(["member", "lead"])),
-                "effective": eff}
+        f = {"type": "member_joined", "unit": draw(unit), "person": p, "role": draw(st.sampled_from(["member", "lead"])),
+             "effective": eff}
+        if tenure:
+            f["tenure"] = tenure
+        return f
     if kind == "leave":
         f = {"type": "member_left", "unit": draw(unit), "person": p, "cause": draw(st.sampled_from(["resigned", "fired"])),
              "effective": eff}
         if draw(st.booleans()):
             f["role"] = draw(st.sampled_from(["member", "lead"]))
+        if tenure:
+            f["tenure"] = tenure
         return f
     if kind == "role":
         return {"type": "role_assigned", "person": p, "role": draw(st.sampled_from(["ceo", "cto"])), "effective": eff}
