@@ -88,8 +88,8 @@ def histories(draw):
     if draw(st.booleans()):
         base.append({"type": "unit_dissolved", "unit": "team", "effective": draw(valid_times())})
     order = draw(st.permutations(range(len(base))))
-    amendments = draw(st.lists(st.tuples(st.integers(0, len(base) - 1), st.sampled_from(["corrected", "retracted"]),
-                                         valid_times(), st.floats(0, 1)), max_size=4))
+    amendments = draw(st.lists(st.tuples(st.integers(0, len(base) - 1), st.sampled_from(["corrected", "corrected-person", "retracted"]),
+                                         valid_times(), st.floats(0, 1), person), max_size=4))
     team_formed = draw(st.sampled_from(["2000", "2003-06", "unknown"]))
     return base, list(order), amendments, team_formed
 
@@ -110,15 +110,18 @@ def _record(app, org: str, history) -> list[dict]:
     add({"type": "unit_formed", "unit": "board", "name": "Board", "kind": "board", "effective": "2000"})
     add({"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": team_formed})
     sequence: list = [("base", j) for j in order]
-    for target, kind, eff, slot in amendments:
+    for target, kind, eff, slot, who in amendments:
         after = sequence.index(("base", target)) + 1
-        sequence.insert(after + int(slot * (len(sequence) - after)), (kind, target, eff))
+        sequence.insert(after + int(slot * (len(sequence) - after)), (kind, target, eff, who))
     ids: dict[int, str] = {}
     for item in sequence:
         if item[0] == "base":
             ids[item[1]] = add(base[item[1]])
         elif item[0] == "corrected":
             add({"type": "corrected", "target": ids[item[1]], "changes": {"effective": item[2]}})
+        elif item[0] == "corrected-person":  # the fact was about someone else
+            changes = {"person": item[3]} if "person" in base[item[1]] else {"effective": item[2]}
+            add({"type": "corrected", "target": ids[item[1]], "changes": changes})
         else:
             add({"type": "retracted", "target": ids[item[1]], "reason": "generated"})
     return log
