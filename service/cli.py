@@ -98,23 +98,90 @@ def seed(path: str | None) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(as_json: bool) -> None:
-    """Head of the log and the projection's position."""
-    from workers.catchup import lag
+    """Head of the log, projection positions and lag, rq queue, failed jobs, live workers."""
+    from rich.table import Table
 
-    settings = Settings.from_env()
-    head, pos = lag(settings)
-    info = {"head": head, "projections": {"history": {"position": pos, "lag_events": head - pos}}}
+    from workers.status import status as read_status
+
+    info = read_status(Settings.from_env())
     if as_json:
         click.echo(json.dumps(info, indent=2))
+        return
+    out = Console()
+    table = Table("projection", "position", "version", "lag (events)", "lag (s)", title=f"head position {info['head']}")
+    for name, p in info["projections"].items():
+        table.add_row(name, str(p["position"]), str(p["version"]), str(p["lag_events"]), str(p["lag_seconds"]))
+    out.print(table)
+    rq = info.get("rq")
+    if rq and "error" not in rq:
+        out.print(f"rq queue {rq['queue']}: {rq['queued']} queued, {rq['started']} running, {rq['failed']} failed, "
+                  f"{len(rq['workers'])} workers")
+    elif rq:
+        out.print(f"[red]{rq['error']}[/]")
     else:
-        err.print(f"head position {head}; history at {pos} (lag {head - pos} events)")
+        out.print("dispatch: in-process (no Redis configured)")
 
 
-@main.group("import")
+@main.command()
+@click.argument("name", default="history")
+def verify(name: str) -> None:
+    """Fold the whole log afresh and compare with the stored projection; exit 1 if they differ."""
+    from rich.progress import Progress
+
+    from projections.verify import verify as run_verify
+
+    s = _services()
+    with Progress(console=err, transient=True) as bar, s.read() as conn:
+        task = bar.add_task("folding", total=s.app.head_position())
+        position, diff = run_verify(s.app, conn, name, progress=lambda n: bar.update(task, completed=n))
+    if not diff:
+        err.print(f"[green]{name} matches a fresh fold of the log[/] (up to position {position})")
+        return
+    click.echo(json.dumps({"position": position, "differences": diff}, indent=2, default=str))
+    err.print(f"[red]{name} differs from a fresh fold of the log[/]: " +
+              ", ".join(f"{t} ({d['counts']['missing']} missing, {d['counts']['unexpected']} unexpected)"
+                        for t, d in diff.items()))
+    sys.exit(1)
+
+
+class DefaultGroup(click.Group):
+    """A group whose unknown first argument goes to its default command (``orghistory import FILE``)."""
+
+    default = "log"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = [self.default, *args]
+        elif not args or args[0].startswith("-") and args[0] not in ("--help", "-h"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("import", cls=DefaultGroup)
 def import_() -> None:
-    """Load data from other formats."""
+    """Load the whole log from NDJSON (`orghistory import FILE`), or Popolo (`import popolo`)."""
+
+
+@import_.command("log")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_log_command(path: str) -> None:
+    """Load an NDJSON log written by `orghistory export` into an empty store."""
+    from events.backup import NotEmpty, import_log
+
+    s = _services()
+    with _bar("import", None) as (bar, task), open(path, encoding="utf-8") as fh:
+        try:
+            n = import_log(s.app, fh, progress=lambda done: bar.update(task, completed=done))
+        except (NotEmpty, ValueError) as e:
+            err.print(f"[red]{e}[/]")
+            sys.exit(2)
+    s.dispatcher.nudge()
+    from workers.catchup import catch_up
+
+    catch_up(s.settings)
+    err.print(f"imported {n} events")
 
 
 @import_.command("popolo")
@@ -136,9 +203,41 @@ def import_popolo(path: str, org: str) -> None:
     click.echo(json.dumps(report))
 
 
-@main.group("export")
+@main.group("export", cls=DefaultGroup)
 def export_() -> None:
-    """Write data out in other formats."""
+    """Write the whole log as NDJSON (`orghistory export [--out FILE]`), or Popolo (`export popolo`)."""
+
+
+@export_.command("log")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="file to write (default: standard output)")
+def export_log_command(out_path: str | None) -> None:
+    """Every stored event, one JSON object a line, in position order."""
+    from events.backup import export_log
+
+    s = _services()
+    head = s.app.head_position()
+    with _bar("export", head) as (bar, task):
+        fh = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout
+        try:
+            n = export_log(s.app, fh, progress=lambda pos, _: bar.update(task, completed=pos))
+        finally:
+            if out_path:
+                fh.close()
+    err.print(f"exported {n} events")
+
+
+from contextlib import contextmanager  # noqa: E402
+
+
+@contextmanager
+def _bar(label: str, total: int | None):
+    """A progress bar on stderr with rate and ETA (quiet when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
+        yield bar, bar.add_task(label, total=total)
 
 
 @export_.command("popolo")

@@ -271,6 +271,16 @@ class Popolo(MethodView):
         return report, 201
 
 
+@blp.route("/ops/projections")
+@blp.response(200)
+@require("operate")
+def ops_projections():
+    """Head of the log, each projection's position, version and lag; rq queue and workers."""
+    from workers.status import status
+
+    return status(services().settings)
+
+
 @blp.route("/orgs/<org>/board")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)

@@ -1,0 +1,52 @@
+"""Operator status: the head of the log, each projection's position and lag (in events and in
+seconds), and, with Redis, the rq queue, its failed jobs and the live workers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from events.settings import Settings
+from projections.projector import NAME, tracked
+
+from .dispatch import QUEUE, redis_for_clients
+from .runtime import open_store
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    app, db = open_store(settings)
+    head = app.head_position()
+    with db.read() as conn:
+        position, _ = tracked(conn, NAME)
+        updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (NAME,))
+    waiting = app.read(after=position, limit=1)
+    lag_seconds = 0.0
+    if waiting:  # how long the oldest event not yet applied has waited
+        lag_seconds = round((datetime.now(timezone.utc) - waiting[0].recorded_at).total_seconds(), 3)
+    out: dict[str, Any] = {
+        "store": "postgresql" if settings.is_postgres else "sqlite",
+        "head": head,
+        "projections": {NAME: {"position": position, "version": 1, "lag_events": max(0, head - position) if waiting else 0,
+                               "lag_seconds": lag_seconds, "updated_at": updated}},
+        "dispatch": "rq" if settings.redis_url else "in-process",
+    }
+    if settings.redis_url:
+        out["rq"] = rq_status(settings)
+    return out
+
+
+def rq_status(settings: Settings) -> dict[str, Any]:
+    from rq import Queue, Worker
+
+    conn = redis_for_clients(settings.redis_url)
+    try:
+        q = Queue(QUEUE, connection=conn)
+        workers = Worker.all(queue=q)
+        return {
+            "queue": QUEUE, "queued": q.count, "started": q.started_job_registry.count,
+            "failed": q.failed_job_registry.count, "scheduled": q.scheduled_job_registry.count,
+            "failed_jobs": q.failed_job_registry.get_job_ids()[:20],
+            "workers": [{"name": w.name, "state": w.get_state(), "pid": w.pid} for w in workers],
+        }
+    except Exception as e:  # Redis down: say so, the rest of the status still stands
+        return {"queue": QUEUE, "error": f"Redis unreachable: {e}"}
