@@ -127,11 +127,19 @@ class Organization(Aggregate):
         unit: str
 
     class MemberJoined(Fact):
+        """Version 2 added ``title``: the seat or job title as the source words it."""
+
         type_name = "member_joined"
+        class_version = 2
         unit: str
         person: str
         role: str
         tenure: str | None
+        title: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["title"] = None  # logs written before version 2 never recorded a title
 
     class MemberLeft(Fact):
         type_name = "member_left"

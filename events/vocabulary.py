@@ -153,7 +153,7 @@ TYPES: dict[str, FactType] = {
         FactType("unit_dissolved", (F("unit", slug),), units=("unit",),
                  doc="every open tenure in the unit ends, cause unit-dissolved"),
         FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
-                                   F("tenure", slug, False)),
+                                   F("tenure", slug, False), F("title", text, False)),
                  people=("person",), units=("unit",), doc="a tenure starts"),
         FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
                                  F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
