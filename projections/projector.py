@@ -62,6 +62,24 @@ class Projector:
             )
         return n
 
+    def park(self, position: int, event_id: str | None, type_: str | None, error: str) -> None:
+        """Record an event whose fold raised, and move past it (in this same transaction)."""
+        now = stamp(datetime.now(timezone.utc))
+        self.c.execute(
+            "INSERT INTO parked (name, position, event_id, type, error, parked_at) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (name, position) DO UPDATE SET error=excluded.error, attempts=parked.attempts+1",
+            (self.name, position, event_id, type_, error[:4000], now))
+        _, last = tracked(self.c, self.name)
+        self.c.execute(
+            "INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+            (self.name, position, last or now, now))
+
+    def reapply(self, e: RecordedEvent) -> None:
+        """Apply one (parked) event now, out of its place: its rows are recorded from now on."""
+        _, last = tracked(self.c, self.name)
+        self._apply_one(e, max(stamp(e.recorded_at), last))
+
     # -- one event ----------------------------------------------------------------------------
 
     def _apply_one(self, e: RecordedEvent, recorded: str) -> None:

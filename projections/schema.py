@@ -84,6 +84,11 @@ def ddl(postgres: bool) -> list[str]:
         "DROP INDEX IF EXISTS tenures_changes_end",
         "CREATE INDEX IF NOT EXISTS tenures_started ON tenures (org, start_lo)",
         "CREATE INDEX IF NOT EXISTS tenures_ended ON tenures (org, end_lo)",
+        # Events whose fold raised: parked with the error so the projection does not wedge.
+        """CREATE TABLE IF NOT EXISTS parked (
+            name TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, type TEXT, error TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1, parked_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT,
+            PRIMARY KEY (name, position))""",
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",

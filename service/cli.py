@@ -146,6 +146,43 @@ def verify(name: str) -> None:
     sys.exit(1)
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def parked(ctx) -> None:
+    """Events whose fold raised: list them (default), retry one after a fix, or skip one."""
+    if ctx.invoked_subcommand is None:
+        from workers.catchup import parked as list_parked
+
+        click.echo(json.dumps(list_parked(Settings.from_env()), indent=2, default=str))
+
+
+@parked.command("retry")
+@click.argument("position", type=int)
+def parked_retry(position: int) -> None:
+    from workers.catchup import retry_parked
+
+    try:
+        row = retry_parked(Settings.from_env(), position)
+    except LookupError as e:
+        err.print(f"[red]{e}[/]")
+        sys.exit(2)
+    click.echo(json.dumps(row, indent=2, default=str))
+    if row["resolved_at"] is None:
+        sys.exit(1)
+
+
+@parked.command("skip")
+@click.argument("position", type=int)
+def parked_skip(position: int) -> None:
+    from workers.catchup import skip_parked
+
+    try:
+        click.echo(json.dumps(skip_parked(Settings.from_env(), position), indent=2, default=str))
+    except LookupError as e:
+        err.print(f"[red]{e}[/]")
+        sys.exit(2)
+
+
 class DefaultGroup(click.Group):
     """A group whose unknown first argument goes to its default command (``orghistory import FILE``)."""
 

@@ -281,6 +281,30 @@ def ops_projections():
     return status(services().settings)
 
 
+@blp.route("/ops/parked")
+@blp.response(200)
+@require("operate")
+def ops_parked():
+    """Events whose fold raised, with their errors (unresolved ones)."""
+    from workers.catchup import parked
+
+    return {"parked": parked(services().settings)}
+
+
+@blp.route("/ops/parked/<int:position>/<any(retry, skip):action>", methods=["POST"])
+@blp.response(200)
+@require("operate")
+def ops_parked_action(position, action):
+    """Retry a parked event (after a fix) or skip it for good."""
+    from workers.catchup import retry_parked, skip_parked
+
+    try:
+        row = (retry_parked if action == "retry" else skip_parked)(services().settings, position)
+    except LookupError as e:
+        raise NotFound(str(e), "position") from None
+    return row
+
+
 @blp.route("/orgs/<org>/board")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 
 from events.settings import Settings
 from projections.projector import NAME, Projector, tracked
@@ -26,19 +27,118 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
     started = time.monotonic()
     with runner_lock(settings, name):
         while True:
-            with db.write() as conn:
-                position, _ = tracked(conn, name)
-                events = app.read(after=position, limit=batch)
-                if not events:
-                    break
-                applied += Projector(conn, name).apply(events)
-                last = events[-1].position
+            notes = None
+            try:
+                with db.write() as conn:
+                    position, _ = tracked(conn, name)
+                    notes = app.recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
+                    if not notes:
+                        break
+                    applied += Projector(conn, name).apply([app.decode(n) for n in notes])
+                    last = notes[-1].id
+            except Exception as e:
+                if notes is None or transient(e):
+                    raise  # the store, not an event: fail the job (rq records it) and retry later
+                # Some event in the batch cannot be folded: go one by one and park the culprit,
+                # so one bad event never wedges the projection.
+                applied += _one_by_one(app, db, name, notes)
+                last = notes[-1].id
             if progress is not None:
                 progress(applied, last)
     if applied:
         log.info("caught up", extra={"projection": name, "applied": applied, "position": last,
                                      "seconds": round(time.monotonic() - started, 3)})
     return applied
+
+
+def _one_by_one(app, db, name: str, notes) -> int:
+    applied = 0
+    for note in notes:
+        try:
+            with db.write() as conn:
+                if tracked(conn, name)[0] >= note.id:
+                    continue
+                applied += Projector(conn, name).apply([app.decode(note)])
+        except Exception as e:
+            if transient(e):
+                raise
+            log.error("parked an event whose fold raised",
+                      extra={"projection": name, "position": note.id, "error": repr(e)})
+            with db.write() as conn:
+                if tracked(conn, name)[0] < note.id:
+                    Projector(conn, name).park(note.id, _event_id(app, note), note.topic.rsplit(".", 1)[-1],
+                                               "".join(traceback.format_exception_only(type(e), e)).strip())
+    return applied
+
+
+def transient(e: BaseException) -> bool:
+    """Errors of the database connection, not of an event: never a reason to park one."""
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple = (sqlite3.OperationalError, OperationalError, InterfaceError)
+    try:
+        import psycopg
+
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(e, kinds) or isinstance(e.__cause__, kinds)
+
+
+def _event_id(app, note) -> str | None:
+    try:
+        return app.decode(note).id
+    except Exception:
+        return None
+
+
+def parked(settings: Settings, name: str = NAME, include_resolved: bool = False) -> list[dict]:
+    _, db = open_store(settings)
+    where = "" if include_resolved else " AND resolved_at IS NULL"
+    with db.read() as conn:
+        return conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position", (name,))
+
+
+def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
+    """Fold a parked event again (after a fix). Returns its parked record, resolved or not."""
+    app, db = open_store(settings)
+    with runner_lock(settings, name):
+        with db.read() as conn:
+            row = conn.one("SELECT * FROM parked WHERE name=? AND position=? AND resolved_at IS NULL", (name, position))
+        if row is None:
+            raise LookupError(f"no parked event at position {position}")
+        notes = app.recorder.select_notifications(start=position, limit=1)
+        try:
+            with db.write() as conn:
+                Projector(conn, name).reapply(app.decode(notes[0]))
+                conn.execute("UPDATE parked SET resolved_at=?, resolution='retried' WHERE name=? AND position=?",
+                             (_now(), name, position))
+        except Exception as e:
+            with db.write() as conn:
+                conn.execute("UPDATE parked SET error=?, attempts=attempts+1 WHERE name=? AND position=?",
+                             ("".join(traceback.format_exception_only(type(e), e)).strip()[:4000], name, position))
+    with db.read() as conn:
+        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (name, position))
+
+
+def skip_parked(settings: Settings, position: int, name: str = NAME) -> dict:
+    _, db = open_store(settings)
+    with db.write() as conn:
+        cur = conn.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=? "
+                           "AND resolved_at IS NULL", (_now(), name, position))
+        if not cur.rowcount:
+            raise LookupError(f"no parked event at position {position}")
+        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (name, position))
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    from projections.projector import stamp
+
+    return stamp(datetime.now(timezone.utc))
 
 
 def projected(settings: Settings, name: str = NAME) -> int:

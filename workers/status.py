@@ -19,6 +19,8 @@ def status(settings: Settings) -> dict[str, Any]:
     with db.read() as conn:
         position, _ = tracked(conn, NAME)
         updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (NAME,))
+        parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
+                          "WHERE name=? AND resolved_at IS NULL ORDER BY position", (NAME,))
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
@@ -27,7 +29,8 @@ def status(settings: Settings) -> dict[str, Any]:
         "store": "postgresql" if settings.is_postgres else "sqlite",
         "head": head,
         "projections": {NAME: {"position": position, "version": 1, "lag_events": max(0, head - position) if waiting else 0,
-                               "lag_seconds": lag_seconds, "updated_at": updated}},
+                               "lag_seconds": lag_seconds, "updated_at": updated,
+                               "parked": len(parked), "parked_events": parked[:20]}},
         "dispatch": "rq" if settings.redis_url else "in-process",
     }
     if settings.redis_url:
