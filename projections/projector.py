@@ -25,8 +25,14 @@ def stamp(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def tracked(conn: Conn, name: str = NAME) -> tuple[int, str]:
-    row = conn.one("SELECT position, recorded_at FROM tracking WHERE name=?", (name,))
+def tracked(conn: Conn, name: str = NAME, lock: bool = False) -> tuple[int, str]:
+    """The position (and record time) a projection has reached. ``lock``: hold its row for this
+    transaction (PostgreSQL), so concurrent folders serialize on it even without the runner lock."""
+    if lock and conn.postgres:
+        conn.execute("INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?, 0, '', '') "
+                     "ON CONFLICT (name) DO NOTHING", (name,))
+    suffix = " FOR UPDATE" if lock and conn.postgres else ""
+    row = conn.one(f"SELECT position, recorded_at FROM tracking WHERE name=?{suffix}", (name,))
     return (int(row["position"]), row["recorded_at"]) if row else (0, "")
 
 
@@ -43,7 +49,7 @@ class Projector:
         self.name = name
 
     def apply(self, events: Iterable[RecordedEvent]) -> int:
-        position, last = tracked(self.c, self.name)
+        position, last = tracked(self.c, self.name, lock=True)
         n = 0
         for e in events:
             if e.position <= position:

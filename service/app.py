@@ -12,7 +12,7 @@ from events.settings import Settings
 
 from . import problems
 from .bootstrap import Services, bootstrap
-from .logs import configure_logging
+from workers.logs import configure_logging
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

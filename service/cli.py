@@ -77,9 +77,11 @@ def worker(burst: bool, name: str | None) -> None:
     """Run an rq worker (needs ORGHISTORY_REDIS_URL)."""
     from workers.worker import run_worker
 
-    settings = Settings.from_env()
+    from workers.logs import configure_logging
     from workers.runtime import open_store
 
+    configure_logging()
+    settings = Settings.from_env()
     open_store(settings)
     run_worker(settings, burst=burst, name=name)
 

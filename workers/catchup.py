@@ -30,7 +30,7 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
             notes = None
             try:
                 with db.write() as conn:
-                    position, _ = tracked(conn, name)
+                    position, _ = tracked(conn, name, lock=True)
                     notes = app.recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
                     if not notes:
                         break
