@@ -12,12 +12,20 @@ from projections.db import Conn, Database
 from workers.catchup import projected
 from workers.dispatch import dispatcher_for, wait_for_position
 from workers.runtime import open_store
+from workers.wakeup import Wakeup
 
 
 @dataclass
 class Services:
     settings: Settings
     dispatcher: Any
+    wakeup: Any = None
+
+    def appended(self, position: int | None) -> None:
+        """After an append: fold it (or enqueue the fold) and wake live readers."""
+        self.dispatcher.after_append(position)
+        if self.wakeup is not None:
+            self.wakeup.notify()
 
     @property
     def app(self) -> OrgHistory:
@@ -45,4 +53,4 @@ def bootstrap(settings: Settings | None = None, start_background: bool = True) -
     dispatcher = dispatcher_for(settings)
     if start_background:
         dispatcher.start()
-    return Services(settings, dispatcher)
+    return Services(settings, dispatcher, Wakeup(settings))

@@ -148,6 +148,61 @@ def verify(name: str) -> None:
     sys.exit(1)
 
 
+@main.command()
+@click.option("--after", type=int, default=0, show_default=True, help="start after this position")
+@click.option("--org", default=None, help="only this organization's events")
+@click.option("--type", "types", multiple=True, help="only these event types (repeatable)")
+@click.option("--url", default=None, help="follow a server's SSE stream (e.g. http://127.0.0.1:8000) "
+              "instead of reading the store directly")
+@click.option("--count", type=int, default=None, help="exit after this many events")
+def tail(after: int, org: str | None, types: tuple[str, ...], url: str | None, count: int | None) -> None:
+    """Print the live event stream, one JSON object a line; resumes by position after a disconnect."""
+    printed = 0
+    for event in (_tail_http(url, after, org, types) if url else _tail_store(after, org, types)):
+        click.echo(json.dumps(event, ensure_ascii=False))
+        printed += 1
+        if count is not None and printed >= count:
+            return
+
+
+def _tail_store(after, org, types):
+    from service.streams import sse
+    from workers.wakeup import Wakeup
+
+    s = _services()
+    for chunk in sse(s.app, Wakeup(s.settings), after, org, set(types) or None):
+        if chunk.startswith("id: "):
+            yield json.loads(chunk.split("data: ", 1)[1])
+
+
+def _tail_http(url, after, org, types):
+    """A reference SSE client: reconnects with Last-Event-ID, so nothing is missed or repeated."""
+    import time
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode({k: v for k, v in (("org", org), ("type", ",".join(types))) if v})
+    last = after
+    while True:
+        req = urllib.request.Request(f"{url.rstrip('/')}/v1/streams/all/live?{query}",
+                                     headers={"Last-Event-ID": str(last), "Accept": "text/event-stream"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                data = None
+                for raw in resp:
+                    line = raw.decode("utf-8").rstrip("\n")
+                    if line.startswith("data: "):
+                        data = line[6:]
+                    elif line == "" and data is not None:
+                        event = json.loads(data)
+                        last = event["position"]
+                        data = None
+                        yield event
+        except OSError as e:
+            err.print(f"[yellow]stream interrupted ({e}); resuming after {last}[/]")
+            time.sleep(1)
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def parked(ctx) -> None:

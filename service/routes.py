@@ -18,6 +18,8 @@ from .schemas import (
     AsOfArgs,
     ChangesArgs,
     HistoryArgs,
+    LiveArgs,
+    StreamArgs,
     OrgIn,
     PageArgs,
     PeoplePageArgs,
@@ -70,7 +72,7 @@ class Orgs(MethodView):
     @blp.response(201)
     def post(self, data):
         org, created = services().app.register_org(data["slug"], data["name"], g.writer)
-        services().dispatcher.after_append(org["position"])
+        services().appended(org["position"])
         return org, 201 if created else 200
 
 
@@ -98,7 +100,7 @@ class Units(MethodView):
         fact = {"type": "unit_formed", "unit": data.pop("slug"), **data}
         answer = services().app.append(org, [fact], writer=g.writer, path="",
                                        idempotency_key=request.headers.get("Idempotency-Key"))
-        services().dispatcher.after_append(_top(answer))
+        services().appended(_top(answer))
         return answer
 
 
@@ -116,7 +118,7 @@ class People(MethodView):
     @blp.response(201)
     def post(self, data):
         person, created = services().app.register_person(data["slug"], data["name"], g.writer)
-        services().dispatcher.after_append(person["position"])
+        services().appended(person["position"])
         return person, 201 if created else 200
 
 
@@ -181,7 +183,7 @@ class OrgEvents(MethodView):
             raise InvalidFact("must be 1 to 200 characters", "Idempotency-Key")
         answer = services().app.append(org, events, writer=g.writer, expected_version=expected,
                                        idempotency_key=key, path=path)
-        services().dispatcher.after_append(_top(answer))
+        services().appended(_top(answer))
         headers = {"ETag": f'"{answer["version"]}"'}
         return answer, 200 if answer.get("replayed") else 201, headers
 
@@ -267,8 +269,45 @@ class Popolo(MethodView):
         if not isinstance(body, dict) or not isinstance(body.get("memberships", []), list):
             raise InvalidFact("the body must be a Popolo JSON object with a memberships list", "body")
         report = load_popolo(services().app, org, body)
-        services().dispatcher.after_append(services().app.head_position())
+        services().appended(services().app.head_position())
         return report, 201
+
+
+@blp.route("/streams/all")
+@blp.arguments(StreamArgs, location="query", unknown="raise")
+@blp.response(200)
+@require("read")
+def stream_all(args):
+    """Events in position order after ``after``. Positions may have gaps: continue from ``next``."""
+    from .streams import page
+
+    events, cursor = page(services().app, args["after"], args["limit"], args.get("org"), _types(args))
+    return {"events": events, "next": cursor, "head": services().app.head_position()}
+
+
+@blp.route("/streams/all/live")
+@blp.arguments(LiveArgs, location="query", unknown="raise")
+@require("read")
+def stream_live(args):
+    """Server-Sent Events: ``id`` is the position; resumes from ``Last-Event-ID`` or ``after``."""
+    from flask import Response, stream_with_context
+
+    from .streams import sse
+
+    after = args.get("after", 0)
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise InvalidFact("must be the position of the last event received", "Last-Event-ID")
+        after = int(last_event_id)
+    s = services()
+    return Response(stream_with_context(sse(s.app, s.wakeup, after, args.get("org"), _types(args))),
+                    mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _types(args) -> set[str] | None:
+    return set(args["type"]) if args.get("type") else None
 
 
 @blp.route("/ops/projections")

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from events.vocabulary import CONFIDENCE, SLUG, UNIT_KINDS
+from events.vocabulary import CONFIDENCE, SLUG, TYPES, UNIT_KINDS
+from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
+STREAM_TYPES = tuple(TYPES) + ("org_registered",)
 
 slug_field = dict(required=True, validate=validate.Regexp(SLUG, error="must be a slug: lowercase letters, digits and '-'"))
 
@@ -76,6 +78,19 @@ class PageArgs(Strict):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     min_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class StreamArgs(Strict):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    org = fields.String(validate=validate.Regexp(SLUG, error="must be an organization slug"))
+    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
+
+
+class LiveArgs(Strict):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    org = fields.String(validate=validate.Regexp(SLUG, error="must be an organization slug"))
+    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
 
 
 class PeoplePageArgs(Strict):
