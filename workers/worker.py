@@ -4,8 +4,10 @@ during an append) costs seconds, never an event."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 
 from events.settings import Settings
 
@@ -39,8 +41,21 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     stop = threading.Event()
     if not burst:
         threading.Thread(target=ticker, args=(settings, stop), daemon=True, name="orghistory-ticker").start()
+    wait = 1.0
     try:
-        worker = Worker([Queue(QUEUE, connection=conn)], connection=conn, name=name)
-        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        for attempt in itertools.count():
+            try:
+                # A fresh rq Worker after each failure: rq quits when Redis drops in the middle of
+                # a heartbeat. Keep serving once Redis is back rather than leave the queue unworked.
+                worker = Worker([Queue(QUEUE, connection=conn)], connection=conn,
+                                name=None if name is None else (name if attempt == 0 else f"{name}-{attempt}"))
+                worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+                return  # a requested shutdown (or the end of a burst)
+            except redis.exceptions.ConnectionError as e:
+                if burst:
+                    raise
+                log.warning("worker lost Redis (%s); starting again in %.0f s", e, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, 30.0)
     finally:
         stop.set()
