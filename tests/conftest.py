@@ -104,6 +104,19 @@ class Client:
         return resp.json()
 
 
+def stop(*procs: subprocess.Popen, grace: float = 10) -> None:
+    """Terminate processes, killing any still running after ``grace`` seconds (an open SSE
+    stream keeps a gunicorn thread busy past a polite shutdown)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(grace)
+
+
 def _wait_http(url: str, proc=None, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -168,13 +181,7 @@ def production_service(pg_settings, redis_url, tmp_path):
         _wait_http(base + "/healthz", api)
         yield Client(base)
     finally:
-        for p in (api, worker):
-            p.terminate()
-        for p in (api, worker):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(api, worker)
         for name in ("api.err", "worker.err"):
             text = (logs / name).read_text()
             if "Traceback" in text:

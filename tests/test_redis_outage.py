@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from .conftest import BIN, Client, _wait_http, free_port, service_env
+from .conftest import BIN, Client, _wait_http, free_port, service_env, stop
 from .test_streams import read_sse
 
 
@@ -72,11 +72,4 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
         assert [d.get("title", d.get("name")) for _, _, d in received] == [
             "Acme", "during outage 0", "during outage 1", "during outage 2"]
     finally:
-        for p in (api, worker):
-            p.terminate()
-        for p in (api, worker):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:  # an open SSE stream keeps a gunicorn thread busy
-                p.kill()
-                p.wait(10)
+        stop(api, worker)

@@ -12,7 +12,7 @@ from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
 from workers.runtime import open_store
 
-from .conftest import BIN, service_env
+from .conftest import BIN, service_env, stop
 
 
 def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):
@@ -46,10 +46,7 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
             time.sleep(0.2)
         assert position >= head, (head, position)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(20)
+        stop(*procs)
     applied = 0
     runners = set()
     for path in logs:
