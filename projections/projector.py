@@ -240,8 +240,9 @@ class Projector:
                 wanted[key] -= 1
             else:
                 stale.append(row["id"])
-        for row_id in stale:
-            c.execute(f"UPDATE {table} SET recorded_to=? WHERE id=?", (recorded, row_id))
+        if stale:
+            c.execute(f"UPDATE {table} SET recorded_to=? WHERE id IN ({','.join('?' * len(stale))})",
+                      (recorded, *stale))
         new = [k for k, n in wanted.items() for _ in range(n)]
         cols = unit_col + ", ".join(TABLE_COLUMNS) + ", org, recorded_from, recorded_to"
         marks = ",".join("?" * (len(TABLE_COLUMNS) + (1 if table == "tenures" else 0) + 3))
@@ -250,10 +251,10 @@ class Projector:
         start_lo_at, end_hi_at = offset + TABLE_COLUMNS.index("start_lo"), offset + TABLE_COLUMNS.index("end_hi")
         still_open = [k for k in new if k[end_hi_at] == OPEN_END]
         c.executemany(insert, [k + (org, recorded, FOREVER) for k in still_open])
+        closed = [k for k in new if k[end_hi_at] != OPEN_END]
+        ids = c.insert_with_ids(table, cols, [k + (org, recorded, FOREVER) for k in closed])
         spans = []
-        for k in new:
-            if k[end_hi_at] != OPEN_END:
-                row_id = c.insert_id(insert, k + (org, recorded, FOREVER))
-                unit = k[0] if table == "tenures" else ""
-                spans += [(table, org, unit, year, row_id) for year in span_years(k[start_lo_at], k[end_hi_at])]
+        for k, row_id in zip(closed, ids):
+            unit = k[0] if table == "tenures" else ""
+            spans += [(table, org, unit, year, row_id) for year in span_years(k[start_lo_at], k[end_hi_at])]
         c.executemany("INSERT INTO spans (kind, org, unit, year, row_id) VALUES (?,?,?,?,?)", spans)
