@@ -25,6 +25,7 @@ from .domain import (
     IdempotentAppend,
     Organization,
     Person,
+    Subscription,
     fact_fields,
     idempotency_id,
     org_id,
@@ -372,10 +373,45 @@ class OrgHistory(Application[UUID]):
         if isinstance(event, Organization.Registered):
             return RecordedEvent(notification.id, f"{event.slug}@1", event.slug, "org_registered",
                                  event.timestamp, event.writer, {"type": "org_registered", "org": event.slug, "name": event.name})
+        if isinstance(event, Subscription.Created):
+            return RecordedEvent(notification.id, None, None, "subscription_created", event.timestamp, event.writer,
+                                 {"type": "subscription_created", "aggregate_id": str(event.originator_id),
+                                  "sub": event.sub, "url": event.url,
+                                  "org": event.org, "types": event.types, "secret": event.secret,
+                                  "start_after": event.start_after})
+        if isinstance(event, Subscription.Changed):
+            return RecordedEvent(notification.id, None, None, "subscription_changed", event.timestamp, event.writer,
+                                 {"type": "subscription_changed", "aggregate_id": str(event.originator_id),
+                                  "action": event.action, "from_position": event.from_position})
         if isinstance(event, Person.Registered):
             return RecordedEvent(notification.id, None, None, "person_registered", event.timestamp, event.writer,
                                  {"type": "person_registered", "person": event.slug, "name": event.name})
         return RecordedEvent(notification.id, None, None, "internal", event.timestamp, None, {"type": "internal"})
+
+    # --- webhook subscriptions ---------------------------------------------------------------
+
+    def subscribe(self, url: str, org: str | None, types: list[str], secret: str, writer: str | None,
+                  from_position: int | None = None) -> dict:
+        """A new subscription gets the events after now, or from ``from_position`` if given."""
+        import secrets as _secrets
+
+        start_after = (from_position - 1) if from_position else self.head_position()
+        sub = Subscription(sub=_secrets.token_hex(8), url=url, org=org, types=list(types), secret=secret,
+                           start_after=start_after, writer=writer)
+        recordings = self._save(sub)
+        return {"id": sub.sub, "position": recordings[0].notification.id}
+
+    def change_subscription(self, sub_id: str, action: str, writer: str | None,
+                            from_position: int | None = None) -> dict:
+        try:
+            sub: Subscription = self.repository.get(Subscription.create_id(sub_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"no subscription {sub_id!r}", "subscription") from None
+        if sub.status == "deleted":
+            raise NotFound(f"subscription {sub_id!r} was deleted", "subscription")
+        sub.change(action, from_position, writer)
+        recordings = self._save(sub)
+        return {"id": sub_id, "status": sub.status, "position": recordings[-1].notification.id}
 
     def close(self) -> None:
         self.factory.close()

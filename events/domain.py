@@ -234,3 +234,43 @@ class IdempotentAppend(Aggregate):
     def create_id(cls, scope: str, key: str, **_: Any) -> UUID:
         return idempotency_id(scope, key)
 
+
+
+class Subscription(Aggregate):
+    """An integrator's webhook. Its secret signs deliveries; it is kept in the log (so a backup
+    restores working subscriptions) but never shown by the API or the public stream."""
+
+    class Created(Aggregate.Created):
+        sub: str
+        url: str
+        org: str | None
+        types: list
+        secret: str
+        start_after: int
+        writer: str | None
+
+    def __init__(self, sub: str, url: str, org: str | None, types: list, secret: str, start_after: int,
+                 writer: str | None):
+        self.sub, self.url, self.org, self.types, self.secret = sub, url, org, types, secret
+        self.start_after = start_after
+        self.status = "active"
+
+    @classmethod
+    def create_id(cls, sub: str, **_: Any) -> UUID:
+        return uuid5(NAMESPACE, f"subscription/{sub}")
+
+    class Changed(Aggregate.Event):
+        """paused, resumed, deleted, or redeliver (from ``from_position``)."""
+
+        action: str
+        from_position: int | None
+        writer: str | None
+
+        def apply(self, sub: Subscription) -> None:
+            if self.action in ("paused", "deleted"):
+                sub.status = self.action
+            elif self.action == "resumed":
+                sub.status = "active"
+
+    def change(self, action: str, from_position: int | None, writer: str | None) -> None:
+        self.trigger_event(Subscription.Changed, action=action, from_position=from_position, writer=writer)

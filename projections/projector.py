@@ -98,6 +98,18 @@ class Projector:
             c.execute("INSERT INTO people (slug, name, position, recorded_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                       (f["person"], f["name"], e.position, recorded))
             return
+        if e.type == "subscription_created":
+            c.execute("INSERT INTO subscriptions (sub, aggregate_id, url, org, types, secret, status, control_position, "
+                      "start_after, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                      (f["sub"], f["aggregate_id"], f["url"], f["org"], json.dumps(f["types"]), f["secret"], "active",
+                       e.position, f["start_after"], recorded))
+            return
+        if e.type == "subscription_changed":
+            status = {"paused": "paused", "deleted": "deleted", "resumed": "active"}.get(f["action"])
+            c.execute("UPDATE subscriptions SET status=COALESCE(?, status), control_position=?, "
+                      "redeliver_from=CASE WHEN ?='redeliver' THEN CAST(? AS BIGINT) ELSE NULL END WHERE aggregate_id=?",
+                      (status, e.position, f["action"], f["from_position"], f["aggregate_id"]))
+            return
         if e.org is None:
             return  # internal bookkeeping (idempotency records)
         org = e.org

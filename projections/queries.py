@@ -203,14 +203,6 @@ def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[s
     return out
 
 
-def org_events(conn: Conn, org: str, after: int, limit: int) -> list[dict[str, Any]]:
-    rows = conn.all("SELECT * FROM facts WHERE org=? AND position > ? ORDER BY position LIMIT ?", (org, after, limit))
-    return [{"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"], "writer": r["writer"],
-             "retracted_by": r["retracted_by"],
-             "corrected_by": [c["id"] for c in json.loads(r["corrections"])], **json.loads(r["original"])}
-            for r in rows]
-
-
 def list_orgs(conn: Conn) -> list[dict]:
     return conn.all("SELECT slug, name, recorded_at FROM orgs ORDER BY slug")
 

@@ -89,6 +89,18 @@ def ddl(postgres: bool) -> list[str]:
             name TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, type TEXT, error TEXT NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 1, parked_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT,
             PRIMARY KEY (name, position))""",
+        # Webhook subscriptions as recorded (projected from their events)...
+        """CREATE TABLE IF NOT EXISTS subscriptions (
+            sub TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, org TEXT, types TEXT NOT NULL,
+            secret TEXT NOT NULL, status TEXT NOT NULL, control_position BIGINT NOT NULL, redeliver_from BIGINT,
+            start_after BIGINT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        # ...and their delivery state (operational, written by delivery jobs, not by the fold).
+        """CREATE TABLE IF NOT EXISTS webhook_state (
+            sub TEXT PRIMARY KEY, cursor BIGINT NOT NULL, control_applied BIGINT NOT NULL, failing INTEGER NOT NULL,
+            last_error TEXT, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS webhook_failures (
+            sub TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, error TEXT NOT NULL, failed_at TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",

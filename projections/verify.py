@@ -25,6 +25,7 @@ TABLES = {
                "start_event, end_event, evidence, disputed, recorded_from, recorded_to",
     "roles": "org, person, role, tenure_key, start_text, start_lo, start_hi, end_text, end_lo, end_hi, cause, "
              "start_event, end_event, evidence, disputed, recorded_from, recorded_to",
+    "subscriptions": "sub, aggregate_id, url, org, types, secret, status, control_position, redeliver_from, start_after, created_at",
     # spans rows compared through the rows they index, not their ids
     "spans": "s.kind, s.org, s.unit, s.year, COALESCE(t.person, r.person), COALESCE(t.role, r.role), "
              "COALESCE(t.start_text, r.start_text), COALESCE(t.recorded_from, r.recorded_from)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from flask import g, request
@@ -24,6 +25,8 @@ from .schemas import (
     PageArgs,
     PeoplePageArgs,
     PersonIn,
+    RedeliverIn,
+    SubscriptionIn,
     Roster,
     TimelineArgs,
     UnitIn,
@@ -141,11 +144,14 @@ class OrgEvents(MethodView):
     @blp.response(200)
     @require("read")
     def get(self, args, org):
+        """The organization's log in position order: /v1/streams/all for one organization."""
+        from workers.streams import page
+
         _wait(args)
         with services().read() as c:
             _org(c, org)
-            items = queries.org_events(c, org, args["after"], args["limit"])
-        return {"org": org, "events": items, "next": items[-1]["position"] if items else None}
+        events, cursor = page(services().app, args["after"], args["limit"], org, _types(args))
+        return {"org": org, "events": events, "next": cursor}
 
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
         "oneOf": [{"type": "object", "required": ["type"], "description": "one fact (see DESIGN.md vocabulary)"},
@@ -308,6 +314,95 @@ def stream_live(args):
 
 def _types(args) -> set[str] | None:
     return set(args["type"]) if args.get("type") else None
+
+
+def _subscription_view(row: dict, state: dict | None) -> dict:
+    return {"id": row["sub"], "url": row["url"], "filter": {"org": row["org"], "types": json.loads(row["types"])},
+            "status": "failing" if state and state["failing"] and row["status"] == "active" else row["status"],
+            "delivered_up_to": state["cursor"] if state else 0, "last_error": state["last_error"] if state else None,
+            "created_at": row["created_at"]}
+
+
+def _subscription(c, sub: str) -> dict:
+    row = c.one("SELECT * FROM subscriptions WHERE sub=? AND status <> 'deleted'", (sub,))
+    if row is None:
+        raise NotFound(f"no subscription {sub!r}", "subscription")
+    return _subscription_view(row, c.one("SELECT * FROM webhook_state WHERE sub=?", (sub,)))
+
+
+@blp.route("/subscriptions")
+class Subscriptions(MethodView):
+    @blp.response(200)
+    @require("operate")
+    def get(self):
+        with services().read() as c:
+            rows = c.all("SELECT * FROM subscriptions WHERE status <> 'deleted' ORDER BY created_at")
+            return {"subscriptions": [_subscription_view(r, c.one("SELECT * FROM webhook_state WHERE sub=?",
+                                                                    (r["sub"],))) for r in rows]}
+
+    @require("operate")
+    @blp.arguments(SubscriptionIn)
+    @blp.response(201)
+    def post(self, data):
+        """Subscribe a URL to the stream. Deliveries are rq jobs: this needs ORGHISTORY_REDIS_URL."""
+        from workers.webhooks import AddressNotAllowed, check_address
+
+        if not services().settings.redis_url:
+            raise Problem(409, "Webhooks need Redis", "deliveries are rq jobs; set ORGHISTORY_REDIS_URL", "url")
+        try:
+            check_address(data["url"])
+        except AddressNotAllowed as e:
+            raise InvalidFact(str(e), "url") from None
+        f = data.get("filter") or {}
+        created = services().app.subscribe(data["url"], f.get("org"), f.get("types") or [], data["secret"], g.writer,
+                                           data.get("from_position"))
+        services().appended(created["position"])
+        services().wait_for(created["position"], timeout=10)
+        with services().read() as c:
+            return _subscription(c, created["id"]), 201
+
+
+@blp.route("/subscriptions/<sub>")
+class SubscriptionOne(MethodView):
+    @blp.response(200)
+    @require("operate")
+    def get(self, sub):
+        with services().read() as c:
+            view = _subscription(c, sub)
+            view["failures"] = c.all("SELECT position, event_id, error, failed_at FROM webhook_failures "
+                                     "WHERE sub=? ORDER BY failed_at", (sub,))
+            return view
+
+    @blp.response(204)
+    @require("operate")
+    def delete(self, sub):
+        changed = services().app.change_subscription(sub, "deleted", g.writer)
+        services().appended(changed["position"])
+        services().wait_for(changed["position"], timeout=10)
+        return ""
+
+
+@blp.route("/subscriptions/<sub>/<any(pause, resume):action>", methods=["POST"])
+@blp.response(200)
+@require("operate")
+def subscription_action(sub, action):
+    changed = services().app.change_subscription(sub, {"pause": "paused", "resume": "resumed"}[action], g.writer)
+    services().appended(changed["position"])
+    services().wait_for(changed["position"], timeout=10)
+    with services().read() as c:
+        return _subscription(c, sub)
+
+
+@blp.route("/subscriptions/<sub>/redeliver", methods=["POST"])
+@require("operate")
+@blp.arguments(RedeliverIn)
+@blp.response(200)
+def subscription_redeliver(data, sub):
+    changed = services().app.change_subscription(sub, "redeliver", g.writer, data["from_position"])
+    services().appended(changed["position"])
+    services().wait_for(changed["position"], timeout=10)
+    with services().read() as c:
+        return _subscription(c, sub)
 
 
 @blp.route("/ops/projections")

@@ -77,6 +77,7 @@ class HistoryArgs(Strict):
 class PageArgs(Strict):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
     min_position = fields.Integer(validate=validate.Range(min=0))
 
 
@@ -91,6 +92,31 @@ class LiveArgs(Strict):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0))
     org = fields.String(validate=validate.Regexp(SLUG, error="must be an organization slug"))
     type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
+
+
+class SubscriptionIn(Strict):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=500),
+                           metadata={"description": "signs each delivery (HMAC-SHA256); never shown again"})
+    filter = fields.Dict(load_default=dict, metadata={"description": "{org?, types?: [...]}"})
+    from_position = fields.Integer(validate=validate.Range(min=1),
+                                   metadata={"description": "deliver from this position (default: new events only)"})
+
+    @ma.validates_schema
+    def _filter(self, data, **_):
+        f = data.get("filter") or {}
+        unknown = sorted(set(f) - {"org", "types"})
+        if unknown:
+            raise ma.ValidationError("unknown field", f"filter.{unknown[0]}")
+        if f.get("org") is not None and (not isinstance(f["org"], str) or not SLUG.match(f["org"])):
+            raise ma.ValidationError("must be an organization slug", "filter.org")
+        types = f.get("types", [])
+        if not isinstance(types, list) or any(t not in STREAM_TYPES for t in types):
+            raise ma.ValidationError(f"must be a list of event types ({', '.join(STREAM_TYPES)})", "filter.types")
+
+
+class RedeliverIn(Strict):
+    from_position = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
 class PeoplePageArgs(Strict):

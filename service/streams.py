@@ -13,38 +13,10 @@ import time
 from typing import Iterator
 
 from events.application import OrgHistory
+from workers.streams import page
 
-SCAN_LIMIT = 5000  # events examined per page at most, however selective the filter
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
-
-
-def _matches(e, org: str | None, types: set[str] | None) -> bool:
-    if e.type == "internal":
-        return False
-    if org is not None and e.org != org:
-        return False
-    return types is None or e.type in types
-
-
-def page(app: OrgHistory, after: int, limit: int, org: str | None = None, types: set[str] | None = None,
-         until: int | None = None) -> tuple[list[dict], int]:
-    """Up to ``limit`` matching events after ``after``; returns them and the cursor to continue
-    from (the last position examined, which may be past the last event returned)."""
-    out: list[dict] = []
-    cursor, scanned = after, 0
-    while len(out) < limit and scanned < SCAN_LIMIT:
-        batch = app.read(after=cursor, limit=min(1000, SCAN_LIMIT - scanned), stop=until)
-        if not batch:
-            break
-        for e in batch:
-            cursor = e.position
-            scanned += 1
-            if _matches(e, org, types):
-                out.append(e.as_json())
-                if len(out) >= limit:
-                    break
-    return out, cursor
 
 
 def sse(app: OrgHistory, wakeup, after: int, org: str | None, types: set[str] | None,

@@ -166,22 +166,28 @@ def service_env(settings: Settings, redis_url: str | None) -> dict[str, str]:
 @pytest.fixture
 def production_service(pg_settings, redis_url, tmp_path):
     """The production shape: gunicorn (gthread) + PostgreSQL + Redis + a separate `orghistory worker`."""
-    env = service_env(pg_settings, redis_url)
+    yield from production(pg_settings, redis_url, tmp_path)
+
+
+def production(pg_settings, redis_url, tmp_path, extra_env: dict | None = None, procs: list | None = None):
+    env = {**service_env(pg_settings, redis_url), **(extra_env or {})}
     port = free_port()
     logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     api = subprocess.Popen(
         [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "service.app:create_app()"],
         env=env, stdout=open(logs / "api.out", "w"), stderr=open(logs / "api.err", "w"))
     worker = subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env,
                               stdout=open(logs / "worker.out", "w"), stderr=open(logs / "worker.err", "w"))
+    if procs is not None:
+        procs[:] = [api, worker]
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(base + "/healthz", api)
         yield Client(base)
     finally:
-        stop(api, worker)
+        stop(*(procs or [api, worker]))
         for name in ("api.err", "worker.err"):
             text = (logs / name).read_text()
             if "Traceback" in text:

@@ -40,8 +40,11 @@ def own_redis():
 
 
 def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_settings, own_redis, tmp_path):
+    from .test_webhooks import FAST, SECRET, Receiver, wait_until
+
     url = f"redis://127.0.0.1:{own_redis['port']}/0"
-    env = service_env(pg_settings, url)
+    env = {**service_env(pg_settings, url), **FAST}
+    receiver = Receiver()
     port = free_port()
     api = subprocess.Popen([str(BIN / "gunicorn"), "--worker-class", "gthread", "--threads", "8", "--bind",
                             f"127.0.0.1:{port}", "service.app:create_app()"], env=env,
@@ -53,6 +56,8 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
         _wait_http(base + "/healthz", api)
         client = Client(base)
         client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+        client.ok(client.post("/v1/subscriptions", {"url": receiver.url, "secret": SECRET,
+                                                    "filter": {"org": "acme", "types": ["noted"]}}))
         received = []
         listener = threading.Thread(target=lambda: received.extend(
             read_sse(base + "/v1/streams/all/live?org=acme", stop_after=4, timeout=60)))
@@ -71,5 +76,7 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
         listener.join(60)
         assert [d.get("title", d.get("name")) for _, _, d in received] == [
             "Acme", "during outage 0", "during outage 1", "during outage 2"]
+        assert wait_until(lambda: receiver.titles() == [f"during outage {i}" for i in range(3)], 60), receiver.titles()
     finally:
         stop(api, worker)
+        receiver.close()

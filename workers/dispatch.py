@@ -53,6 +53,46 @@ def enqueue_catch_up(conn, name: str = NAME) -> str | None:
     return None
 
 
+def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
+    """Enqueue unless a job with this id is waiting or running; a finished or failed one with the
+    same id is replaced (so a subscription resumed after failing gets a fresh job)."""
+    from rq import Queue
+    from rq.exceptions import DuplicateJobError
+    from rq.job import Job, JobStatus
+
+    q = Queue(QUEUE, connection=conn)
+    for _ in range(2):
+        try:
+            q.enqueue(func, *args, job_id=job_id, unique=True, **kwargs)
+            return True
+        except DuplicateJobError:
+            try:
+                job = Job.fetch(job_id, connection=conn)
+            except Exception:
+                continue
+            if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                job.delete()
+                continue
+            return False
+    return False
+
+
+def enqueue_delivery(conn, sub: str) -> bool:
+    from rq import Retry
+
+    from .webhooks import backoff
+
+    intervals = backoff()
+    return _enqueue_unique(conn, "workers.jobs.deliver_job", f"orghistory-deliver-{sub}", sub,
+                           retry=Retry(max=len(intervals), interval=intervals), result_ttl=0, failure_ttl=3600,
+                           job_timeout=600, description=f"deliver webhooks of {sub}")
+
+
+def enqueue_webhooks_dispatch(conn) -> bool:
+    return _enqueue_unique(conn, "workers.jobs.webhooks_dispatch_job", "orghistory-webhooks-dispatch",
+                           result_ttl=0, failure_ttl=3600, job_timeout=300)
+
+
 class InProcessDispatcher:
     mode = "in-process"
 
@@ -108,6 +148,7 @@ class RqDispatcher:
     def after_append(self, position: int | None = None) -> None:
         try:
             enqueue_catch_up(self.redis)
+            enqueue_webhooks_dispatch(self.redis)
         except Exception as e:  # Redis down: the append stands; the worker's ticker catches up later
             log.warning("could not enqueue catch-up: %s", e)
 

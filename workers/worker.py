@@ -12,7 +12,8 @@ import time
 from events.settings import Settings
 
 from .catchup import lag
-from .dispatch import QUEUE, enqueue_catch_up, redis_for_clients
+from .dispatch import QUEUE, enqueue_catch_up, enqueue_delivery, redis_for_clients
+from .webhooks import pending
 
 log = logging.getLogger("orghistory.worker")
 
@@ -24,6 +25,8 @@ def ticker(settings: Settings, stop: threading.Event, every: float = 2.0) -> Non
             head, pos = lag(settings)
             if head > pos:
                 enqueue_catch_up(conn)
+            for sub in pending(settings):  # deliveries lost to a crash or a Redis outage resume here
+                enqueue_delivery(conn, sub)
         except Exception as e:
             log.warning("ticker: %s", e)
 
