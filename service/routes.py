@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 from flask import g, request
@@ -316,18 +315,11 @@ def _types(args) -> set[str] | None:
     return set(args["type"]) if args.get("type") else None
 
 
-def _subscription_view(row: dict, state: dict | None) -> dict:
-    return {"id": row["sub"], "url": row["url"], "filter": {"org": row["org"], "types": json.loads(row["types"])},
-            "status": "failing" if state and state["failing"] and row["status"] == "active" else row["status"],
-            "delivered_up_to": state["cursor"] if state else 0, "last_error": state["last_error"] if state else None,
-            "created_at": row["created_at"]}
-
-
 def _subscription(c, sub: str) -> dict:
-    row = c.one("SELECT * FROM subscriptions WHERE sub=? AND status <> 'deleted'", (sub,))
-    if row is None:
+    found = queries.subscription(c, sub)
+    if found is None:
         raise NotFound(f"no subscription {sub!r}", "subscription")
-    return _subscription_view(row, c.one("SELECT * FROM webhook_state WHERE sub=?", (sub,)))
+    return found
 
 
 @blp.route("/subscriptions")
@@ -336,9 +328,7 @@ class Subscriptions(MethodView):
     @require("operate")
     def get(self):
         with services().read() as c:
-            rows = c.all("SELECT * FROM subscriptions WHERE status <> 'deleted' ORDER BY created_at")
-            return {"subscriptions": [_subscription_view(r, c.one("SELECT * FROM webhook_state WHERE sub=?",
-                                                                    (r["sub"],))) for r in rows]}
+            return {"subscriptions": queries.subscriptions(c)}
 
     @require("operate")
     @blp.arguments(SubscriptionIn)
@@ -368,10 +358,7 @@ class SubscriptionOne(MethodView):
     @require("operate")
     def get(self, sub):
         with services().read() as c:
-            view = _subscription(c, sub)
-            view["failures"] = c.all("SELECT position, event_id, error, failed_at FROM webhook_failures "
-                                     "WHERE sub=? ORDER BY failed_at", (sub,))
-            return view
+            return {**_subscription(c, sub), "failures": queries.subscription_failures(c, sub)}
 
     @blp.response(204)
     @require("operate")
