@@ -384,10 +384,12 @@ def fill(stores: Stores, n: int, budget_minutes: float, analyze: bool = True) ->
     if analyze and getattr(db, "postgres", False):
         # What autovacuum does to a live store, done now: planner statistics, and the visibility
         # map that lets index-only scans skip the heap (a freshly filled table has neither).
+        with db.read() as live:
+            suffix = f"_v{live.version}"
         with stores.admin() as c:
             for table in ("tenures", "roles", "spans", "units", "facts", "fact_units", "fact_people", "people",
                           "orgs"):
-                c.execute(f'VACUUM (ANALYZE) "{settings.database_schema}".{table}')
+                c.execute(f'VACUUM (ANALYZE) "{settings.database_schema}".{table}{suffix}')
     applied = marks[-1][1] if marks else 0  # SQLite positions have no gaps; close enough on PostgreSQL
 
     def rate_from(position: int) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 
 # Sentinels for "unbounded" ends. ISO strings of these sort correctly as text, which lets the
@@ -65,18 +66,7 @@ class ValidTime:
             return cls(value.isoformat(), value, value, "day")
         if not isinstance(value, str):
             raise InvalidValidTime("must be a string such as 2024, 2024-04 or 2024-04-11")
-        text = value.strip()
-        if text == "unknown":
-            return cls(text, BEGINNING, END_OF_TIME, "unknown")
-        if "/" in text:
-            left, _, right = text.partition("/")
-            lo, _, _ = _bounds(left)
-            _, hi, _ = _bounds(right)
-            if hi < lo:
-                raise InvalidValidTime(f"{text!r}: the window ends before it starts")
-            return cls(text, lo, hi, "range")
-        lo, hi, precision = _bounds(text)
-        return cls(text, lo, hi, precision)
+        return _parse_text(value)
 
     @property
     def certain(self) -> bool:
@@ -84,6 +74,23 @@ class ValidTime:
 
     def __str__(self) -> str:
         return self.text
+
+
+@lru_cache(maxsize=65536)  # a history names the same days over and over; ValidTime is immutable
+def _parse_text(value: str) -> ValidTime:
+    cls = ValidTime
+    text = value.strip()
+    if text == "unknown":
+        return cls(text, BEGINNING, END_OF_TIME, "unknown")
+    if "/" in text:
+        left, _, right = text.partition("/")
+        lo, _, _ = _bounds(left)
+        _, hi, _ = _bounds(right)
+        if hi < lo:
+            raise InvalidValidTime(f"{text!r}: the window ends before it starts")
+        return cls(text, lo, hi, "range")
+    lo, hi, precision = _bounds(text)
+    return cls(text, lo, hi, precision)
 
 
 def parse_date(value: object) -> date:

@@ -8,6 +8,7 @@ into ``%s`` for psycopg), rows as dicts, and a write transaction that takes the 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -17,22 +18,58 @@ from typing import Any, Iterator, Sequence
 from events.settings import Settings
 
 
+DEFAULT_PROJECTION = "history"
+# Tables that exist once per version of a projection (``tenures`` is ``tenures_v3`` in version 3).
+# Kept in step with ``schema.VERSIONED`` (a test checks); spelled here so db.py imports nothing.
+_VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "tenures", "roles", "spans",
+              "subscriptions")
+# A quoted literal (left alone: ``kind='tenures'`` is data) or a versioned table name.
+_NAMES = re.compile(r"'[^']*'|\b(" + "|".join(_VERSIONED) + r")\b")
+
+
+class NoSuchVersion(LookupError):
+    pass
+
+
 class Conn:
-    def __init__(self, raw: Any, postgres: bool):
+    """A connection bound to one version of a projection: SQL names the tables plainly
+    (``tenures``) and runs against that version's (``tenures_v3``), the way a search_path would."""
+
+    def __init__(self, raw: Any, postgres: bool, version: int | None = None, name: str = DEFAULT_PROJECTION):
         self.raw = raw
         self.postgres = postgres
+        self.name = name
+        self.version = version
+        self._cache: dict[str, str] = {}
+
+    @property
+    def track(self) -> str:
+        """This version's key in ``tracking`` and ``parked``: ``history@v3``."""
+        return f"{self.name}@v{self.version}"
+
+    def table(self, name: str) -> str:
+        return f"{name}_v{self.version}" if name in _VERSIONED and self.version is not None else name
+
+    def sql(self, sql: str) -> str:
+        out = self._cache.get(sql)
+        if out is None:
+            suffix = "" if self.version is None else f"_v{self.version}"
+            out = _NAMES.sub(lambda m: m.group(0) + suffix if m.group(1) else m.group(0), sql)
+            if self.postgres:
+                out = out.replace("?", "%s")
+            self._cache[sql] = out
+        return out
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if self.postgres:
-            return self.raw.execute(sql.replace("?", "%s"), params)
-        return self.raw.execute(sql, params)
+        return self.raw.execute(self.sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
+        sql = self.sql(sql)
         if self.postgres:
             with self.raw.cursor() as cur:
-                cur.executemany(sql.replace("?", "%s"), rows)
+                cur.executemany(sql, rows)
         else:
             self.raw.executemany(sql, rows)
 
@@ -47,11 +84,11 @@ class Conn:
         if self.postgres:
             ids = [r[0] for r in self.raw.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                (table, len(rows))).fetchall()]
+                (self.table(table), len(rows))).fetchall()]
             self.executemany(f"INSERT INTO {table} (id, {columns}) VALUES (?, {marks})",
                              [(i, *r) for i, r in zip(ids, rows)])
             return [int(i) for i in ids]
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+        sql = self.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})")
         return [int(self.raw.execute(sql, r).lastrowid) for r in rows]
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -67,6 +104,21 @@ class Conn:
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def bind(self, version: int | None, name: str = DEFAULT_PROJECTION) -> Conn:
+        """Point this connection at ``version`` of projection ``name``, or at its live version.
+        Runs inside the transaction, so the choice and the reads share one snapshot."""
+        self.name = name
+        if version is None:
+            version = self.scalar("SELECT version FROM projection_versions WHERE name=? AND state='live'", (name,))
+            if version is None:
+                raise NoSuchVersion(f"projection {name} has no live version")
+        elif self.scalar("SELECT state FROM projection_versions WHERE name=? AND version=? AND dropped_at IS NULL",
+                         (name, version)) is None:
+            raise NoSuchVersion(f"projection {name} has no version {version}")
+        self.version = int(version)
+        self._cache.clear()
+        return self
+
 
 class Database:
     postgres = False
@@ -78,12 +130,14 @@ class Database:
         return SQLiteDatabase(settings.sqlite_path)
 
     @contextmanager
-    def read(self) -> Iterator[Conn]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
+        """A read transaction on one snapshot, bound to ``version`` (default: the live one)."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
     @contextmanager
-    def write(self) -> Iterator[Conn]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def write(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
+        """A write transaction; ``bind=False`` for the shared tables only (before any version exists)."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
     def close(self) -> None:
         pass
@@ -106,20 +160,22 @@ class SQLiteDatabase(Database):
         return conn
 
     @contextmanager
-    def read(self) -> Iterator[Conn]:
+    def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
         conn = self._conn()
         conn.execute("BEGIN")  # one consistent snapshot for the whole answer
         try:
-            yield Conn(conn, False)
+            c = Conn(conn, False)
+            yield c.bind(version, name) if bind else c
         finally:
             conn.execute("COMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[Conn]:
+    def write(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            yield Conn(conn, False)
+            c = Conn(conn, False)
+            yield c.bind(version, name) if bind else c
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -174,15 +230,17 @@ class PostgresDatabase(Database):
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
 
     @contextmanager
-    def read(self) -> Iterator[Conn]:
+    def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
         with self.pool().connection() as raw:
             raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            yield Conn(raw, True)
+            c = Conn(raw, True)
+            yield c.bind(version, name) if bind else c
 
     @contextmanager
-    def write(self) -> Iterator[Conn]:
+    def write(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
         with self.pool().connection() as raw:
-            yield Conn(raw, True)
+            c = Conn(raw, True)
+            yield c.bind(version, name) if bind else c
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

@@ -9,6 +9,7 @@ record order: learning today of a 2018 appointment gives the same rows as learni
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 
 from events.validtime import BEGINNING, END_OF_TIME, ValidTime
@@ -28,7 +29,7 @@ class FactView:
     confidence: str
     evidence: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def when(self) -> ValidTime:
         return ValidTime.parse(self.fields.get("effective") or "unknown")
 

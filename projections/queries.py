@@ -230,8 +230,9 @@ def get_unit(conn: Conn, org: str, unit: str) -> dict | None:
     return next((u for u in list_units(conn, org) if u["slug"] == unit), None)
 
 
-def position(conn: Conn, name: str = "history") -> int:
-    return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (name,)) or 0)
+def position(conn: Conn) -> int:
+    """The position the version ``conn`` is bound to has reached."""
+    return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (conn.track,)) or 0)
 
 
 def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_at: str | None) -> dict[str, Any]:

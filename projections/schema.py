@@ -35,67 +35,94 @@ INTERVAL_COLUMNS = """
 """
 
 
-def ddl(postgres: bool) -> list[str]:
+# The tables of one version of the projection. Each version's tables carry the suffix ``_v<N>``
+# (``tenures_v3``); readers are pointed at the live one by ``projection_versions`` (see
+# ``versions.py``), so a rebuild writes a new version beside the live one and switches atomically.
+VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "tenures", "roles", "spans",
+             "subscriptions")
+
+
+def version_ddl(postgres: bool, s: str) -> list[str]:
+    """DDL of one version; ``s`` is its suffix, e.g. ``_v3``."""
     serial = "BIGSERIAL PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY"
     return [
-        """CREATE TABLE IF NOT EXISTS tracking (
-            name TEXT PRIMARY KEY, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS orgs (
+        f"""CREATE TABLE IF NOT EXISTS orgs{s} (
             slug TEXT PRIMARY KEY, name TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS people (
+        f"""CREATE TABLE IF NOT EXISTS people{s} (
             slug TEXT PRIMARY KEY, name TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS units (
+        f"""CREATE TABLE IF NOT EXISTS units{s} (
             org TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, mandate TEXT,
             commitments TEXT NOT NULL, formed TEXT NOT NULL, formed_lo TEXT NOT NULL, dissolved TEXT,
             formed_event TEXT NOT NULL, dissolved_event TEXT, PRIMARY KEY (org, slug))""",
         # Every fact with its current (corrected) fields; the working set for re-derivation.
-        """CREATE TABLE IF NOT EXISTS facts (
+        f"""CREATE TABLE IF NOT EXISTS facts{s} (
             org TEXT NOT NULL, id TEXT NOT NULL, position BIGINT NOT NULL, type TEXT NOT NULL,
             recorded_at TEXT NOT NULL, effective TEXT, eff_lo TEXT, eff_hi TEXT, confidence TEXT NOT NULL,
             payload TEXT NOT NULL, original TEXT NOT NULL, corrections TEXT NOT NULL DEFAULT '[]',
             retracted_by TEXT, retracted_at TEXT, writer TEXT, PRIMARY KEY (org, id))""",
-        "CREATE INDEX IF NOT EXISTS facts_position ON facts (org, position)",
-        "CREATE INDEX IF NOT EXISTS facts_valid ON facts (org, eff_lo, position)",
+        f"CREATE INDEX IF NOT EXISTS facts_position{s} ON facts{s} (org, position)",
+        f"CREATE INDEX IF NOT EXISTS facts_valid{s} ON facts{s} (org, eff_lo, position)",
         # Which facts touch which person and unit: the scope of a re-derivation.
-        "CREATE TABLE IF NOT EXISTS fact_people (org TEXT NOT NULL, person TEXT NOT NULL, fact TEXT NOT NULL, PRIMARY KEY (org, person, fact))",
-        "CREATE TABLE IF NOT EXISTS fact_units (org TEXT NOT NULL, unit TEXT NOT NULL, fact TEXT NOT NULL, PRIMARY KEY (org, unit, fact))",
-        "CREATE INDEX IF NOT EXISTS fact_people_person ON fact_people (person, org)",
-        f"CREATE TABLE IF NOT EXISTS tenures (id {serial}, unit TEXT NOT NULL, {INTERVAL_COLUMNS})",
-        f"CREATE TABLE IF NOT EXISTS roles (id {serial}, {INTERVAL_COLUMNS})",
+        f"""CREATE TABLE IF NOT EXISTS fact_people{s} (org TEXT NOT NULL, person TEXT NOT NULL, fact TEXT NOT NULL,
+            PRIMARY KEY (org, person, fact))""",
+        f"""CREATE TABLE IF NOT EXISTS fact_units{s} (org TEXT NOT NULL, unit TEXT NOT NULL, fact TEXT NOT NULL,
+            PRIMARY KEY (org, unit, fact))""",
+        f"CREATE INDEX IF NOT EXISTS fact_people_person{s} ON fact_people{s} (person, org)",
+        f"CREATE TABLE IF NOT EXISTS tenures{s} (id {serial}, unit TEXT NOT NULL, {INTERVAL_COLUMNS})",
+        f"CREATE TABLE IF NOT EXISTS roles{s} (id {serial}, {INTERVAL_COLUMNS})",
         # As-of lookups. Rows still open in valid time are found by a covering index on
         # (org, unit, end_hi = open, ...); closed rows through ``spans``, which lists each closed
         # row under every calendar year it overlaps, so a lookup reads the rows alive in that
         # year only, however long the history after it.
-        """CREATE INDEX IF NOT EXISTS tenures_open ON tenures (org, unit, end_hi, recorded_to, start_lo,
+        f"""CREATE INDEX IF NOT EXISTS tenures_open{s} ON tenures{s} (org, unit, end_hi, recorded_to, start_lo,
             recorded_from, person, role, start_hi, end_lo, disputed)""",
-        """CREATE TABLE IF NOT EXISTS spans (
+        f"""CREATE TABLE IF NOT EXISTS spans{s} (
             kind TEXT NOT NULL, org TEXT NOT NULL, unit TEXT NOT NULL, year INTEGER NOT NULL, row_id BIGINT NOT NULL,
             PRIMARY KEY (kind, org, unit, year, row_id))""",
-        "CREATE INDEX IF NOT EXISTS tenures_person ON tenures (org, person, recorded_to)",
-        "CREATE INDEX IF NOT EXISTS tenures_everyone ON tenures (person, recorded_to)",
-        """CREATE INDEX IF NOT EXISTS roles_open ON roles (org, end_hi, recorded_to, start_lo,
+        f"CREATE INDEX IF NOT EXISTS tenures_person{s} ON tenures{s} (org, person, recorded_to)",
+        f"CREATE INDEX IF NOT EXISTS tenures_everyone{s} ON tenures{s} (person, recorded_to)",
+        f"""CREATE INDEX IF NOT EXISTS roles_open{s} ON roles{s} (org, end_hi, recorded_to, start_lo,
             recorded_from, person, role, start_hi, end_lo, disputed)""",
-        "CREATE INDEX IF NOT EXISTS roles_person ON roles (org, person, recorded_to)",
-        "CREATE INDEX IF NOT EXISTS roles_everyone ON roles (person, recorded_to)",
+        f"CREATE INDEX IF NOT EXISTS roles_person{s} ON roles{s} (org, person, recorded_to)",
+        f"CREATE INDEX IF NOT EXISTS roles_everyone{s} ON roles{s} (person, recorded_to)",
         # For changes between two dates. No recorded_to in these: an (org, recorded_to) prefix
         # looked like a one-row match to PostgreSQL's planner on stale statistics and was chosen
         # over tenures_person for the fold's per-person lookups (16 ms instead of 0.1 ms).
-        "DROP INDEX IF EXISTS tenures_changes",
-        "DROP INDEX IF EXISTS tenures_changes_end",
-        "CREATE INDEX IF NOT EXISTS tenures_started ON tenures (org, start_lo)",
-        "CREATE INDEX IF NOT EXISTS tenures_ended ON tenures (org, end_lo)",
-        # Events whose fold raised: parked with the error so the projection does not wedge.
-        """CREATE TABLE IF NOT EXISTS parked (
-            name TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, type TEXT, error TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 1, parked_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT,
-            PRIMARY KEY (name, position))""",
-        # Webhook subscriptions as recorded (projected from their events)...
-        """CREATE TABLE IF NOT EXISTS subscriptions (
+        f"CREATE INDEX IF NOT EXISTS tenures_started{s} ON tenures{s} (org, start_lo)",
+        f"CREATE INDEX IF NOT EXISTS tenures_ended{s} ON tenures{s} (org, end_lo)",
+        # Webhook subscriptions as recorded (projected from their events; delivery state is shared).
+        f"""CREATE TABLE IF NOT EXISTS subscriptions{s} (
             sub TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, org TEXT, types TEXT NOT NULL,
             secret TEXT NOT NULL, status TEXT NOT NULL, control_position BIGINT NOT NULL, redeliver_from BIGINT,
             start_after BIGINT NOT NULL,
             created_at TEXT NOT NULL)""",
-        # ...and their delivery state (operational, written by delivery jobs, not by the fold).
+    ]
+
+
+def shared_ddl(postgres: bool) -> list[str]:
+    """Tables every version shares: positions, versions, jobs, parked events, delivery state, tokens."""
+    return [
+        """CREATE TABLE IF NOT EXISTS tracking (
+            name TEXT PRIMARY KEY, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        # Which version of each projection readers use (state 'live'), which are being built,
+        # which are scratch replays, which were retired or dropped. Version numbers never repeat.
+        """CREATE TABLE IF NOT EXISTS projection_versions (
+            name TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, until_position BIGINT,
+            until_recorded TEXT, created_at TEXT NOT NULL, switched_at TEXT, dropped_at TEXT,
+            PRIMARY KEY (name, version))""",
+        # Rebuilds and replays, with their progress, readable by any process (GET /v1/ops/jobs/{id}).
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, version INTEGER, state TEXT NOT NULL,
+            done BIGINT NOT NULL DEFAULT 0, total BIGINT NOT NULL DEFAULT 0, position BIGINT NOT NULL DEFAULT 0,
+            rate REAL, eta_seconds REAL, error TEXT, runner TEXT, created_at TEXT NOT NULL, started_at TEXT,
+            updated_at TEXT NOT NULL, finished_at TEXT)""",
+        # Events whose fold raised: parked with the error so the projection does not wedge.
+        # ``name`` is the version's tracking key (``history@v2``).
+        """CREATE TABLE IF NOT EXISTS parked (
+            name TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, type TEXT, error TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1, parked_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT,
+            PRIMARY KEY (name, position))""",
+        # Webhook delivery state (operational, written by delivery jobs, not by the fold).
         """CREATE TABLE IF NOT EXISTS webhook_state (
             sub TEXT PRIMARY KEY, cursor BIGINT NOT NULL, control_applied BIGINT NOT NULL, failing INTEGER NOT NULL,
             last_error TEXT, updated_at TEXT NOT NULL)""",
@@ -122,6 +149,28 @@ def span_years(start_lo: str, end_hi: str) -> list[int]:
     return list(range(first, last + 1))
 
 
-def create_all(conn: Conn) -> None:
-    for statement in ddl(conn.postgres):
+def suffix(version: int) -> str:
+    return f"_v{int(version)}"
+
+
+def create_shared(conn: Conn) -> None:
+    for statement in shared_ddl(conn.postgres):
         conn.execute(statement)
+
+
+def create_version(conn: Conn, version: int, indexes: bool = True) -> None:
+    """A version's tables; ``indexes=False`` leaves out the secondary indexes, for a rebuild that
+    bulk-loads first and indexes once at the end (``create_indexes``), which is several times
+    cheaper than maintaining them row by row."""
+    for statement in version_ddl(conn.postgres, suffix(version)):
+        if indexes or not statement.startswith("CREATE INDEX"):
+            conn.raw.execute(statement)
+
+
+def index_statements(conn: Conn, version: int) -> list[str]:
+    return [st for st in version_ddl(conn.postgres, suffix(version)) if st.startswith("CREATE INDEX")]
+
+
+def drop_version(conn: Conn, version: int) -> None:
+    for table in VERSIONED:
+        conn.raw.execute(f"DROP TABLE IF EXISTS {table}{suffix(version)}")

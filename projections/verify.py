@@ -13,7 +13,7 @@ from events.application import RecordedEvent
 
 from .db import Conn
 from .projector import Projector, tracked
-from .schema import create_all
+from .schema import create_shared, create_version
 
 TABLES = {
     "orgs": "slug, name, position, recorded_at",
@@ -38,14 +38,14 @@ def _rows(conn: Conn, table: str) -> list[tuple]:
     cols = TABLES[table]
     source = SPANS_FROM if table == "spans" else table
     return [tuple("" if v is None else str(v) for v in r)
-            for r in conn.raw.execute(f"SELECT {cols} FROM {source}".replace("?", "%s") if conn.postgres
-                                      else f"SELECT {cols} FROM {source}").fetchall()]
+            for r in conn.execute(f"SELECT {cols} FROM {source}").fetchall()]
 
 
 def fresh_fold(events: Iterable[RecordedEvent], progress: Callable[[int], None] | None = None) -> Conn:
     raw = sqlite3.connect(":memory:", isolation_level=None)
-    conn = Conn(raw, False)
-    create_all(conn)
+    conn = Conn(raw, False, version=1)
+    create_shared(conn)
+    create_version(conn, 1)
     raw.execute("BEGIN")
     batch: list[RecordedEvent] = []
     n = 0
@@ -89,11 +89,12 @@ def _readable(app, skipped: set[int]):
         after = notes[-1].id
 
 
-def verify(app, stored: Conn, name: str = "history", progress=None) -> tuple[int, dict[str, dict]]:
-    """(position verified, differences). Empty differences: the projection equals the log."""
-    position, _ = tracked(stored, name)
+def verify(app, stored: Conn, progress=None) -> tuple[int, dict[str, dict]]:
+    """(position verified, differences) for the version ``stored`` is bound to. Empty
+    differences: that version equals the log."""
+    position, _ = tracked(stored)
     # Parked events (not retried) were never applied: a fresh fold leaves them out too.
     skipped = {int(r["position"]) for r in stored.all(
-        "SELECT position FROM parked WHERE name=? AND (resolution IS NULL OR resolution='skipped')", (name,))}
+        "SELECT position FROM parked WHERE name=? AND (resolution IS NULL OR resolution='skipped')", (stored.track,))}
     fresh = fresh_fold((e for e in _readable(app, skipped) if e.position <= position), progress)
     return position, compare(stored, fresh)

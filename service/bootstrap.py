@@ -36,8 +36,9 @@ class Services:
         return open_store(self.settings)[1]
 
     @contextmanager
-    def read(self) -> Iterator[Conn]:
-        with self.db.read() as conn:
+    def read(self, version: int | None = None, name: str = "history") -> Iterator[Conn]:
+        """A read transaction on the live version of ``name``, or on ``version`` (a replay, say)."""
+        with self.db.read(version=version, name=name) as conn:
             yield conn
 
     def projected_position(self) -> int:

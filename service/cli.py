@@ -128,18 +128,18 @@ def status(as_json: bool) -> None:
 
 @main.command()
 @click.argument("name", default="history")
-def verify(name: str) -> None:
+@click.option("--version", "version", type=int, default=None, help="a version other than the live one")
+def verify(name: str, version: int | None) -> None:
     """Fold the whole log afresh and compare with the stored projection; exit 1 if they differ."""
-    from rich.progress import Progress
-
     from projections.verify import verify as run_verify
 
     s = _services()
-    with Progress(console=err, transient=True) as bar, s.read() as conn:
-        task = bar.add_task("folding", total=s.app.head_position())
-        position, diff = run_verify(s.app, conn, name, progress=lambda n: bar.update(task, completed=n))
+    with _version_errors(), _bar("verify", s.app.head_position()) as (bar, task), \
+            s.read(version=version, name=name) as conn:
+        position, diff = run_verify(s.app, conn, progress=lambda n: bar.update(task, completed=n))
+        version = conn.version
     if not diff:
-        err.print(f"[green]{name} matches a fresh fold of the log[/] (up to position {position})")
+        err.print(f"[green]{name} (version {version}) matches a fresh fold of the log[/] (up to position {position})")
         return
     click.echo(json.dumps({"position": position, "differences": diff}, indent=2, default=str))
     err.print(f"[red]{name} differs from a fresh fold of the log[/]: " +
@@ -325,13 +325,25 @@ from contextlib import contextmanager  # noqa: E402
 
 
 @contextmanager
-def _bar(label: str, total: int | None):
-    """A progress bar on stderr with rate and ETA (quiet when stderr is not a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+def _bar(label: str, total: int | None, unit: str = "ev/s"):
+    """A progress bar on stderr with count, rate, elapsed time and ETA."""
+    from .progress import bar
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                  transient=True) as bar:
-        yield bar, bar.add_task(label, total=total)
+    with bar(label, total, console=err, unit=unit) as (p, task):
+        yield p, task
+
+
+@contextmanager
+def _version_errors():
+    """An unknown projection or version is the operator's typo: say so, exit 2, no traceback."""
+    from projections.db import NoSuchVersion
+    from projections.versions import UnknownProjection
+
+    try:
+        yield
+    except (NoSuchVersion, UnknownProjection) as e:
+        err.print(f"[red]{e.args[0] if e.args else e}[/]")
+        sys.exit(2)
 
 
 @export_.command("popolo")
@@ -380,3 +392,108 @@ def tokens_revoke(token_id: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- rebuild, replay, versions -------------------------------------------------------------------
+
+def _fold_bar(label: str):
+    """A progress bar driven by a fold's (position, head, events) callback."""
+    from .progress import progress
+
+    p = progress(err, transient=False)
+    task = p.add_task(label, total=None)
+
+    def update(position: int, head: int, _events: int) -> None:
+        p.update(task, completed=position, total=head)
+
+    return p, update
+
+
+@main.command()
+@click.argument("name", default="history")
+def rebuild(name: str) -> None:
+    """Rebuild a projection blue/green: fold the whole log into a new version beside the live one,
+    switch readers to it atomically, drop the old one. Killed, it resumes when run again."""
+    from workers.rebuild import RebuildBusy, rebuild as run
+
+    settings = Settings.from_env()
+    _services()
+    bar, update = _fold_bar(f"rebuild {name}")
+    with _version_errors(), bar:
+        try:
+            report = run(settings, name, progress=update)
+        except RebuildBusy as e:
+            err.print(f"[red]{e}[/]")
+            sys.exit(3)
+    resumed = f", resumed from position {report.started_from}" if report.started_from else ""
+    err.print(f"[green]{name} version {report.version} is live[/] (was {report.switched_from}; "
+              f"{report.events:,} events in {report.seconds:.1f} s, {report.rate:,.0f} ev/s{resumed}; "
+              f"{report.parked} parked)")
+    click.echo(json.dumps(report.as_json()))
+
+
+@main.command()
+@click.argument("name", default="history")
+@click.option("--until-position", type=click.IntRange(min=1), default=None, help="fold up to this position")
+@click.option("--until-recorded", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z",
+                                                                   "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              default=None, help="fold the events recorded up to this time (UTC unless an offset is given)")
+def replay(name: str, until_position: int | None, until_recorded) -> None:
+    """Fold a scratch version up to a position or record time, to query with ?version=N."""
+    from datetime import timezone
+
+    from workers.rebuild import replay as run
+
+    if until_position is None and until_recorded is None:
+        raise click.UsageError("give --until-position or --until-recorded")
+    if until_recorded is not None and until_recorded.tzinfo is None:
+        until_recorded = until_recorded.replace(tzinfo=timezone.utc)
+    settings = Settings.from_env()
+    _services()
+    bar, update = _fold_bar(f"replay {name}")
+    with _version_errors(), bar:
+        report = run(settings, name, until_position, until_recorded, progress=update)
+    err.print(f"[green]scratch version {report.version} of {name}[/] folded up to position {report.position}; "
+              f"query it with ?version={report.version}, drop it with `orghistory versions drop {report.version}`")
+    click.echo(json.dumps(report.as_json()))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--name", default="history", show_default=True)
+@click.pass_context
+def versions(ctx, name: str) -> None:
+    """List a projection's versions (default), or drop a scratch or retired one."""
+    ctx.obj = name
+    if ctx.invoked_subcommand is None:
+        from projections import versions as v
+
+        s = _services()
+        with _version_errors():
+            v.check_name(name)
+            with s.db.read(bind=False) as c:
+                rows = v.listing(c, name)
+                for r in rows:
+                    r["position"] = int(c.scalar("SELECT position FROM tracking WHERE name=?",
+                                                 (f"{name}@v{r['version']}",)) or 0)
+        click.echo(json.dumps(rows, indent=2, default=str))
+
+
+@versions.command("drop")
+@click.argument("version", type=int)
+@click.pass_obj
+def versions_drop(name: str, version: int) -> None:
+    from projections import versions as v
+
+    s = _services()
+    with s.db.read(bind=False) as c:
+        row = v.get(c, name, version)
+    if row is None or row["dropped_at"] is not None:
+        err.print(f"[red]projection {name} has no version {version}[/]")
+        sys.exit(2)
+    if row["state"] in ("live", "building"):
+        err.print(f"[red]version {version} is {row['state']}; only scratch and retired versions can be dropped[/]")
+        sys.exit(2)
+    if not v.drop(s.db, name, version):
+        err.print("[yellow]readers from before the switch are still running; try again shortly[/]")
+        sys.exit(1)
+    err.print(f"dropped version {version} of {name}")

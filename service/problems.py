@@ -72,6 +72,8 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def register(app: Flask) -> None:
+    from projections.db import NoSuchVersion
+
     @app.errorhandler(Problem)
     def _problem(e: Problem):
         return problem_response(e.status, e.title, e.detail, e.field, **e.extra)
@@ -98,6 +100,10 @@ def register(app: Flask) -> None:
         if e.code == 400 and "JSON" in (e.description or "") or "json" in (e.description or ""):
             title, detail, field = "Malformed JSON", "the request body is not valid JSON", "body"
         return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
+
+    @app.errorhandler(NoSuchVersion)
+    def _no_version(e: NoSuchVersion):
+        return problem_response(404, "Not Found", str(e), "version")
 
     @app.errorhandler(ConnectionUnavailableError)
     def _busy(e: Exception):

@@ -14,6 +14,7 @@ from projections import queries
 from .auth import require, services
 from .problems import Problem
 from .schemas import (
+    ReplayIn,
     AppendOut,
     AsOfArgs,
     ChangesArgs,
@@ -197,7 +198,7 @@ class OrgEvents(MethodView):
 
 def _roster_answer(c, org: str, args: dict, position: int) -> dict:
     return {"org": org, "as_of": (args.get("as_of") or _today()).isoformat(),
-            "known_at": known_at_text(args.get("known_at")), "position": queries.position(c)}
+            "known_at": known_at_text(args.get("known_at")), "position": queries.position(c), "version": c.version}
 
 
 def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
@@ -212,7 +213,7 @@ def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
 @require("read")
 def unit_members(args, org, unit):
     position = _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         if queries.get_unit(c, org, unit) is None:
             raise NotFound(f"no unit {unit!r} in {org}", "unit")
@@ -243,7 +244,7 @@ def why_role(args, org, person):
 
 def _why(args, org, unit, person):
     _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         if unit is not None and queries.get_unit(c, org, unit) is None:
             raise NotFound(f"no unit {unit!r} in {org}", "unit")
@@ -402,6 +403,105 @@ def ops_projections():
     return status(services().settings)
 
 
+def _projection(name: str) -> str:
+    from projections.versions import UnknownProjection, check_name
+
+    try:
+        return check_name(name)
+    except UnknownProjection as e:
+        raise NotFound(str(e), "name") from None
+
+
+def _start_job(kind: str, name: str, func: str, *args) -> tuple[dict, int, dict]:
+    from workers import joblog
+
+    s = services()
+    job_id = joblog.create(s.db, kind, name)
+    try:
+        s.dispatcher.start_job(func, job_id, name, job_id, *args)
+    except Exception as e:  # Redis down: nothing was started, say so
+        joblog.update(s.db, job_id, state="failed", error=f"could not enqueue: {e}")
+        raise Problem(503, "Service Unavailable", f"could not start the {kind}: {e}", None) from None
+    return joblog.get(s.db, job_id), 202, {"Location": f"/v1/ops/jobs/{job_id}"}
+
+
+@blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
+@blp.response(202)
+@require("operate")
+def ops_rebuild(name):
+    """Rebuild a projection blue/green: a new version is built beside the live one, readers switch
+    to it atomically when it has caught up, the old one is dropped. Progress: the job's Location."""
+    from workers import joblog
+
+    _projection(name)
+    running = joblog.active(services().db, name, "rebuild")
+    if running is not None:
+        raise Problem(409, "Conflict", f"a rebuild of {name} is already {running['state']}", "name",
+                      job=f"/v1/ops/jobs/{running['id']}")
+    return _start_job("rebuild", name, "workers.jobs.rebuild_job")
+
+
+@blp.route("/ops/projections/<name>/replays", methods=["POST"])
+@blp.arguments(ReplayIn)
+@blp.response(202)
+@require("operate")
+def ops_replay(data, name):
+    """Fold a scratch version up to a position or record time, queryable with ``?version=``."""
+    _projection(name)
+    until = data.get("until_recorded")
+    return _start_job("replay", name, "workers.jobs.replay_job", data.get("until_position"),
+                      until.isoformat() if until else None)
+
+
+@blp.route("/ops/projections/<name>/versions")
+@blp.response(200)
+@require("operate")
+def ops_versions(name):
+    """Every version of a projection not yet dropped: live, building, scratch, retired."""
+    from projections import versions
+
+    _projection(name)
+    with services().read(name=name) as c:
+        rows = versions.listing(c, name)
+        for r in rows:
+            r["position"] = int(c.scalar("SELECT position FROM tracking WHERE name=?", (f"{name}@v{r['version']}",))
+                                or 0)
+    return {"name": name, "versions": rows}
+
+
+@blp.route("/ops/projections/<name>/versions/<int:version>", methods=["DELETE"])
+@blp.response(204)
+@require("operate")
+def ops_drop_version(name, version):
+    """Drop a scratch (replay) or retired version. The live one cannot be dropped; rebuild instead."""
+    from projections import versions
+
+    _projection(name)
+    s = services()
+    with s.db.read(bind=False) as c:
+        row = versions.get(c, name, version)
+    if row is None or row["dropped_at"] is not None:
+        raise NotFound(f"projection {name} has no version {version}", "version")
+    if row["state"] in ("live", "building"):
+        raise Problem(409, "Conflict", f"version {version} is {row['state']}; only scratch and retired versions "
+                      "can be dropped", "version")
+    versions.drop(s.db, name, version)
+    return None
+
+
+@blp.route("/ops/jobs/<job_id>")
+@blp.response(200)
+@require("operate")
+def ops_job(job_id):
+    """A rebuild's or replay's state and progress: position reached, head, rate, ETA."""
+    from workers import joblog
+
+    job = joblog.get(services().db, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}", "job_id")
+    return job
+
+
 @blp.route("/ops/parked")
 @blp.response(200)
 @require("operate")
@@ -432,7 +532,7 @@ def ops_parked_action(position, action):
 @require("read")
 def board(args, org):
     position = _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         units = queries.board_units(c, org)
         as_of = args.get("as_of") or _today()
@@ -449,7 +549,7 @@ def board(args, org):
 @require("read")
 def roles(args, org):
     position = _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         held = queries.roles(c, org, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
         answer = _roster_answer(c, org, args, position)
@@ -463,7 +563,7 @@ def roles(args, org):
 @require("read")
 def changes(args, org):
     _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         found = queries.changes(c, org, args["from_"], args["to"], known_at_text(args.get("known_at")))
         return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(),
@@ -476,7 +576,7 @@ def changes(args, org):
 @require("read")
 def timeline(args, org):
     _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         _org(c, org)
         facts = queries.timeline(c, org, known_at_text(args.get("known_at")), args.get("from_"), args.get("to"),
                                  args["limit"])
@@ -489,7 +589,7 @@ def timeline(args, org):
 @require("read")
 def person_history(args, person):
     _wait(args)
-    with services().read() as c:
+    with services().read(args.get("version")) as c:
         found = queries.get_person(c, person)
         if found is None:
             raise NotFound(f"no person {person!r}", "person")

@@ -47,6 +47,9 @@ class AsOfArgs(Strict):
                                     metadata={"description": "record time; default now"})
     min_position = fields.Integer(validate=validate.Range(min=0),
                                   metadata={"description": "wait (bounded) until the projection has reached it"})
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "read this version of the projection (a replay, say) "
+                                                      "instead of the live one"})
 
 
 class ChangesArgs(Strict):
@@ -54,6 +57,9 @@ class ChangesArgs(Strict):
     to = fields.Date(required=True)
     known_at = fields.AwareDateTime(default_timezone=timezone.utc)
     min_position = fields.Integer(validate=validate.Range(min=0))
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "read this version of the projection (a replay, say) "
+                                                      "instead of the live one"})
 
     @ma.validates_schema
     def _order(self, data, **_):
@@ -67,11 +73,17 @@ class TimelineArgs(Strict):
     to = fields.Date()
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10_000))
     min_position = fields.Integer(validate=validate.Range(min=0))
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "read this version of the projection (a replay, say) "
+                                                      "instead of the live one"})
 
 
 class HistoryArgs(Strict):
     known_at = fields.AwareDateTime(default_timezone=timezone.utc)
     min_position = fields.Integer(validate=validate.Range(min=0))
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "read this version of the projection (a replay, say) "
+                                                      "instead of the live one"})
 
 
 class PageArgs(Strict):
@@ -119,6 +131,18 @@ class RedeliverIn(Strict):
     from_position = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
+class ReplayIn(Strict):
+    until_position = fields.Integer(validate=validate.Range(min=1),
+                                    metadata={"description": "fold up to and including this position"})
+    until_recorded = fields.AwareDateTime(default_timezone=timezone.utc,
+                                          metadata={"description": "fold the events recorded up to this time"})
+
+    @ma.validates_schema
+    def _one(self, data, **_):
+        if data.get("until_position") is None and data.get("until_recorded") is None:
+            raise ma.ValidationError("give until_position or until_recorded", "until_position")
+
+
 class PeoplePageArgs(Strict):
     after = fields.String(load_default="")
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
@@ -145,6 +169,7 @@ class Roster(ma.Schema):
     as_of = fields.String()
     known_at = fields.String(allow_none=True)
     position = fields.Integer()
+    version = fields.Integer(metadata={"description": "the projection version that answered"})
     members = fields.List(fields.Nested(Entry))
     directors = fields.List(fields.Nested(Entry))
     observers = fields.List(fields.Nested(Entry))

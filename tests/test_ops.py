@@ -78,7 +78,7 @@ def test_verify_passes_then_names_a_tampered_table(tmp_path):
     ok = run(env, "verify")
     assert "matches" in ok.stderr
     db = sqlite3.connect(settings.sqlite_path)
-    db.execute("UPDATE tenures SET role='chair' WHERE person='adam-dangelo'")
+    db.execute("UPDATE tenures_v1 SET role='chair' WHERE person='adam-dangelo'")
     db.commit()
     bad = run(env, "verify", check=False)
     assert bad.returncode == 1

@@ -29,12 +29,12 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
         while True:
             notes = None
             try:
-                with db.write() as conn:
-                    position, _ = tracked(conn, name, lock=True)
+                with db.write(name=name) as conn:
+                    position, _ = tracked(conn, lock=True)
                     notes = app.recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
                     if not notes:
                         break
-                    applied += Projector(conn, name).apply([app.decode(n) for n in notes])
+                    applied += Projector(conn).apply([app.decode(n) for n in notes])
                     last = notes[-1].id
             except Exception as e:
                 if notes is None or transient(e):
@@ -55,18 +55,18 @@ def _one_by_one(app, db, name: str, notes) -> int:
     applied = 0
     for note in notes:
         try:
-            with db.write() as conn:
-                if tracked(conn, name)[0] >= note.id:
+            with db.write(name=name) as conn:
+                if tracked(conn)[0] >= note.id:
                     continue
-                applied += Projector(conn, name).apply([app.decode(note)])
+                applied += Projector(conn).apply([app.decode(note)])
         except Exception as e:
             if transient(e):
                 raise
             log.error("parked an event whose fold raised",
                       extra={"projection": name, "position": note.id, "error": repr(e)})
-            with db.write() as conn:
-                if tracked(conn, name)[0] < note.id:
-                    Projector(conn, name).park(note.id, _event_id(app, note), note.topic.rsplit(".", 1)[-1],
+            with db.write(name=name) as conn:
+                if tracked(conn)[0] < note.id:
+                    Projector(conn).park(note.id, _event_id(app, note), note.topic.rsplit(".", 1)[-1],
                                                "".join(traceback.format_exception_only(type(e), e)).strip())
     return applied
 
@@ -97,40 +97,42 @@ def _event_id(app, note) -> str | None:
 def parked(settings: Settings, name: str = NAME, include_resolved: bool = False) -> list[dict]:
     _, db = open_store(settings)
     where = "" if include_resolved else " AND resolved_at IS NULL"
-    with db.read() as conn:
-        return conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position", (name,))
+    with db.read(name=name) as conn:
+        return conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position", (conn.track,))
 
 
 def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
     """Fold a parked event again (after a fix). Returns its parked record, resolved or not."""
     app, db = open_store(settings)
     with runner_lock(settings, name):
-        with db.read() as conn:
-            row = conn.one("SELECT * FROM parked WHERE name=? AND position=? AND resolved_at IS NULL", (name, position))
+        with db.read(name=name) as conn:
+            row = conn.one("SELECT * FROM parked WHERE name=? AND position=? AND resolved_at IS NULL",
+                           (conn.track, position))
         if row is None:
             raise LookupError(f"no parked event at position {position}")
         notes = app.recorder.select_notifications(start=position, limit=1)
         try:
-            with db.write() as conn:
-                Projector(conn, name).reapply(app.decode(notes[0]))
+            with db.write(name=name) as conn:
+                Projector(conn).reapply(app.decode(notes[0]))
                 conn.execute("UPDATE parked SET resolved_at=?, resolution='retried' WHERE name=? AND position=?",
-                             (_now(), name, position))
+                             (_now(), conn.track, position))
         except Exception as e:
-            with db.write() as conn:
+            with db.write(name=name) as conn:
                 conn.execute("UPDATE parked SET error=?, attempts=attempts+1 WHERE name=? AND position=?",
-                             ("".join(traceback.format_exception_only(type(e), e)).strip()[:4000], name, position))
-    with db.read() as conn:
-        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (name, position))
+                             ("".join(traceback.format_exception_only(type(e), e)).strip()[:4000], conn.track,
+                              position))
+    with db.read(name=name) as conn:
+        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
 
 
 def skip_parked(settings: Settings, position: int, name: str = NAME) -> dict:
     _, db = open_store(settings)
-    with db.write() as conn:
+    with db.write(name=name) as conn:
         cur = conn.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=? "
-                           "AND resolved_at IS NULL", (_now(), name, position))
+                           "AND resolved_at IS NULL", (_now(), conn.track, position))
         if not cur.rowcount:
             raise LookupError(f"no parked event at position {position}")
-        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (name, position))
+        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
 
 
 def _now() -> str:
@@ -144,8 +146,8 @@ def _now() -> str:
 def projected(settings: Settings, name: str = NAME) -> int:
     """The position the projection has reached."""
     _, db = open_store(settings)
-    with db.read() as conn:
-        return tracked(conn, name)[0]
+    with db.read(name=name) as conn:
+        return tracked(conn)[0]
 
 
 def lag(settings: Settings | None = None, name: str = NAME) -> tuple[int, int]:

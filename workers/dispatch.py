@@ -137,6 +137,22 @@ class InProcessDispatcher:
         self._stop.set()
         self._wake.set()
 
+    def start_job(self, func: str, job_id: str, *args) -> None:
+        """Run an operator job (rebuild, replay) in a thread of this process; its progress and
+        outcome are in the jobs table, so the caller never waits for it."""
+        from importlib import import_module
+
+        module, name = func.rsplit(".", 1)
+        target = getattr(import_module(module), name)
+
+        def run() -> None:
+            try:
+                target(*args)
+            except Exception:  # recorded in the jobs table by the job itself
+                log.exception("job failed", extra={"job": job_id})
+
+        threading.Thread(target=run, name=f"orghistory-job-{job_id[:8]}", daemon=True).start()
+
 
 class RqDispatcher:
     mode = "rq"
@@ -153,6 +169,14 @@ class RqDispatcher:
             log.warning("could not enqueue catch-up: %s", e)
 
     nudge = after_append
+
+    def start_job(self, func: str, job_id: str, *args) -> None:
+        """Enqueue an operator job under its own id (a worker runs it; rq keeps its outcome)."""
+        from rq import Queue
+
+        Queue(QUEUE, connection=self.redis).enqueue(
+            func, *args, job_id=job_id, job_timeout=24 * 3600, result_ttl=7 * 24 * 3600,
+            failure_ttl=7 * 24 * 3600, description=f"{func.rsplit('.', 1)[-1]} {args[0]}")
 
     def start(self) -> None:
         pass

@@ -39,3 +39,23 @@ def webhooks_dispatch_job() -> int:
     for sub in subs:
         enqueue_delivery(conn, sub)
     return len(subs)
+
+
+def rebuild_job(name: str, job_id: str) -> dict:
+    """A blue/green rebuild (see ``workers.rebuild``); progress goes to the jobs table."""
+    from .logs import configure_logging
+    from .rebuild import rebuild
+
+    configure_logging()
+    return rebuild(Settings.from_env(), name, job_id=job_id).as_json()
+
+
+def replay_job(name: str, job_id: str, until_position: int | None, until_recorded: str | None) -> dict:
+    from datetime import datetime
+
+    from .logs import configure_logging
+    from .rebuild import replay
+
+    configure_logging()
+    until = datetime.fromisoformat(until_recorded) if until_recorded else None
+    return replay(Settings.from_env(), name, until_position, until, job_id=job_id).as_json()

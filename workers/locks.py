@@ -18,7 +18,8 @@ class LockTimeout(RuntimeError):
 
 
 @contextmanager
-def runner_lock(settings: Settings, name: str, timeout: float = 120.0) -> Iterator[None]:
+def runner_lock(settings: Settings, name: str, timeout: float = 120.0, wait: bool = True) -> Iterator[None]:
+    """``wait=False``: take the lock now or raise ``LockTimeout`` (a second rebuild must not queue)."""
     if settings.is_postgres:
         import psycopg
 
@@ -26,17 +27,21 @@ def runner_lock(settings: Settings, name: str, timeout: float = 120.0) -> Iterat
         key = zlib.crc32(f"orghistory:{p['schema']}:{name}".encode())
         with psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
                              password=p["password"] or None, autocommit=True) as conn:
-            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
-            try:
-                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-            except psycopg.errors.LockNotAvailable as e:
-                raise LockTimeout(f"projection {name} is busy") from e
+            if not wait:
+                if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                    raise LockTimeout(f"{name} is busy")
+            else:
+                conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
+                try:
+                    conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+                except psycopg.errors.LockNotAvailable as e:
+                    raise LockTimeout(f"projection {name} is busy") from e
             try:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         return
-    path = settings.sqlite_path.with_name(settings.sqlite_path.name + f".{name}.lock")
+    path = settings.sqlite_path.with_name(settings.sqlite_path.name + f".{name.replace(':', '-')}.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         deadline = time.monotonic() + timeout
@@ -45,7 +50,7 @@ def runner_lock(settings: Settings, name: str, timeout: float = 120.0) -> Iterat
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if not wait or time.monotonic() > deadline:
                     raise LockTimeout(f"projection {name} is busy") from None
                 time.sleep(0.01)
         try:

@@ -12,7 +12,7 @@ import threading
 from events.application import OrgHistory
 from events.settings import Settings
 from projections.db import Database, PostgresDatabase
-from projections.schema import create_all
+from projections import versions
 
 from .locks import runner_lock
 
@@ -33,8 +33,7 @@ def open_store(settings: Settings) -> tuple[OrgHistory, Database]:
         # concurrently races in PostgreSQL's catalog, so one process at a time sets up the schema.
         with runner_lock(settings, "schema-setup"):
             app = OrgHistory(settings)
-            with db.write() as conn:
-                create_all(conn)
+            versions.setup(db)
         _cache[key] = (os.getpid(), app, db)
         return app, db
 

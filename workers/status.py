@@ -16,11 +16,12 @@ from .runtime import open_store
 def status(settings: Settings) -> dict[str, Any]:
     app, db = open_store(settings)
     head = app.head_position()
-    with db.read() as conn:
-        position, _ = tracked(conn, NAME)
-        updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (NAME,))
+    with db.read(name=NAME) as conn:
+        position, _ = tracked(conn)
+        version = conn.version
+        updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (conn.track,))
         parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
-                          "WHERE name=? AND resolved_at IS NULL ORDER BY position", (NAME,))
+                          "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
@@ -28,7 +29,7 @@ def status(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {
         "store": "postgresql" if settings.is_postgres else "sqlite",
         "head": head,
-        "projections": {NAME: {"position": position, "version": 1, "lag_events": max(0, head - position) if waiting else 0,
+        "projections": {NAME: {"position": position, "version": version, "lag_events": max(0, head - position) if waiting else 0,
                                "lag_seconds": lag_seconds, "updated_at": updated,
                                "parked": len(parked), "parked_events": parked[:20]}},
         "dispatch": "rq" if settings.redis_url else "in-process",

@@ -1,0 +1,179 @@
+"""Benchmark: a blue/green rebuild of a million-event history, against the library's scan rate.
+
+    .venv/bin/python bench/rebuild.py [--events 1000000] [--store sqlite,postgres]
+
+1. A seeded history (the generator of ``board_asof.py``: one org over 30 years, board, roles,
+   teams, people registered first) of about ``--events`` stored events is appended once through
+   ``OrgHistory`` into a SQLite store and kept in ``--cache`` (filling takes minutes; later runs
+   reuse it). For PostgreSQL the log is moved with ``orghistory export``/``import`` (``export_log``
+   / ``import_log``) into a fresh schema, which also times the migration path.
+2. On each store, in the same run: the eventsourcing library's own scan, ``select_notifications``
+   in pages of 1000 plus ``mapper.to_domain_event`` for every event (the decode-bound ceiling of
+   anything that reads the log), measured before and after the rebuild; and ``workers.rebuild``
+   (the code behind ``orghistory rebuild``) from position zero to the live switch.
+3. It prints the rebuild rate beside the scan rate. Goal: rebuild >= 0.5 x scan.
+
+A benchmark, not a test: the numbers are ratios against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from board_asof import APPEND_BATCH, ERR, ORG, PEOPLE_BATCH, Generator, progress_bar  # noqa: E402
+
+from events.backup import export_log, import_log  # noqa: E402
+from events.domain import Person  # noqa: E402
+from events.settings import Settings  # noqa: E402
+from workers.rebuild import rebuild  # noqa: E402
+from workers.runtime import forget, open_store  # noqa: E402
+
+GOAL = 0.5
+EVENTS_PER_FACT = 1.436  # the generator registers ~0.44 people per fact, before the facts
+
+
+def fill_sqlite(path: Path, events: int) -> None:
+    """Append a seeded history of about ``events`` stored events into a SQLite store at ``path``."""
+    n = int(events / EVENTS_PER_FACT)
+    t = time.perf_counter()
+    history = Generator(n).build()
+    facts = history.sorted_facts()
+    ERR.print(f"generated {len(facts):,} facts and {len(history.people):,} people in {time.perf_counter() - t:.1f}s")
+    app, _ = open_store(Settings(data_dir=path))
+    app.register_org(ORG, "Acme Holdings")
+    people = list(history.people.items())
+    with progress_bar() as bar:
+        task = bar.add_task("register people", total=len(people))
+        for i in range(0, len(people), PEOPLE_BATCH):
+            chunk = people[i:i + PEOPLE_BATCH]
+            app.save(*[Person(slug=s, name=name, writer=None) for s, name in chunk])
+            bar.advance(task, len(chunk))
+        task = bar.add_task("append facts", total=len(facts))
+        for i in range(0, len(facts), APPEND_BATCH):
+            app.append(ORG, facts[i:i + APPEND_BATCH], writer="bench")
+            bar.advance(task, min(APPEND_BATCH, len(facts) - i))
+    forget()
+
+
+def scan(app, label: str) -> float:
+    """The library alone: every notification, decoded to its domain event. Events per second."""
+    head = app.head_position()
+    n, after = 0, 0
+    t = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=head)
+        while True:
+            notes = app.recorder.select_notifications(start=after, limit=1000, inclusive_of_start=False)
+            if not notes:
+                break
+            for note in notes:
+                app.mapper.to_domain_event(note)
+            n += len(notes)
+            after = notes[-1].id
+            bar.update(task, completed=after)
+    return n / (time.perf_counter() - t)
+
+
+def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int]:
+    """(fold rate in events/s, wall seconds including the switch and the old version's drop, events)."""
+    t = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=None)
+        report = rebuild(settings, progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
+    return report.rate, time.perf_counter() - t, report.events
+
+
+def measure(settings: Settings, store: str) -> dict:
+    app, db = open_store(settings)
+    head = app.head_position()
+    scan_before = scan(app, f"{store}: library scan")
+    rate, wall, events = run_rebuild(settings, f"{store}: rebuild")
+    scan_after = scan(app, f"{store}: library scan")
+    with db.read() as c:
+        live = c.version
+        rows = {t: int(c.scalar(f"SELECT count(*) FROM {t}")) for t in ("facts", "tenures", "roles", "spans")}
+    return {"store": store, "events": events, "head": head, "scan": (scan_before + scan_after) / 2,
+            "scans": (scan_before, scan_after), "rebuild": rate, "wall": wall, "live": live, "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--store", default="sqlite,postgres")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "orghistory-bench-cache"))
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+    stores = args.store.split(",")
+
+    cache = Path(args.cache) / f"log-{args.events}"
+    if not (cache / "done").exists():  # filled completely once; reused after
+        shutil.rmtree(cache, ignore_errors=True)
+        fill_sqlite(cache, args.events)
+        (cache / "done").touch()
+    work = Path(tempfile.mkdtemp(prefix="orghistory-rebuild-"))
+    results, notes = [], []
+    schema = None
+    try:
+        src = Settings(data_dir=cache)
+        sqlite_work = Settings(data_dir=work / "sqlite")
+        shutil.copytree(cache, work / "sqlite")
+        if "sqlite" in stores:
+            results.append(measure(sqlite_work, "sqlite"))
+            forget()
+        if "postgres" in stores:
+            schema = f"bench_rebuild_{uuid.uuid4().hex[:10]}"
+            pg = Settings(data_dir=work / "pg", database_url=args.database_url, database_schema=schema)
+            app, _ = open_store(src)
+            dump = work / "log.ndjson"
+            t = time.perf_counter()
+            with open(dump, "w", encoding="utf-8") as fh, progress_bar() as bar:
+                task = bar.add_task("export (SQLite -> NDJSON)", total=app.head_position())
+                n = export_log(app, fh, progress=lambda pos, head: bar.update(task, completed=pos))
+            export_s = time.perf_counter() - t
+            pg_app, _ = open_store(pg)
+            t = time.perf_counter()
+            with open(dump, encoding="utf-8") as fh, progress_bar() as bar:
+                task = bar.add_task("import (NDJSON -> PostgreSQL)", total=n)
+                import_log(pg_app, fh, progress=lambda done: bar.update(task, completed=done))
+            import_s = time.perf_counter() - t
+            notes.append(f"migration: export {n:,} events in {export_s:.0f} s ({n / export_s:,.0f} ev/s), "
+                         f"import into PostgreSQL in {import_s:.0f} s ({n / import_s:,.0f} ev/s)")
+            results.append(measure(pg, "postgres"))
+    finally:
+        forget()
+        if schema:
+            import psycopg
+
+            with contextlib.suppress(Exception), psycopg.connect(args.database_url, autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nrebuild of a {args.events:,}-event history (seeded; one org, 30 years) vs the eventsourcing "
+          "library's select_notifications + decode scan of the same store, same run")
+    print(f"{'store':<9}{'events':>11}{'scan ev/s':>12}{'rebuild ev/s':>14}{'ratio':>7}{'wall s':>8}  rows written")
+    ok = True
+    for r in results:
+        ratio = r["rebuild"] / r["scan"]
+        ok &= ratio >= GOAL
+        rows = ", ".join(f"{k} {v:,}" for k, v in r["rows"].items())
+        print(f"{r['store']:<9}{r['events']:>11,}{r['scan']:>12,.0f}{r['rebuild']:>14,.0f}{ratio:>7.2f}"
+              f"{r['wall']:>8.0f}  {rows}")
+        print(f"{'':<9}scan before/after the rebuild: {r['scans'][0]:,.0f} / {r['scans'][1]:,.0f} ev/s; "
+              f"live version now {r['live']}")
+    for note in notes:
+        print(note)
+    print(f"goal: rebuild >= {GOAL} x scan: {'PASS' if ok else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()

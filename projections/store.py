@@ -1,0 +1,449 @@
+"""Where the projector keeps its working state: one interface, two stores.
+
+``SqlStore`` reads and writes the tables of one version directly: the incremental path, a few
+statements per event inside the catch-up transaction. ``MemoryStore`` holds the same state in
+dicts and writes what changed in bulk (COPY on PostgreSQL) when ``flush`` is called: the rebuild
+path, where a round trip per statement would make a million events take hours. The projector's
+logic (``projector.py``) is the same for both, so a rebuilt version equals an incrementally
+folded one (``verify`` checks exactly that).
+
+Rows of ``tenures``/``roles`` are handled as *keys*: ``(unit?,) + TABLE_COLUMNS`` values, the
+identity the projector diffs on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from .db import Conn
+from .schema import FOREVER, OPEN_END, span_years
+
+TABLE_COLUMNS = ("person", "role", "tenure_key", "start_text", "start_lo", "start_hi", "end_text", "end_lo",
+                 "end_hi", "cause", "start_event", "end_event", "evidence", "disputed")
+FACT_COLUMNS = ("org", "id", "position", "type", "recorded_at", "effective", "eff_lo", "eff_hi", "confidence",
+                "payload", "original", "writer")
+ALL_FACT_COLUMNS = FACT_COLUMNS + ("corrections", "retracted_by", "retracted_at")
+UNIT_COLUMNS = ("org", "slug", "name", "kind", "mandate", "commitments", "formed", "formed_lo", "dissolved",
+                "formed_event", "dissolved_event")
+SUB_COLUMNS = ("sub", "aggregate_id", "url", "org", "types", "secret", "status", "control_position",
+               "redeliver_from", "start_after", "created_at")
+EDGES = ("formed", "dissolved")
+_START_LO, _END_HI = TABLE_COLUMNS.index("start_lo"), TABLE_COLUMNS.index("end_hi")
+
+
+def row_columns(table: str) -> tuple[str, ...]:
+    return (("unit",) if table == "tenures" else ()) + TABLE_COLUMNS
+
+
+def tracked(conn: Conn, name: str | None = None, lock: bool = False) -> tuple[int, str]:
+    """The position (and record time) a version has reached. ``lock``: hold its row for this
+    transaction (PostgreSQL), so concurrent folders serialize on it even without the runner lock."""
+    name = name or conn.track
+    if lock and conn.postgres:
+        conn.execute("INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?, 0, '', '') "
+                     "ON CONFLICT (name) DO NOTHING", (name,))
+    suffix = " FOR UPDATE" if lock and conn.postgres else ""
+    row = conn.one(f"SELECT position, recorded_at FROM tracking WHERE name=?{suffix}", (name,))
+    return (int(row["position"]), row["recorded_at"]) if row else (0, "")
+
+
+def write_tracking(conn: Conn, position: int, recorded: str, now: str, name: str | None = None) -> None:
+    conn.execute(
+        "INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?,?,?,?) "
+        "ON CONFLICT (name) DO UPDATE SET position=excluded.position, recorded_at=excluded.recorded_at, "
+        "updated_at=excluded.updated_at", (name or conn.track, position, recorded, now))
+
+
+def _spans(table: str, org: str, closed: Iterable[tuple[tuple, int]]) -> list[tuple]:
+    offset = 1 if table == "tenures" else 0
+    out = []
+    for key, row_id in closed:
+        unit = key[0] if offset else ""
+        out += [(table, org, unit, year, row_id)
+                for year in span_years(key[offset + _START_LO], key[offset + _END_HI])]
+    return out
+
+
+class SqlStore:
+    def __init__(self, conn: Conn):
+        self.c = conn
+
+    # position
+    def position(self, lock: bool = False) -> tuple[int, str]:
+        return tracked(self.c, lock=lock)
+
+    def set_position(self, position: int, recorded: str) -> None:
+        write_tracking(self.c, position, recorded, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+    # registrations and subscriptions
+    def add_org(self, slug: str, name: str, position: int, recorded: str) -> None:
+        self.c.execute("INSERT INTO orgs (slug, name, position, recorded_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
+                       (slug, name, position, recorded))
+
+    def add_person(self, slug: str, name: str, position: int, recorded: str) -> None:
+        self.c.execute("INSERT INTO people (slug, name, position, recorded_at) VALUES (?,?,?,?) "
+                       "ON CONFLICT DO NOTHING", (slug, name, position, recorded))
+
+    def add_subscription(self, values: tuple) -> None:
+        self.c.execute(f"INSERT INTO subscriptions ({', '.join(SUB_COLUMNS)}) VALUES ({','.join('?' * len(SUB_COLUMNS))}) "
+                       "ON CONFLICT DO NOTHING", values)
+
+    def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
+                            from_position: int | None) -> None:
+        self.c.execute("UPDATE subscriptions SET status=COALESCE(?, status), control_position=?, "
+                       "redeliver_from=CASE WHEN ?='redeliver' THEN CAST(? AS BIGINT) ELSE NULL END WHERE aggregate_id=?",
+                       (status, position, action, from_position, aggregate_id))
+
+    # facts
+    def insert_fact(self, values: tuple, fields: dict | None = None) -> None:
+        self.c.execute(f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) VALUES ({','.join('?' * len(FACT_COLUMNS))}) "
+                       "ON CONFLICT DO NOTHING", values)
+
+    def fact(self, org: str, fact_id: str) -> dict | None:
+        return self.c.one("SELECT * FROM facts WHERE org=? AND id=?", (org, fact_id))
+
+    def retract(self, org: str, fact_id: str, by: str, at: str) -> None:
+        self.c.execute("UPDATE facts SET retracted_by=?, retracted_at=? WHERE org=? AND id=?", (by, at, org, fact_id))
+
+    def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,
+                eff_lo: str, eff_hi: str, confidence: str) -> None:
+        self.c.execute("UPDATE facts SET payload=?, corrections=?, effective=?, eff_lo=?, eff_hi=?, confidence=? "
+                       "WHERE org=? AND id=?", (payload, corrections, effective, eff_lo, eff_hi, confidence, org, fact_id))
+
+    def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
+        self.c.executemany("INSERT INTO fact_people (org, person, fact) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           [(org, p, fact_id) for p in people])
+        self.c.executemany("INSERT INTO fact_units (org, unit, fact) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           [(org, u, fact_id) for u in units])
+
+    def person_facts(self, org: str, person: str) -> list[dict]:
+        return self.c.all("SELECT f.* FROM fact_people p JOIN facts f ON f.org=p.org AND f.id=p.fact "
+                          "WHERE p.org=? AND p.person=? AND f.retracted_by IS NULL", (org, person))
+
+    def facts_by_ids(self, org: str, ids: Sequence[str]) -> list[dict]:
+        if not ids:
+            return []
+        return self.c.all(f"SELECT * FROM facts WHERE org=? AND id IN ({','.join('?' * len(ids))})", (org, *ids))
+
+    # units
+    def unit_people(self, org: str, unit: str) -> set[str]:
+        return {r["person"] for r in self.c.all(
+            "SELECT DISTINCT p.person FROM fact_units u JOIN fact_people p ON p.org=u.org AND p.fact=u.fact "
+            "WHERE u.org=? AND u.unit=?", (org, unit))}
+
+    def unit_edges(self, org: str, unit: str) -> list[dict]:
+        """The unit's formation and dissolution facts still believed, in log order."""
+        return self.c.all(
+            "SELECT f.id, f.type, f.payload FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
+            "WHERE u.org=? AND u.unit=? AND f.type IN ('unit_formed','unit_dissolved') AND f.retracted_by IS NULL "
+            "ORDER BY f.position", (org, unit))
+
+    def set_unit(self, org: str, unit: str, values: tuple | None) -> None:
+        self.c.execute("DELETE FROM units WHERE org=? AND slug=?", (org, unit))
+        if values is not None:
+            self.c.execute(f"INSERT INTO units ({', '.join(UNIT_COLUMNS)}) VALUES ({','.join('?' * len(UNIT_COLUMNS))})",
+                           values)
+
+    def units_info(self, org: str, units: Sequence[str]) -> list[dict]:
+        if not units:
+            return []
+        return self.c.all(f"SELECT slug, formed_lo, dissolved_event FROM units WHERE org=? AND slug IN "
+                          f"({','.join('?' * len(units))})", (org, *units))
+
+    # tenures and roles
+    def current_rows(self, table: str, org: str, person: str) -> list[tuple[int, tuple]]:
+        cols = row_columns(table)
+        rows = self.c.execute(f"SELECT id, {', '.join(cols)} FROM {table} WHERE org=? AND person=? AND recorded_to=?",
+                              (org, person, FOREVER)).fetchall()
+        return [(int(r[0]), tuple(r[1:])) for r in rows]
+
+    def close_rows(self, table: str, ids: list[int], recorded: str) -> None:
+        if ids:
+            self.c.execute(f"UPDATE {table} SET recorded_to=? WHERE id IN ({','.join('?' * len(ids))})",
+                           (recorded, *ids))
+
+    def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
+        cols = ", ".join(row_columns(table)) + ", org, recorded_from, recorded_to"
+        marks = ",".join("?" * (len(row_columns(table)) + 3))
+        end_hi = (1 if table == "tenures" else 0) + _END_HI
+        still_open = [k + (org, recorded, FOREVER) for k in keys if k[end_hi] == OPEN_END]
+        self.c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", still_open)
+        closed = [k for k in keys if k[end_hi] != OPEN_END]
+        ids = self.c.insert_with_ids(table, cols, [k + (org, recorded, FOREVER) for k in closed])
+        self.c.executemany("INSERT INTO spans (kind, org, unit, year, row_id) VALUES (?,?,?,?,?)",
+                           _spans(table, org, zip(closed, ids)))
+
+
+class MemoryStore:
+    """The projector's state in dicts; ``flush`` writes what changed since the last flush, and the
+    position reached, in one transaction. ``load`` rebuilds the state from a version's tables, so an
+    interrupted rebuild resumes from what it last flushed."""
+
+    def __init__(self) -> None:
+        self.pos, self.last = 0, ""
+        self.orgs: dict[str, tuple] = {}
+        self.people: set[str] = set()
+        self.subs: dict[str, list] = {}  # aggregate_id -> SUB_COLUMNS values
+        self.facts: dict[tuple[str, str], dict] = {}
+        self.fact_people: dict[tuple[str, str], set[str]] = {}  # (org, person) -> fact ids
+        self.fact_units: dict[tuple[str, str], set[str]] = {}  # (org, unit) -> fact ids
+        self.fact_persons: dict[tuple[str, str], set[str]] = {}  # (org, fact) -> people
+        self.units: dict[tuple[str, str], tuple] = {}
+        self.rows: dict[str, dict[int, tuple]] = {"tenures": {}, "roles": {}}  # id -> key + (org, from)
+        self.current: dict[str, dict[tuple[str, str], list[int]]] = {"tenures": {}, "roles": {}}
+        self.next_id = {"tenures": 1, "roles": 1}
+        self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
+        self._reset_changes()
+
+    def _reset_changes(self) -> None:
+        self.new_orgs: list[tuple] = []
+        self.new_people: list[tuple] = []
+        self.new_subs: set[str] = set()
+        self.changed_subs: set[str] = set()
+        self.new_facts: list[tuple[str, str]] = []
+        self.changed_facts: set[tuple[str, str]] = set()
+        self.new_fact_people: list[tuple] = []
+        self.new_fact_units: list[tuple] = []
+        self.changed_units: set[tuple[str, str]] = set()
+        self.new_rows: dict[str, list[int]] = {"tenures": [], "roles": []}
+        self.closed: dict[str, dict[int, str]] = {"tenures": {}, "roles": {}}  # id -> recorded_to
+        self.new_spans: list[tuple] = []
+
+    # position
+    def position(self, lock: bool = False) -> tuple[int, str]:
+        return self.pos, self.last
+
+    def set_position(self, position: int, recorded: str) -> None:
+        self.pos, self.last = position, recorded
+
+    # registrations and subscriptions
+    def add_org(self, slug: str, name: str, position: int, recorded: str) -> None:
+        if slug not in self.orgs:
+            self.orgs[slug] = (slug, name, position, recorded)
+            self.new_orgs.append(self.orgs[slug])
+
+    def add_person(self, slug: str, name: str, position: int, recorded: str) -> None:
+        if slug not in self.people:
+            self.people.add(slug)
+            self.new_people.append((slug, name, position, recorded))
+
+    def add_subscription(self, values: tuple) -> None:
+        if values[1] not in self.subs and all(s[0] != values[0] for s in self.subs.values()):
+            self.subs[values[1]] = list(values)
+            self.new_subs.add(values[1])
+
+    def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
+                            from_position: int | None) -> None:
+        s = self.subs.get(aggregate_id)
+        if s is None:
+            return
+        if status is not None:
+            s[6] = status
+        s[7] = position
+        s[8] = from_position if action == "redeliver" else None
+        self.changed_subs.add(aggregate_id)
+
+    # facts
+    def insert_fact(self, values: tuple, fields: dict | None = None) -> None:
+        key = (values[0], values[1])
+        if key not in self.facts:
+            row = dict(zip(FACT_COLUMNS, values))
+            row.update(corrections="[]", retracted_by=None, retracted_at=None)
+            if fields is not None:
+                row["_payload"] = fields  # the projector's parsed payload, spared a json.loads
+            self.facts[key] = row
+            self.new_facts.append(key)
+
+    def fact(self, org: str, fact_id: str) -> dict | None:
+        return self.facts.get((org, fact_id))
+
+    def _touch(self, key: tuple[str, str]) -> None:
+        if key in self._flushed_facts:
+            self.changed_facts.add(key)
+
+    def retract(self, org: str, fact_id: str, by: str, at: str) -> None:
+        row = self.facts.get((org, fact_id))
+        if row is not None:
+            row["retracted_by"], row["retracted_at"] = by, at
+            self._touch((org, fact_id))
+
+    def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,
+                eff_lo: str, eff_hi: str, confidence: str) -> None:
+        row = self.facts.get((org, fact_id))
+        if row is not None:
+            row.update(payload=payload, corrections=corrections, effective=effective, eff_lo=eff_lo, eff_hi=eff_hi,
+                       confidence=confidence)
+            row.pop("_payload", None)  # the projector's parsed caches of the old payload
+            row.pop("_view", None)
+            self._touch((org, fact_id))
+
+    def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
+        for p in people:
+            ids = self.fact_people.setdefault((org, p), set())
+            if fact_id not in ids:
+                ids.add(fact_id)
+                self.fact_persons.setdefault((org, fact_id), set()).add(p)
+                self.new_fact_people.append((org, p, fact_id))
+        for u in units:
+            ids = self.fact_units.setdefault((org, u), set())
+            if fact_id not in ids:
+                ids.add(fact_id)
+                self.new_fact_units.append((org, u, fact_id))
+
+    def person_facts(self, org: str, person: str) -> list[dict]:
+        facts = self.facts
+        return [r for r in (facts[(org, i)] for i in self.fact_people.get((org, person), ()))
+                if r["retracted_by"] is None]
+
+    def facts_by_ids(self, org: str, ids: Sequence[str]) -> list[dict]:
+        return [self.facts[(org, i)] for i in ids if (org, i) in self.facts]
+
+    # units
+    def unit_people(self, org: str, unit: str) -> set[str]:
+        out: set[str] = set()
+        for fact_id in self.fact_units.get((org, unit), ()):
+            out |= self.fact_persons.get((org, fact_id), set())
+        return out
+
+    def unit_edges(self, org: str, unit: str) -> list[dict]:
+        rows = [self.facts[(org, i)] for i in self.fact_units.get((org, unit), ())]
+        return sorted((r for r in rows if r["type"] in ("unit_formed", "unit_dissolved") and r["retracted_by"] is None),
+                      key=lambda r: r["position"])
+
+    def set_unit(self, org: str, unit: str, values: tuple | None) -> None:
+        if values is None:
+            self.units.pop((org, unit), None)
+        else:
+            self.units[(org, unit)] = values
+        self.changed_units.add((org, unit))
+
+    def units_info(self, org: str, units: Sequence[str]) -> list[dict]:
+        out = []
+        for u in units:
+            v = self.units.get((org, u))
+            if v is not None:
+                out.append({"slug": u, "formed_lo": v[7], "dissolved_event": v[10]})
+        return out
+
+    # tenures and roles
+    def current_rows(self, table: str, org: str, person: str) -> list[tuple[int, tuple]]:
+        rows = self.rows[table]
+        return [(i, rows[i][:-2]) for i in self.current[table].get((org, person), ())]
+
+    def close_rows(self, table: str, ids: list[int], recorded: str) -> None:
+        if not ids:
+            return
+        rows, closed = self.rows[table], self.closed[table]
+        person_at = 1 if table == "tenures" else 0
+        for i in ids:
+            key = rows[i]
+            current = self.current[table][(key[-2], key[person_at])]
+            current.remove(i)
+            closed[i] = recorded
+
+    def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
+        end_hi = (1 if table == "tenures" else 0) + _END_HI
+        person_at = 1 if table == "tenures" else 0
+        closed = []
+        for k in keys:
+            i = self.next_id[table]
+            self.next_id[table] = i + 1
+            self.rows[table][i] = k + (org, recorded)
+            self.new_rows[table].append(i)
+            self.current[table].setdefault((org, k[person_at]), []).append(i)
+            if k[end_hi] != OPEN_END:
+                closed.append((k, i))
+        self.new_spans += _spans(table, org, closed)
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def flush(self, conn: Conn, now: str) -> int:
+        """Write every change since the last flush and the position, in ``conn``'s transaction.
+        Returns how many rows were written."""
+        n = 0
+        n += _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.new_orgs)
+        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.new_people)
+        n += _insert(conn, "subscriptions", SUB_COLUMNS, [tuple(self.subs[a]) for a in self.new_subs])
+        changed = [(s[6], s[7], s[8], a) for a, s in ((a, self.subs[a]) for a in self.changed_subs - self.new_subs)]
+        conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
+                         changed)
+        n += _insert(conn, "facts", ALL_FACT_COLUMNS,
+                     [tuple(self.facts[k][c] for c in ALL_FACT_COLUMNS) for k in self.new_facts])
+        conn.executemany("UPDATE facts SET payload=?, corrections=?, effective=?, eff_lo=?, eff_hi=?, confidence=?, "
+                         "retracted_by=?, retracted_at=? WHERE org=? AND id=?",
+                         [tuple(self.facts[k][c] for c in ("payload", "corrections", "effective", "eff_lo", "eff_hi",
+                                                           "confidence", "retracted_by", "retracted_at")) + k
+                          for k in self.changed_facts])
+        n += len(self.changed_facts)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.new_fact_people)
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.new_fact_units)
+        conn.executemany("DELETE FROM units WHERE org=? AND slug=?", list(self.changed_units))
+        n += _insert(conn, "units", UNIT_COLUMNS, [self.units[k] for k in self.changed_units if k in self.units])
+        for table in ("tenures", "roles"):
+            rows, closed = self.rows[table], self.closed[table]
+            new = set(self.new_rows[table])
+            cols = ("id",) + row_columns(table) + ("org", "recorded_from", "recorded_to")
+            n += _insert(conn, table, cols, [(i,) + rows[i] + (closed.get(i, FOREVER),) for i in self.new_rows[table]])
+            old = [(recorded, i) for i, recorded in closed.items() if i not in new]
+            conn.executemany(f"UPDATE {table} SET recorded_to=? WHERE id=?", old)
+            n += len(old)
+            for i in closed:  # closed in record time: never needed again by the fold
+                del rows[i]
+            if conn.postgres and self.new_rows[table]:
+                conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)",
+                             (conn.table(table), self.next_id[table] - 1))
+        n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.new_spans)
+        if self.pos:
+            write_tracking(conn, self.pos, self.last, now)
+        self._flushed_facts.update(self.new_facts)
+        self._reset_changes()
+        return n
+
+    @classmethod
+    def load(cls, conn: Conn) -> MemoryStore:
+        """The state a version's tables hold (what an interrupted rebuild had flushed)."""
+        s = cls()
+        s.pos, s.last = tracked(conn)
+        for r in conn.execute("SELECT slug, name, position, recorded_at FROM orgs").fetchall():
+            s.orgs[r[0]] = tuple(r)
+        s.people = {r[0] for r in conn.execute("SELECT slug FROM people").fetchall()}
+        for r in conn.execute(f"SELECT {', '.join(SUB_COLUMNS)} FROM subscriptions").fetchall():
+            s.subs[r[1]] = list(r)
+        for r in conn.execute(f"SELECT {', '.join(ALL_FACT_COLUMNS)} FROM facts").fetchall():
+            row = dict(zip(ALL_FACT_COLUMNS, r))
+            row["position"] = int(row["position"])
+            s.facts[(row["org"], row["id"])] = row
+        s._flushed_facts = set(s.facts)
+        for org, person, fact in conn.execute("SELECT org, person, fact FROM fact_people").fetchall():
+            s.fact_people.setdefault((org, person), set()).add(fact)
+            s.fact_persons.setdefault((org, fact), set()).add(person)
+        for org, unit, fact in conn.execute("SELECT org, unit, fact FROM fact_units").fetchall():
+            s.fact_units.setdefault((org, unit), set()).add(fact)
+        for r in conn.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units").fetchall():
+            s.units[(r[0], r[1])] = tuple(r)
+        for table in ("tenures", "roles"):
+            cols = row_columns(table)
+            person_at = 1 if table == "tenures" else 0
+            for r in conn.execute(f"SELECT id, {', '.join(cols)}, org, recorded_from FROM {table} "
+                                  "WHERE recorded_to=?", (FOREVER,)).fetchall():
+                i, key = int(r[0]), tuple(r[1:])
+                s.rows[table][i] = key
+                s.current[table].setdefault((key[-2], key[person_at]), []).append(i)
+            s.next_id[table] = int(conn.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
+        return s
+
+
+def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
+    """Many rows at once: COPY on PostgreSQL, one executemany on SQLite."""
+    if not rows:
+        return 0
+    if conn.postgres:
+        with conn.raw.cursor() as cur:
+            with cur.copy(f"COPY {conn.table(table)} ({', '.join(columns)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+    else:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+    return len(rows)
+

@@ -1,0 +1,148 @@
+"""Versions of a projection: the live one readers use, one being built beside it, scratch replays.
+
+A version is a set of tables with the suffix ``_v<N>`` plus a row here. Readers bind to the
+version whose state is ``live`` inside their read transaction (``Conn.bind``), so switching is one
+committed UPDATE: a reader sees either the old version or the new one, never a half-built one.
+
+States: ``building`` (a rebuild is filling it) -> ``live`` -> ``retired`` (replaced, tables about
+to be dropped) -> ``dropped``; ``scratch`` (a replay up to a point, for debugging) -> ``dropped``.
+Version numbers never repeat, so a URL with ``?version=3`` can never silently mean other tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from .db import DEFAULT_PROJECTION, Conn, Database
+from .schema import create_shared, create_version, drop_version, index_statements
+
+log = logging.getLogger("orghistory.versions")
+PROJECTIONS = (DEFAULT_PROJECTION,)  # the projections this service knows
+
+
+class UnknownProjection(LookupError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_name(name: str) -> str:
+    if name not in PROJECTIONS:
+        raise UnknownProjection(f"no projection named {name!r}; known: {', '.join(PROJECTIONS)}")
+    return name
+
+
+def setup(db: Database) -> None:
+    """Shared tables, and a live version 1 of each projection if it has none yet (a new store)."""
+    with db.write(bind=False) as conn:
+        create_shared(conn)
+        for name in PROJECTIONS:
+            if conn.scalar("SELECT version FROM projection_versions WHERE name=? AND state='live'", (name,)) is None:
+                version = _next(conn, name)
+                create_version(conn, version)
+                conn.execute("INSERT INTO projection_versions (name, version, state, created_at, switched_at) "
+                             "VALUES (?,?,?,?,?)", (name, version, "live", _now(), _now()))
+
+
+def _next(conn: Conn, name: str) -> int:
+    return int(conn.scalar("SELECT COALESCE(MAX(version), 0) FROM projection_versions WHERE name=?", (name,))) + 1
+
+
+def create(db: Database, name: str, state: str, until_position: int | None = None,
+           until_recorded: str | None = None) -> int:
+    """A new, empty version of ``name`` (its tables created in the same transaction; secondary
+    indexes come later, from ``create_indexes``, once the bulk load is done)."""
+    with db.write(bind=False) as conn:
+        version = _next(conn, name)
+        create_version(conn, version, indexes=False)
+        conn.execute("INSERT INTO projection_versions (name, version, state, until_position, until_recorded, "
+                     "created_at) VALUES (?,?,?,?,?,?)", (name, version, state, until_position, until_recorded, _now()))
+    return version
+
+
+def create_indexes(db: Database, version: int) -> None:
+    """The secondary indexes of a bulk-loaded version, one transaction each (on SQLite each holds
+    the write lock only as long as its own index takes to build)."""
+    with db.read(bind=False) as conn:
+        statements = index_statements(conn, version)
+    for statement in statements:
+        with db.write(bind=False) as conn:
+            conn.raw.execute(statement)
+
+
+def get(conn: Conn, name: str, version: int) -> dict | None:
+    return conn.one("SELECT * FROM projection_versions WHERE name=? AND version=?", (name, version))
+
+
+def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[dict]:
+    where = "" if include_dropped else " AND dropped_at IS NULL"
+    return conn.all(f"SELECT * FROM projection_versions WHERE name=?{where} ORDER BY version", (name,))
+
+
+def live(conn: Conn, name: str) -> int:
+    return int(conn.scalar("SELECT version FROM projection_versions WHERE name=? AND state='live'", (name,)))
+
+
+def building(conn: Conn, name: str) -> int | None:
+    """The unfinished rebuild of ``name``, if one was interrupted (it is resumed, not restarted)."""
+    v = conn.scalar("SELECT MAX(version) FROM projection_versions WHERE name=? AND state='building'", (name,))
+    return None if v is None else int(v)
+
+
+def switch(conn: Conn, name: str, version: int) -> int:
+    """Make ``version`` live and retire the old live version, in the caller's transaction."""
+    old = live(conn, name)
+    now = _now()
+    conn.execute("UPDATE projection_versions SET state='retired' WHERE name=? AND version=?", (name, old))
+    conn.execute("UPDATE projection_versions SET state='live', switched_at=? WHERE name=? AND version=?",
+                 (now, name, version))
+    return old
+
+
+def drop(db: Database, name: str, version: int, grace: float = 30.0) -> bool:
+    """Drop a retired or scratch version's tables. Never the live one. On PostgreSQL, first wait
+    (up to ``grace`` seconds) for transactions that began before now, which may still be reading
+    the old tables; if they outlast it the version stays ``retired`` and a later drop finishes it."""
+    with db.read(bind=False) as conn:
+        row = get(conn, name, version)
+    if row is None or row["dropped_at"] is not None:
+        return False
+    if row["state"] == "live":
+        raise ValueError(f"version {version} of {name} is live; rebuild to replace it instead")
+    if db.postgres and not _readers_drained(db, grace):
+        log.warning("old readers still running; version left retired", extra={"projection": name, "version": version})
+        return False
+    with db.write(bind=False) as conn:
+        drop_version(conn, version)
+        conn.execute("DELETE FROM tracking WHERE name=?", (f"{name}@v{version}",))
+        conn.execute("UPDATE projection_versions SET state='dropped', dropped_at=? WHERE name=? AND version=?",
+                     (_now(), name, version))
+    log.info("dropped version", extra={"projection": name, "version": version})
+    return True
+
+
+def drop_retired(db: Database, name: str, grace: float = 30.0) -> list[int]:
+    with db.read(bind=False) as conn:
+        retired = [int(r["version"]) for r in conn.all(
+            "SELECT version FROM projection_versions WHERE name=? AND state='retired' AND dropped_at IS NULL", (name,))]
+    return [v for v in retired if drop(db, name, v, grace)]
+
+
+def _readers_drained(db: Database, grace: float) -> bool:
+    """True once no other transaction in this database began before this call."""
+    deadline = time.monotonic() + grace
+    with db.write(bind=False) as conn:
+        since = conn.scalar("SELECT clock_timestamp()")
+    while True:
+        with db.read(bind=False) as conn:
+            busy = conn.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid() AND xact_start < ?", (since,))
+        if not busy:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)

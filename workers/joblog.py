@@ -1,0 +1,85 @@
+"""Operator jobs (rebuilds, replays) and their progress, kept in the database so any process can
+show them: the CLI that runs one, the rq worker that runs one, and ``GET /v1/ops/jobs/{id}``
+in every server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timezone
+
+from projections.db import Database
+
+STATES = ("queued", "running", "finished", "failed")
+# A running job whose runner has not written for this long is reported as stalled: its process
+# was most likely killed; running the command again resumes it.
+STALE_SECONDS = 60
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def create(db: Database, kind: str, name: str, state: str = "queued", job_id: str | None = None) -> str:
+    job_id = job_id or new_id()
+    now = _now()
+    with db.write(bind=False) as c:
+        c.execute("INSERT INTO jobs (id, kind, name, state, created_at, updated_at) VALUES (?,?,?,?,?,?) "
+                  "ON CONFLICT (id) DO NOTHING", (job_id, kind, name, state, now, now))
+    return job_id
+
+
+def update(db: Database, job_id: str, **fields) -> None:
+    fields["updated_at"] = _now()
+    if fields.get("state") == "running":
+        fields.setdefault("runner", f"{socket.gethostname()}:{os.getpid()}")
+    if fields.get("state") in ("finished", "failed"):
+        fields.setdefault("finished_at", fields["updated_at"])
+    cols = ", ".join(f"{k}=?" for k in fields)
+    with db.write(bind=False) as c:
+        c.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*fields.values(), job_id))
+
+
+def started(db: Database, job_id: str, version: int, position: int, total: int) -> None:
+    with db.write(bind=False) as c:
+        c.execute("UPDATE jobs SET started_at=COALESCE(started_at, ?) WHERE id=?", (_now(), job_id))
+    update(db, job_id, state="running", version=version, position=position, done=position, total=total,
+           error=None, finished_at=None)
+
+
+def get(db: Database, job_id: str) -> dict | None:
+    with db.read(bind=False) as c:
+        row = c.one("SELECT * FROM jobs WHERE id=?", (job_id,))
+    if row is None:
+        return None
+    return describe(row)
+
+
+def active(db: Database, name: str, kind: str = "rebuild") -> dict | None:
+    """A queued or running (not stalled) job of this kind for this projection."""
+    with db.read(bind=False) as c:
+        rows = c.all("SELECT * FROM jobs WHERE name=? AND kind=? AND state IN ('queued', 'running') "
+                     "ORDER BY created_at DESC", (name, kind))
+    for row in rows:
+        job = describe(row)
+        if not job["stalled"]:
+            return job
+    return None
+
+
+def describe(row: dict) -> dict:
+    out = dict(row)
+    out["stalled"] = False
+    if row["state"] in ("queued", "running"):
+        age = (datetime.now(timezone.utc) - datetime.strptime(row["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+               .replace(tzinfo=timezone.utc)).total_seconds()
+        # queued jobs wait for a worker, which may be busy: only a silent *runner* is stalled
+        out["stalled"] = row["state"] == "running" and age > STALE_SECONDS
+    for k in ("done", "total", "position"):
+        out[k] = int(out[k] or 0)
+    return out

@@ -1,0 +1,240 @@
+"""Blue/green rebuilds and scratch replays of a projection.
+
+A rebuild folds the whole log into a new version's tables beside the live one, in memory
+(``MemoryStore``), flushing in bulk every few thousand events together with the version's own
+tracked position. Readers keep using the live version throughout. Once the new version reaches the
+head of the log, the live catch-up is paused (its runner lock), the last events are folded, and
+one transaction flushes them and makes the new version live. The old version's tables are then
+dropped.
+
+Killed at any moment, a rebuild leaves either a ``building`` version (run it again: it reloads
+what was flushed and goes on from that version's tracked position) or a switched one; never a
+half-built live version. A second rebuild of the same projection is refused while one runs.
+
+A replay is the same fold stopped at a position or record time, kept as a ``scratch`` version
+for debugging (``?version=N``) until dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from events.application import RecordedEvent
+from events.settings import Settings
+from projections import versions
+from projections.projector import Projector, park, stamp
+from projections.store import MemoryStore, write_tracking
+
+from . import joblog
+from .catchup import transient
+from .locks import LockTimeout, runner_lock
+from .runtime import open_store
+
+log = logging.getLogger("orghistory.rebuild")
+PAGE = 1000  # events read per select_notifications
+FLUSH_EVENTS = 20_000  # events folded between flushes (one write transaction each)
+FLUSH_SECONDS = 2.0  # ...or this long, whichever comes first, so progress and resumption stay fresh
+
+
+class RebuildBusy(RuntimeError):
+    """Another rebuild of this projection is running."""
+
+
+@dataclass
+class Report:
+    name: str
+    version: int
+    kind: str
+    started_from: int  # position the version had reached when this run began (0: from scratch)
+    position: int  # position reached
+    events: int  # events folded by this run
+    seconds: float
+    switched_from: int | None = None
+    dropped: list[int] | None = None
+    parked: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def as_json(self) -> dict:
+        out = dict(self.__dict__)
+        out["rate"] = round(self.rate, 1)
+        return out
+
+
+Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)
+
+
+def rebuild(settings: Settings, name: str = "history", job_id: str | None = None,
+            progress: Progress | None = None, flush_events: int = FLUSH_EVENTS) -> Report:
+    """Build a new version of ``name`` from position zero (or resume an interrupted one), then
+    switch readers to it and drop the old one."""
+    versions.check_name(name)
+    app, db = open_store(settings)
+    job_id = job_id or joblog.create(db, "rebuild", name)
+    try:
+        with runner_lock(settings, f"{name}:rebuild", wait=False):
+            with db.read(bind=False) as c:
+                version = versions.building(c, name)
+            if version is None:
+                version = versions.create(db, name, "building")
+            folder = _Folder(settings, name, version, job_id, progress, flush_events, "rebuild")
+            folder.run(stop=None)
+            versions.create_indexes(db, version)
+            # Caught up with the head as it was: pause the live catch-up, fold what came meanwhile,
+            # and switch in the same transaction as the last flush.
+            with runner_lock(settings, name):
+                folder.run(stop=None, switch=True)
+            folder.report.switched_from = folder.old
+            folder.report.dropped = versions.drop_retired(db, name)
+    except LockTimeout:
+        joblog.update(db, job_id, state="failed", error=f"a rebuild of {name} is already running")
+        raise RebuildBusy(f"a rebuild of {name} is already running") from None
+    except BaseException as e:
+        joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
+        raise
+    joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
+    log.info("rebuilt", extra=folder.report.as_json())
+    return folder.report
+
+
+def replay(settings: Settings, name: str = "history", until_position: int | None = None,
+           until_recorded: datetime | None = None, job_id: str | None = None,
+           progress: Progress | None = None) -> Report:
+    """A scratch version of ``name`` folded up to a position (inclusive) or a record time."""
+    versions.check_name(name)
+    if until_position is None and until_recorded is None:
+        raise ValueError("give until_position or until_recorded")
+    app, db = open_store(settings)
+    job_id = job_id or joblog.create(db, "replay", name)
+    stop = until_position
+    if until_recorded is not None:
+        stop = _last_recorded_before(app, until_recorded, until_position)
+    version = versions.create(db, name, "scratch", until_position=stop,
+                              until_recorded=stamp(until_recorded) if until_recorded else None)
+    try:
+        folder = _Folder(settings, name, version, job_id, progress, FLUSH_EVENTS, "replay")
+        folder.run(stop=stop)
+        versions.create_indexes(db, version)
+    except BaseException as e:
+        joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
+        raise
+    joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
+    return folder.report
+
+
+def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
+    """The position of the last event recorded at or before ``until`` (positions follow record
+    order), found by scanning notification pages without decoding the events."""
+    after, last = 0, 0
+    while True:
+        notes = app.recorder.select_notifications(start=after, limit=PAGE, inclusive_of_start=False, stop=cap)
+        if not notes:
+            return last
+        for note in notes:
+            if app.decode(note).recorded_at > until:
+                return last
+            last = note.id
+        after = notes[-1].id
+
+
+class _Folder:
+    def __init__(self, settings: Settings, name: str, version: int, job_id: str, progress: Progress | None,
+                 flush_events: int, kind: str):
+        self.settings, self.name, self.version = settings, name, version
+        self.app, self.db = open_store(settings)
+        self.job_id, self.progress, self.flush_events = job_id, progress, flush_events
+        with self.db.read(version=version, name=name) as c:
+            self.store = MemoryStore.load(c)
+            # Events an operator chose to skip stay skipped in every version of the projection.
+            self.skipped = {int(r["position"]) for r in c.all(
+                "SELECT DISTINCT position FROM parked WHERE name LIKE ? AND resolution='skipped'", (f"{name}@v%",))}
+        self.pending: list[RecordedEvent] = []  # folded since the last flush (re-folded after a poison)
+        self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record
+        self.started = time.monotonic()
+        self.old: int | None = None
+        start = self.store.pos
+        self.report = Report(name, version, kind, start, start, 0, 0.0)
+        joblog.started(self.db, job_id, version, start, self.app.head_position())
+        log.info("fold started", extra={"projection": name, "version": version, "kind": kind, "from": start})
+
+    def run(self, stop: int | None, switch: bool = False) -> None:
+        last_flush = time.monotonic()
+        projector = Projector(store=self.store)
+        while True:
+            notes = self.app.recorder.select_notifications(start=self.store.pos, limit=PAGE,
+                                                           inclusive_of_start=False, stop=stop)
+            if not notes:
+                break
+            for note in notes:
+                if note.id in self.skipped:
+                    self.parked.append((None, note.id, "skipped by an operator in an earlier version"))
+                    self.store.set_position(note.id, self.store.last)
+                    continue
+                try:
+                    e = self.app.decode(note)
+                    projector.apply([e])
+                    self.pending.append(e)
+                except Exception as exc:
+                    if transient(exc):
+                        raise
+                    self._poisoned(note, exc)
+                    projector = Projector(store=self.store)
+                self.report.events += 1
+            if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
+                self._flush()
+                last_flush = time.monotonic()
+        self._flush(switch=switch)
+
+    def _poisoned(self, note, exc: Exception) -> None:
+        """An event whose fold raised may have half-changed the in-memory state: reload what was
+        flushed, fold the good events since again, and park this one."""
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        log.error("parked an event whose fold raised",
+                  extra={"projection": self.name, "version": self.version, "position": note.id, "error": error})
+        with self.db.read(version=self.version, name=self.name) as c:
+            self.store = MemoryStore.load(c)
+        projector = Projector(store=self.store)
+        for e in self.pending:
+            if e.position > self.store.pos:
+                projector.apply([e])
+        event_id = None
+        try:
+            event_id = self.app.decode(note).id
+        except Exception:
+            pass
+        self.parked.append((event_id, note.id, error))
+        self.store.set_position(note.id, self.store.last)
+
+    def _flush(self, switch: bool = False) -> None:
+        now = stamp(datetime.now(timezone.utc))
+        with self.db.write(version=self.version, name=self.name) as c:
+            self.store.flush(c, now)
+            for event_id, position, error in self.parked:
+                skipped = error.startswith("skipped by an operator")
+                park(c, position, event_id, None, error)
+                if skipped:
+                    c.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=?",
+                              (now, c.track, position))
+                self.report.parked += 1
+            if self.store.pos:  # park() may have written an older position: the store's is the truth
+                write_tracking(c, self.store.pos, self.store.last or now, now)
+            if switch:
+                self.old = versions.switch(c, self.name, self.version)
+        self.parked.clear()
+        self.pending.clear()
+        self.report.position = self.store.pos
+        self.report.seconds = time.monotonic() - self.started
+        head = self.app.head_position()
+        rate = self.report.rate
+        eta = (head - self.store.pos) / rate if rate else None
+        joblog.update(self.db, self.job_id, position=self.store.pos, done=self.store.pos, total=head,
+                      rate=round(rate, 1), eta_seconds=None if eta is None else round(eta, 1))
+        if self.progress is not None:
+            self.progress(self.store.pos, head, self.report.events)
