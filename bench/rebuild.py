@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--store", default="sqlite,postgres")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "orghistory-bench-cache"))
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--fill-only", action="store_true", help="only make sure the cached history exists")
     args = ap.parse_args()
     stores = args.store.split(",")
 
@@ -120,6 +121,8 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
         fill_sqlite(cache, args.events)
         (cache / "done").touch()
+    if args.fill_only:
+        return
     work = Path(tempfile.mkdtemp(prefix="orghistory-rebuild-"))
     results, notes = [], []
     schema = None

@@ -92,9 +92,9 @@ class Client:
             h.setdefault("Authorization", f"Bearer {self.token}")
         return h
 
-    def get(self, path, **params):
+    def get(self, path, auth=True, **params):
         params = {k: v for k, v in params.items() if v is not None}
-        return self.s.get(self.base + path, params=params, timeout=30)
+        return self.s.get(self.base + path, params=params, headers=self._headers(None, auth), timeout=30)
 
     def post(self, path, json=None, headers=None, auth=True, data=None):
         return self.s.post(self.base + path, json=json, data=data, headers=self._headers(headers, auth), timeout=60)

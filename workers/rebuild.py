@@ -18,6 +18,7 @@ for debugging (``?version=N``) until dropped.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -71,11 +72,18 @@ class Report:
 Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)
 
 
+def flush_every() -> int:
+    """Events between flushes: ``ORGHISTORY_REBUILD_FLUSH_EVENTS`` (smaller: finer resumption and
+    shorter write transactions; larger: faster bulk writes)."""
+    return max(1, int(os.environ.get("ORGHISTORY_REBUILD_FLUSH_EVENTS") or FLUSH_EVENTS))
+
+
 def rebuild(settings: Settings, name: str = "history", job_id: str | None = None,
-            progress: Progress | None = None, flush_events: int = FLUSH_EVENTS) -> Report:
+            progress: Progress | None = None, flush_events: int | None = None) -> Report:
     """Build a new version of ``name`` from position zero (or resume an interrupted one), then
     switch readers to it and drop the old one."""
     versions.check_name(name)
+    flush_events = flush_events or flush_every()
     app, db = open_store(settings)
     job_id = job_id or joblog.create(db, "rebuild", name)
     try:
@@ -119,7 +127,7 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
     version = versions.create(db, name, "scratch", until_position=stop,
                               until_recorded=stamp(until_recorded) if until_recorded else None)
     try:
-        folder = _Folder(settings, name, version, job_id, progress, FLUSH_EVENTS, "replay")
+        folder = _Folder(settings, name, version, job_id, progress, flush_every(), "replay")
         folder.run(stop=stop)
         versions.create_indexes(db, version)
     except BaseException as e:
