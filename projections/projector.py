@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable
 
 from events.application import RecordedEvent
@@ -29,9 +30,14 @@ def stamp(ts: datetime) -> str:
     return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # C-fast, same text as strftime
 
 
+@lru_cache(maxsize=65536)  # a person's rows are re-derived on every fact about them: same evidence
+def _evidence_json(evidence: tuple[str, ...]) -> str:
+    return json.dumps(list(evidence))
+
+
 def _row_values(r: Row) -> tuple:
     return (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
-            r.cause, r.start_event, r.end_event, json.dumps(list(r.evidence)), int(r.disputed))
+            r.cause, r.start_event, r.end_event, _evidence_json(r.evidence), int(r.disputed))
 
 
 class Projector:

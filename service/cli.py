@@ -115,7 +115,12 @@ def status(as_json: bool) -> None:
     table = Table("projection", "position", "version", "lag (events)", "lag (s)", title=f"head position {info['head']}")
     for name, p in info["projections"].items():
         table.add_row(name, str(p["position"]), str(p["version"]), str(p["lag_events"]), str(p["lag_seconds"]))
+        for v in p.get("other_versions", []):
+            table.add_row(f"  {v['state']}", str(v["position"]), str(v["version"]), "", "")
     out.print(table)
+    for name, p in info["projections"].items():
+        if p["parked"]:
+            out.print(f"[yellow]{name}: {p['parked']} parked event(s)[/] (orghistory parked)")
     rq = info.get("rq")
     if rq and "error" not in rq:
         out.print(f"rq queue {rq['queue']}: {rq['queued']} queued, {rq['started']} running, {rq['failed']} failed, "

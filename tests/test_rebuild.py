@@ -417,3 +417,23 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
     assert appended > 0 and errors == [] and boards and set(boards) == {4}
     out = subprocess.run([str(BIN / "orghistory"), "verify"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_http_rebuild_runs_as_an_rq_job_in_the_production_shape(production_service, pg_settings):
+    client = production_service
+    forget()
+    app, db = open_store(pg_settings)
+    load_seed(app)
+    deadline = time.monotonic() + 60
+    while client.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"] and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = client.post("/v1/ops/projections/history/rebuild")
+    assert r.status_code == 202, r.text
+    assert client.post("/v1/ops/projections/history/rebuild").status_code == 409
+    job = _follow(client, r.headers["Location"])
+    assert job["state"] == "finished" and job["version"] == 2 and job["position"] == app.head_position(), job
+    assert job["runner"] and job["rate"] > 0
+    answer = client.get("/v1/orgs/openai/board", as_of="2023-11-18").json()
+    assert answer["version"] == 2 and len(answer["directors"]) == 4
+    assert client.get("/v1/ops/projections").json()["projections"]["history"]["version"] == 2

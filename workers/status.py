@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from events.settings import Settings
+from projections import versions
 from projections.projector import NAME, tracked
 
 from .dispatch import QUEUE, redis_for_clients
@@ -17,11 +18,15 @@ def status(settings: Settings) -> dict[str, Any]:
     app, db = open_store(settings)
     head = app.head_position()
     with db.read(name=NAME) as conn:
+        c = conn
         position, _ = tracked(conn)
         version = conn.version
         updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (conn.track,))
         parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
                           "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
+        others = [dict(r, position=int(c.scalar("SELECT position FROM tracking WHERE name=?",
+                                                (f"{NAME}@v{r['version']}",)) or 0))
+                  for r in versions.listing(conn, NAME) if r["state"] != "live"]
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
@@ -31,7 +36,12 @@ def status(settings: Settings) -> dict[str, Any]:
         "head": head,
         "projections": {NAME: {"position": position, "version": version, "lag_events": max(0, head - position) if waiting else 0,
                                "lag_seconds": lag_seconds, "updated_at": updated,
-                               "parked": len(parked), "parked_events": parked[:20]}},
+                               "parked": len(parked), "parked_events": parked[:20],
+                               # a rebuild under way (state building), replays (scratch), old versions
+                               # not yet dropped (retired), each with the position it has reached
+                               "other_versions": [{k: v[k] for k in ("version", "state", "position",
+                                                                     "until_position", "created_at")}
+                                                  for v in others]}},
         "dispatch": "rq" if settings.redis_url else "in-process",
     }
     if settings.redis_url:
