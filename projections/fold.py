@@ -172,20 +172,27 @@ class _Person:
         elif t == "unit_dissolved":
             self.close_seats(f, "unit-dissolved", x["unit"], unmatched=False)
 
+    def open_rows(self) -> list[Row]:
+        """The rows of what is still held, without ending the fold (more facts may follow)."""
+        return ([self._row(unit, role, key, o, None, None) for (unit, role, key), o in self.seats.items()] +
+                [self._row(None, role, "", o, None, None) for role, o in self.roles.items()])
+
     def finish(self) -> list[Row]:
-        for (unit, role, key), o in list(self.seats.items()):
-            self.rows.append(self._row(unit, role, key, o, None, None))
-        for role, o in list(self.roles.items()):
-            self.rows.append(self._row(None, role, "", o, None, None))
-        return self.rows
+        return self.rows + self.open_rows()
+
+
+def fold_person(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> _Person:
+    """The fold of ``facts`` in valid-time order, not yet finished: ``apply`` may go on with a
+    fact that sorts after all of them and give what ``derive`` would with that fact added."""
+    state = _Person(person, formed)
+    for f in sorted(facts, key=FactView.sort_key):
+        state.apply(f)
+    return state
 
 
 def derive(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> list[Row]:
     """Every tenure and role of ``person``; ``facts`` are theirs plus the dissolutions of their units."""
-    state = _Person(person, formed)
-    for f in sorted(facts, key=FactView.sort_key):
-        state.apply(f)
-    return state.finish()
+    return fold_person(person, facts, formed).finish()
 
 
 def people_of(fact_type: str, fields: dict[str, Any]) -> set[str]:

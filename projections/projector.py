@@ -8,6 +8,7 @@ catch-up (statements inside the caller's transaction), ``MemoryStore`` for rebui
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterable
@@ -17,10 +18,24 @@ from events.validtime import ValidTime
 from events.vocabulary import apply_changes
 
 from .db import DEFAULT_PROJECTION, Conn
-from .fold import FactView, Row, derive, people_of, units_of
-from .store import SqlStore, tracked, write_tracking  # noqa: F401 (tracked is part of this module's API)
+from .fold import FactView, Row, _Person, fold_person, people_of, units_of
+from .store import TABLE_COLUMNS, SqlStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 
 NAME = DEFAULT_PROJECTION
+# Facts that only add to what we know of the people they name (see ``Projector._extend``).
+PLAIN = frozenset({"member_joined", "member_left", "role_assigned", "role_ended", "leader_ousted", "reinstated",
+                   "resigned", "lead_replaced"})
+_END_EVENT = TABLE_COLUMNS.index("end_event")
+
+
+@dataclass
+class _Derived:
+    """A person's fold as a ``MemoryStore`` keeps it between facts: unfinished, so the next fact
+    can go on from it."""
+
+    state: _Person
+    last: tuple | None  # the greatest sort key folded in
+    units: set[str]
 
 
 def stamp(ts: datetime) -> str:
@@ -123,8 +138,11 @@ class Projector:
                 self._refresh_units(org, {f["unit"]})
         for unit in touched_units:
             touched_people |= s.unit_people(org, unit)
+        # A plain fact about people (not a correction, not a unit's formation or dissolution) may
+        # extend their cached fold instead of re-deriving them (see ``_extend``).
+        new = e if e.type in PLAIN and not touched_units else None
         for person in sorted(touched_people):
-            self._rederive(org, person, recorded)
+            self._rederive(org, person, recorded, new)
 
     @staticmethod
     def _unit_scope(fields: dict[str, Any]) -> set[str]:
@@ -162,8 +180,13 @@ class Projector:
 
     # -- re-derivation ------------------------------------------------------------------------
 
-    def _rederive(self, org: str, person: str, recorded: str) -> None:
+    def _rederive(self, org: str, person: str, recorded: str, new: RecordedEvent | None = None) -> None:
         s = self.s
+        cache = getattr(s, "derived", None)  # a MemoryStore keeps each person's unfinished fold
+        if cache is not None and new is not None:
+            hit = cache.get((org, person))
+            if hit is not None and self._extend(hit, org, person, new, recorded):
+                return
         own = s.person_facts(org, person)
         # A correction may have moved a fact to someone else: keep only what is about this person now.
         parsed = [(r, _payload(r)) for r in own]
@@ -178,18 +201,55 @@ class Projector:
         # The units table already knows each unit's (current) dissolution: fetch just those facts.
         views = [_view(r, p) for r, p in parsed]
         views += [_view(r, _payload(r)) for r in s.facts_by_ids(org, dissolved_ids)]
-        rows = derive(person, views, formed)
+        state = fold_person(person, views, formed)
+        rows = state.finish()
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
         self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
+        if cache is not None:
+            cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
 
-    def _store(self, org: str, person: str, rows: list[Row], table: str, recorded: str) -> None:
-        """Close what we no longer believe and add what we newly believe, from ``recorded`` on."""
+    def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
+        """Fold one new fact onto the person's cached fold, when that gives what a full
+        re-derivation would: the fact sorts after every fact folded so far (valid time, then
+        position), and none of its units brings in a dissolution. Then only the rows still open
+        and the rows the fact closes can differ; the rows closed before stay as they are."""
+        row = self.s.fact(org, e.id)
+        view = _view(row, _payload(row))
+        key = view.sort_key()
+        if hit.last is not None and not key > hit.last:
+            return False
+        new_units = units_of(view.type, view.fields) - hit.units
+        if new_units:
+            info = self.s.units_info(org, sorted(new_units))
+            if any(u["dissolved_event"] for u in info):
+                return False
+            for u in info:
+                hit.state.formed[u["slug"]] = u["formed_lo"]
+            hit.units |= new_units
+        closed_before = len(hit.state.rows)
+        hit.state.apply(view)
+        hit.last = key
+        changed = hit.state.rows[closed_before:] + hit.state.open_rows()
+        self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only_open=True)
+        self._store(org, person, [r for r in changed if r.unit is None], "roles", recorded, only_open=True)
+        return True
+
+    def _store(self, org: str, person: str, rows: list[Row], table: str, recorded: str,
+               only_open: bool = False) -> None:
+        """Close what we no longer believe and add what we newly believe, from ``recorded`` on.
+        ``only_open``: ``rows`` replace just the stored rows still open in valid time."""
         wanted: dict[tuple, int] = {}
         for r in rows:
             key = ((r.unit,) if table == "tenures" else ()) + _row_values(r)
             wanted[key] = wanted.get(key, 0) + 1
+        current = self.s.current_rows(table, org, person)
+        if only_open:
+            at = (1 if table == "tenures" else 0) + _END_EVENT
+            current = [(i, k) for i, k in current if k[at] is None]
+        if not wanted and not current:
+            return
         stale = []
-        for row_id, key in self.s.current_rows(table, org, person):
+        for row_id, key in current:
             if wanted.get(key, 0) > 0:
                 wanted[key] -= 1
             else:

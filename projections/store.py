@@ -194,6 +194,7 @@ class MemoryStore:
         self.current: dict[str, dict[tuple[str, str], list[int]]] = {"tenures": {}, "roles": {}}
         self.next_id = {"tenures": 1, "roles": 1}
         self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
+        self.derived: dict[tuple[str, str], object] = {}  # (org, person) -> the projector's unfinished fold
         self._reset_changes()
 
     def _reset_changes(self) -> None:

@@ -499,6 +499,12 @@ def ops_job(job_id):
     job = joblog.get(services().db, job_id)
     if job is None:
         raise NotFound(f"no job {job_id!r}", "job_id")
+    if job["state"] in ("queued", "running") and services().settings.redis_url:
+        from workers.status import rq_job_failure
+
+        failure = rq_job_failure(services().settings, job_id)
+        if failure:  # the worker died or rq gave up on it: the row alone would say "running" forever
+            job.update(state="failed", error=failure)
     return job
 
 

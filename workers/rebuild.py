@@ -17,6 +17,7 @@ for debugging (``?version=N``) until dropped.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -107,6 +108,8 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     except BaseException as e:
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
+    finally:
+        gc.unfreeze()  # the fold's state is garbage now; let the collector have it
     joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     log.info("rebuilt", extra=folder.report.as_json())
     return folder.report
@@ -133,6 +136,8 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
     except BaseException as e:
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
+    finally:
+        gc.unfreeze()
     joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     return folder.report
 
@@ -221,6 +226,10 @@ class _Folder:
         self.store.set_position(note.id, self.store.last)
 
     def _flush(self, switch: bool = False) -> None:
+        # The fold's state (every fact, every open row) lives as long as the rebuild: move it out
+        # of the collector's generations, or every full collection walks millions of objects
+        # (measured: a third of the fold's time at 30k events, more as the state grows).
+        gc.freeze()
         now = stamp(datetime.now(timezone.utc))
         with self.db.write(version=self.version, name=self.name) as c:
             self.store.flush(c, now)

@@ -64,3 +64,19 @@ def rq_status(settings: Settings) -> dict[str, Any]:
         }
     except Exception as e:  # Redis down: say so, the rest of the status still stands
         return {"queue": QUEUE, "error": f"Redis unreachable: {e}"}
+
+
+def rq_job_failure(settings: Settings, job_id: str) -> str | None:
+    """Why rq failed or stopped the job with this id, if it did (None: running, queued or gone)."""
+    from rq.job import Job, JobStatus
+
+    try:
+        job = Job.fetch(job_id, connection=redis_for_clients(settings.redis_url))
+        status = job.get_status()
+    except Exception:
+        return None
+    if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return None
+    result = job.latest_result()
+    detail = (result.exc_string or "").strip().splitlines()[-1:] if result is not None else []
+    return f"rq: job {status.value}" + (f": {detail[0]}" if detail else "")
