@@ -5,7 +5,8 @@ version whose state is ``live`` inside their read transaction (``Conn.bind``), s
 committed UPDATE: a reader sees either the old version or the new one, never a half-built one.
 
 States: ``building`` (a rebuild is filling it) -> ``live`` -> ``retired`` (replaced, tables about
-to be dropped) -> ``dropped``; ``scratch`` (a replay up to a point, for debugging) -> ``dropped``.
+to be dropped) -> ``dropped``; ``replaying`` -> ``scratch`` (a replay up to a point, for
+debugging) -> ``dropped``.
 Version numbers never repeat, so a URL with ``?version=3`` can never silently mean other tables.
 """
 
@@ -91,6 +92,11 @@ def building(conn: Conn, name: str) -> int | None:
     """The unfinished rebuild of ``name``, if one was interrupted (it is resumed, not restarted)."""
     v = conn.scalar("SELECT MAX(version) FROM projection_versions WHERE name=? AND state='building'", (name,))
     return None if v is None else int(v)
+
+
+def set_state(db: Database, name: str, version: int, state: str) -> None:
+    with db.write(bind=False) as conn:
+        conn.execute("UPDATE projection_versions SET state=? WHERE name=? AND version=?", (state, name, version))
 
 
 def switch(conn: Conn, name: str, version: int) -> int:

@@ -487,18 +487,17 @@ def versions(ctx, name: str) -> None:
 @click.argument("version", type=int)
 @click.pass_obj
 def versions_drop(name: str, version: int) -> None:
-    from projections import versions as v
+    """Drop a scratch (replay), retired or abandoned version; never the live one."""
+    from workers.rebuild import drop_version
 
-    s = _services()
-    with s.db.read(bind=False) as c:
-        row = v.get(c, name, version)
-    if row is None or row["dropped_at"] is not None:
-        err.print(f"[red]projection {name} has no version {version}[/]")
-        sys.exit(2)
-    if row["state"] in ("live", "building"):
-        err.print(f"[red]version {version} is {row['state']}; only scratch and retired versions can be dropped[/]")
-        sys.exit(2)
-    if not v.drop(s.db, name, version):
+    _services()
+    with _version_errors():
+        try:
+            dropped = drop_version(Settings.from_env(), name, version)
+        except (LookupError, ValueError) as e:
+            err.print(f"[red]{e}[/]")
+            sys.exit(2)
+    if not dropped:
         err.print("[yellow]readers from before the switch are still running; try again shortly[/]")
         sys.exit(1)
     err.print(f"dropped version {version} of {name}")

@@ -473,19 +473,19 @@ def ops_versions(name):
 @blp.response(204)
 @require("operate")
 def ops_drop_version(name, version):
-    """Drop a scratch (replay) or retired version. The live one cannot be dropped; rebuild instead."""
-    from projections import versions
+    """Drop a scratch (replay), retired or abandoned version. The live one cannot be dropped."""
+    from workers.rebuild import drop_version
 
     _projection(name)
-    s = services()
-    with s.db.read(bind=False) as c:
-        row = versions.get(c, name, version)
-    if row is None or row["dropped_at"] is not None:
-        raise NotFound(f"projection {name} has no version {version}", "version")
-    if row["state"] in ("live", "building"):
-        raise Problem(409, "Conflict", f"version {version} is {row['state']}; only scratch and retired versions "
-                      "can be dropped", "version")
-    versions.drop(s.db, name, version)
+    try:
+        dropped = drop_version(services().settings, name, version)
+    except LookupError as e:
+        raise NotFound(str(e), "version") from None
+    except ValueError as e:
+        raise Problem(409, "Conflict", str(e), "version") from None
+    if not dropped:
+        raise Problem(503, "Service Unavailable", "readers from before the switch are still running; retry",
+                      "version", headers={"Retry-After": "5"})
     return None
 
 

@@ -52,6 +52,17 @@ def started(db: Database, job_id: str, version: int, position: int, total: int) 
            error=None, finished_at=None)
 
 
+def interrupted(db: Database, name: str, kind: str, current: str) -> None:
+    """Mark the other queued or running jobs of this kind as failed: called by a job that holds the
+    lock they would need, so their processes died (SIGKILL, a lost worker) without saying so."""
+    update_where = ("UPDATE jobs SET state='failed', error=?, updated_at=?, finished_at=? WHERE name=? AND kind=? "
+                    "AND id<>? AND state IN ('running')")
+    now = _now()
+    with db.write(bind=False) as c:
+        c.execute(update_where, (f"interrupted: its process ended without finishing; job {current} resumes it",
+                                 now, now, name, kind, current))
+
+
 def get(db: Database, job_id: str) -> dict | None:
     with db.read(bind=False) as c:
         row = c.one("SELECT * FROM jobs WHERE id=?", (job_id,))

@@ -89,6 +89,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     job_id = job_id or joblog.create(db, "rebuild", name)
     try:
         with runner_lock(settings, f"{name}:rebuild", wait=False):
+            joblog.interrupted(db, name, "rebuild", job_id)  # we hold the lock: any other "running" one died
             with db.read(bind=False) as c:
                 version = versions.building(c, name)
             if version is None:
@@ -127,12 +128,13 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
     stop = until_position
     if until_recorded is not None:
         stop = _last_recorded_before(app, until_recorded, until_position)
-    version = versions.create(db, name, "scratch", until_position=stop,
+    version = versions.create(db, name, "replaying", until_position=stop,
                               until_recorded=stamp(until_recorded) if until_recorded else None)
     try:
         folder = _Folder(settings, name, version, job_id, progress, flush_every(), "replay")
         folder.run(stop=stop)
         versions.create_indexes(db, version)
+        versions.set_state(db, name, version, "scratch")  # complete: only now is it a usable scratch
     except BaseException as e:
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
@@ -140,6 +142,27 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
         gc.unfreeze()
     joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     return folder.report
+
+
+def drop_version(settings: Settings, name: str, version: int) -> bool:
+    """Drop a scratch, retired or abandoned version. The live one never; an unfinished rebuild's
+    only while no rebuild runs (it would resume into it). Raises LookupError if there is no such
+    version, ValueError if it may not be dropped; False: old readers still ran, try again."""
+    versions.check_name(name)
+    _, db = open_store(settings)
+    with db.read(bind=False) as c:
+        row = versions.get(c, name, version)
+    if row is None or row["dropped_at"] is not None:
+        raise LookupError(f"projection {name} has no version {version}")
+    if row["state"] == "live":
+        raise ValueError(f"version {version} is live; rebuild to replace it instead")
+    if row["state"] == "building":
+        try:
+            with runner_lock(settings, f"{name}:rebuild", wait=False):
+                return versions.drop(db, name, version)
+        except LockTimeout:
+            raise ValueError(f"version {version} is being built by a running rebuild") from None
+    return versions.drop(db, name, version)
 
 
 def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
