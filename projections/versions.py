@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 
 from .db import DEFAULT_PROJECTION, Conn, Database
-from .schema import create_shared, create_version, drop_version, index_statements
+from .schema import VERSIONED, create_shared, create_version, drop_version, index_statements
 
 log = logging.getLogger("orghistory.versions")
 PROJECTIONS = (DEFAULT_PROJECTION,)  # the projections this service knows
@@ -41,6 +41,12 @@ def setup(db: Database) -> None:
     """Shared tables, and a live version 1 of each projection if it has none yet (a new store)."""
     with db.write(bind=False) as conn:
         create_shared(conn)
+        if not conn.scalar("SELECT COUNT(*) FROM projection_versions"):
+            # A store from before versions: its unversioned projection tables are derived data,
+            # rebuilt below as version 1 from the log. Drop them rather than leave dead weight.
+            for table in VERSIONED:
+                conn.raw.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute("DELETE FROM tracking WHERE name=?", (DEFAULT_PROJECTION,))
         for name in PROJECTIONS:
             if conn.scalar("SELECT version FROM projection_versions WHERE name=? AND state='live'", (name,)) is None:
                 version = _next(conn, name)

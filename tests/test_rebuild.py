@@ -441,3 +441,25 @@ def test_http_rebuild_runs_as_an_rq_job_in_the_production_shape(production_servi
     answer = client.get("/v1/orgs/openai/board", as_of="2023-11-18").json()
     assert answer["version"] == 2 and len(answer["directors"]) == 4
     assert client.get("/v1/ops/projections").json()["projections"]["history"]["version"] == 2
+
+
+def test_a_store_from_before_versions_gets_version_1_folded_from_its_log(tmp_path):
+    import sqlite3
+
+    settings_ = Settings(data_dir=tmp_path / "d")
+    forget()
+    app, _ = open_store(settings_)
+    load_seed(app)
+    forget()
+    raw = sqlite3.connect(settings_.sqlite_path)  # make it look like the old layout
+    raw.execute("DROP TABLE projection_versions")
+    raw.execute("CREATE TABLE tenures (id INTEGER PRIMARY KEY, person TEXT)")
+    raw.execute("INSERT INTO tracking VALUES ('history', 113, '', '')")
+    raw.commit()
+    raw.close()
+    app, db = open_store(settings_)
+    catch_up(settings_)
+    assert _live(db) == 1 and len(_board(db)) == 4
+    tables = {r[0] for r in sqlite3.connect(settings_.sqlite_path).execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "tenures" not in tables and "tenures_v1" in tables
