@@ -13,6 +13,7 @@ identity the projector diffs on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
@@ -362,44 +363,34 @@ class MemoryStore:
     def flush(self, conn: Conn, now: str) -> int:
         """Write every change since the last flush and the position, in ``conn``'s transaction.
         Returns how many rows were written."""
-        n = 0
-        n += _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.new_orgs)
-        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.new_people)
-        n += _insert(conn, "subscriptions", SUB_COLUMNS, [tuple(self.subs[a]) for a in self.new_subs])
-        changed = [(s[6], s[7], s[8], a) for a, s in ((a, self.subs[a]) for a in self.changed_subs - self.new_subs)]
-        conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
-                         changed)
-        n += _insert(conn, "facts", ALL_FACT_COLUMNS,
-                     [tuple(self.facts[k][c] for c in ALL_FACT_COLUMNS) for k in self.new_facts])
-        conn.executemany("UPDATE facts SET payload=?, corrections=?, effective=?, eff_lo=?, eff_hi=?, confidence=?, "
-                         "retracted_by=?, retracted_at=? WHERE org=? AND id=?",
-                         [tuple(self.facts[k][c] for c in ("payload", "corrections", "effective", "eff_lo", "eff_hi",
-                                                           "confidence", "retracted_by", "retracted_at")) + k
-                          for k in self.changed_facts])
-        n += len(self.changed_facts)
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.new_fact_people)
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.new_fact_units)
-        conn.executemany("DELETE FROM units WHERE org=? AND slug=?", list(self.changed_units))
-        n += _insert(conn, "units", UNIT_COLUMNS, [self.units[k] for k in self.changed_units if k in self.units])
+        return self.take().write(conn, now)
+
+    def take(self) -> Changes:
+        """Every change since the last flush, as plain tuples that later folding cannot alter, so
+        another thread may write them while this one folds on."""
+        c = Changes(position=self.pos, last=self.last)
+        c.orgs, c.people = self.new_orgs, self.new_people
+        c.subs = [tuple(self.subs[a]) for a in self.new_subs]
+        c.sub_updates = [(x[6], x[7], x[8], a) for a, x in ((a, self.subs[a]) for a in self.changed_subs - self.new_subs)]
+        c.facts = [tuple(self.facts[k][col] for col in ALL_FACT_COLUMNS) for k in self.new_facts]
+        c.fact_updates = [tuple(self.facts[k][col] for col in ("payload", "corrections", "effective", "eff_lo",
+                                                                "eff_hi", "confidence", "retracted_by",
+                                                                "retracted_at")) + k for k in self.changed_facts]
+        c.fact_people, c.fact_units = self.new_fact_people, self.new_fact_units
+        c.unit_deletes = list(self.changed_units)
+        c.units = [self.units[k] for k in self.changed_units if k in self.units]
         for table in ("tenures", "roles"):
             rows, closed = self.rows[table], self.closed[table]
             new = set(self.new_rows[table])
-            cols = ("id",) + row_columns(table) + ("org", "recorded_from", "recorded_to")
-            n += _insert(conn, table, cols, [(i,) + rows[i] + (closed.get(i, FOREVER),) for i in self.new_rows[table]])
-            old = [(recorded, i) for i, recorded in closed.items() if i not in new]
-            conn.executemany(f"UPDATE {table} SET recorded_to=? WHERE id=?", old)
-            n += len(old)
+            c.rows[table] = [(i,) + rows[i] + (closed.get(i, FOREVER),) for i in self.new_rows[table]]
+            c.closes[table] = [(recorded, i) for i, recorded in closed.items() if i not in new]
+            c.last_id[table] = self.next_id[table] - 1 if self.new_rows[table] else None
             for i in closed:  # closed in record time: never needed again by the fold
                 del rows[i]
-            if conn.postgres and self.new_rows[table]:
-                conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)",
-                             (conn.table(table), self.next_id[table] - 1))
-        n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.new_spans)
-        if self.pos:
-            write_tracking(conn, self.pos, self.last, now)
+        c.spans = self.new_spans
         self._flushed_facts.update(self.new_facts)
         self._reset_changes()
-        return n
+        return c
 
     @classmethod
     def load(cls, conn: Conn) -> MemoryStore:
@@ -448,3 +439,51 @@ def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple]) -
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
     return len(rows)
 
+
+
+@dataclass
+class Changes:
+    """What one flush writes (see ``MemoryStore.take``)."""
+
+    position: int
+    last: str
+    orgs: list = field(default_factory=list)
+    people: list = field(default_factory=list)
+    subs: list = field(default_factory=list)
+    sub_updates: list = field(default_factory=list)
+    facts: list = field(default_factory=list)
+    fact_updates: list = field(default_factory=list)
+    fact_people: list = field(default_factory=list)
+    fact_units: list = field(default_factory=list)
+    unit_deletes: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    rows: dict = field(default_factory=dict)
+    closes: dict = field(default_factory=dict)
+    last_id: dict = field(default_factory=dict)
+    spans: list = field(default_factory=list)
+
+    def write(self, conn: Conn, now: str) -> int:
+        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs)
+        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people)
+        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs)
+        conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
+                         self.sub_updates)
+        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts)
+        conn.executemany("UPDATE facts SET payload=?, corrections=?, effective=?, eff_lo=?, eff_hi=?, confidence=?, "
+                         "retracted_by=?, retracted_at=? WHERE org=? AND id=?", self.fact_updates)
+        n += len(self.fact_updates)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people)
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units)
+        conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
+        n += _insert(conn, "units", UNIT_COLUMNS, self.units)
+        for table in ("tenures", "roles"):
+            cols = ("id",) + row_columns(table) + ("org", "recorded_from", "recorded_to")
+            n += _insert(conn, table, cols, self.rows.get(table, []))
+            conn.executemany(f"UPDATE {table} SET recorded_to=? WHERE id=?", self.closes.get(table, []))
+            n += len(self.closes.get(table, []))
+            if conn.postgres and self.last_id.get(table) is not None:
+                conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)", (conn.table(table), self.last_id[table]))
+        n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.spans)
+        if self.position:
+            write_tracking(conn, self.position, self.last, now)
+        return n

@@ -20,6 +20,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import queue
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from events.application import RecordedEvent
 from events.settings import Settings
 from projections import versions
 from projections.projector import Projector, park, stamp
-from projections.store import MemoryStore, write_tracking
+from projections.store import Changes, MemoryStore, write_tracking
 
 from . import joblog
 from .catchup import transient
@@ -87,6 +89,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     flush_events = flush_events or flush_every()
     app, db = open_store(settings)
     job_id = job_id or joblog.create(db, "rebuild", name)
+    folder: _Folder | None = None
     try:
         with runner_lock(settings, f"{name}:rebuild", wait=False):
             joblog.interrupted(db, name, "rebuild", job_id)  # we hold the lock: any other "running" one died
@@ -110,6 +113,8 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
     finally:
+        if folder is not None:
+            folder.close()
         gc.unfreeze()  # the fold's state is garbage now; let the collector have it
     joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     log.info("rebuilt", extra=folder.report.as_json())
@@ -130,6 +135,7 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
         stop = _last_recorded_before(app, until_recorded, until_position)
     version = versions.create(db, name, "replaying", until_position=stop,
                               until_recorded=stamp(until_recorded) if until_recorded else None)
+    folder: _Folder | None = None
     try:
         folder = _Folder(settings, name, version, job_id, progress, flush_every(), "replay")
         folder.run(stop=stop)
@@ -139,6 +145,8 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
     finally:
+        if folder is not None:
+            folder.close()
         gc.unfreeze()
     joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     return folder.report
@@ -195,6 +203,7 @@ class _Folder:
         self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record
         self.started = time.monotonic()
         self.old: int | None = None
+        self.writer = _Writer(self._write)
         start = self.store.pos
         self.report = Report(name, version, kind, start, start, 0, 0.0)
         joblog.started(self.db, job_id, version, start, self.app.head_position())
@@ -227,6 +236,7 @@ class _Folder:
                 self._flush()
                 last_flush = time.monotonic()
         self._flush(switch=switch)
+        self.writer.drain()
 
     def _poisoned(self, note, exc: Exception) -> None:
         """An event whose fold raised may have half-changed the in-memory state: reload what was
@@ -234,6 +244,7 @@ class _Folder:
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         log.error("parked an event whose fold raised",
                   extra={"projection": self.name, "version": self.version, "position": note.id, "error": error})
+        self.writer.drain()  # the tables must hold every flush before we reload from them
         with self.db.read(version=self.version, name=self.name) as c:
             self.store = MemoryStore.load(c)
         projector = Projector(store=self.store)
@@ -249,36 +260,93 @@ class _Folder:
         self.store.set_position(note.id, self.store.last)
 
     def _flush(self, switch: bool = False) -> None:
+        """Hand what was folded since the last flush to the writer thread (or, for the switch,
+        write it here, after everything before it, in the switching transaction)."""
         # The fold's state (every fact, every open row) lives as long as the rebuild: move it out
         # of the collector's generations, or every full collection walks millions of objects
         # (measured: a third of the fold's time at 30k events, more as the state grows).
         gc.freeze()
+        item = (self.store.take(), list(self.parked), switch)
+        self.parked.clear()
+        self.pending.clear()
+        if switch:
+            self.writer.drain()
+            self._write(*item)
+        else:
+            self.writer.submit(item)
+
+    def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool) -> None:
         now = stamp(datetime.now(timezone.utc))
         with self.db.write(version=self.version, name=self.name) as c:
             if not c.postgres:
                 # Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this
                 # connection only; SQLite's default is 2 MB) keeps them off the disk.
                 c.raw.execute("PRAGMA cache_size=-262144")
-            self.store.flush(c, now)
-            for event_id, position, error in self.parked:
-                skipped = error.startswith("skipped by an operator")
+            changes.write(c, now)
+            for event_id, position, error in parked:
                 park(c, position, event_id, None, error)
-                if skipped:
+                if error.startswith("skipped by an operator"):
                     c.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=?",
                               (now, c.track, position))
                 self.report.parked += 1
-            if self.store.pos:  # park() may have written an older position: the store's is the truth
-                write_tracking(c, self.store.pos, self.store.last or now, now)
+            if changes.position:  # park() may have written an older position: the folded one is the truth
+                write_tracking(c, changes.position, changes.last or now, now)
             if switch:
                 self.old = versions.switch(c, self.name, self.version)
-        self.parked.clear()
-        self.pending.clear()
-        self.report.position = self.store.pos
+        self.report.position = changes.position
         self.report.seconds = time.monotonic() - self.started
         head = self.app.head_position()
         rate = self.report.rate
-        eta = (head - self.store.pos) / rate if rate else None
-        joblog.update(self.db, self.job_id, position=self.store.pos, done=self.store.pos, total=head,
+        eta = (head - changes.position) / rate if rate else None
+        joblog.update(self.db, self.job_id, position=changes.position, done=changes.position, total=head,
                       rate=round(rate, 1), eta_seconds=None if eta is None else round(eta, 1))
         if self.progress is not None:
-            self.progress(self.store.pos, head, self.report.events)
+            self.progress(changes.position, head, self.report.events)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Writer(threading.Thread):
+    """Writes the folder's flushes in order, on its own connection, while the folder folds the
+    next chunk: SQLite and psycopg do their I/O without the GIL, so the two overlap. One flush
+    waits at most (queue of one), which bounds memory. An error stops the writing; the folder
+    sees it at its next flush."""
+
+    def __init__(self, write: Callable[..., None]):
+        super().__init__(name="orghistory-rebuild-writer", daemon=True)
+        self.write = write
+        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            item = self.q.get()
+            try:
+                if item is None:
+                    return
+                if self.error is None:
+                    self.write(*item)
+            except BaseException as e:  # noqa: BLE001 - handed to the folder's thread
+                self.error = e
+            finally:
+                self.q.task_done()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, item: tuple) -> None:
+        self._raise()
+        self.q.put(item)
+
+    def drain(self) -> None:
+        """Wait until everything submitted is written (or failed: then raise it here)."""
+        self.q.join()
+        self._raise()
+
+    def close(self) -> None:
+        if self.is_alive():
+            self.q.put(None)
+            self.join(60)
