@@ -37,21 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate, event  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text  # noqa: E402
+from rich.progress import Progress  # noqa: E402
 
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections import queries  # noqa: E402
+from service.progress import progress  # noqa: E402
 from projections.schema import FOREVER, OPEN_END, WIDE  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
 from workers.runtime import open_store  # noqa: E402
@@ -76,27 +67,13 @@ LAST = ("Abara", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hal
 
 # --- progress ----------------------------------------------------------------------------------
 
-class RateColumn(ProgressColumn):
-    """Items per second, from rich's own moving estimate."""
-
-    def __init__(self, unit: str = "ev/s"):
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("?" if speed is None else f"{speed:,.0f} {self.unit}", style="progress.data.speed")
-
-
 ERR = Console(stderr=True)
 if not ERR.is_terminal:
     ERR = Console(stderr=True, width=120)
 
 
 def progress_bar(unit: str = "ev/s") -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                    RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=ERR, refresh_per_second=4)
+    return progress(ERR, unit)
 
 
 # --- the synthetic history -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -17,6 +16,7 @@ from events.application import RecordedEvent
 from events.validtime import ValidTime
 from events.vocabulary import apply_changes
 
+from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
 from .fold import FactView, Row, _Person, fold_person, people_of, units_of
 from .store import TABLE_COLUMNS, SqlStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
@@ -36,13 +36,6 @@ class _Derived:
     state: _Person
     last: tuple | None  # the greatest sort key folded in
     units: set[str]
-
-
-def stamp(ts: datetime) -> str:
-    """Fixed-width UTC text, so record times compare correctly as strings."""
-    if ts.tzinfo is not timezone.utc:
-        ts = ts.astimezone(timezone.utc)
-    return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # C-fast, same text as strftime
 
 
 @lru_cache(maxsize=65536)  # a person's rows are re-derived on every fact about them: same evidence
@@ -278,10 +271,10 @@ def _view(r: dict, payload: dict) -> FactView:
 
 def park(conn: Conn, position: int, event_id: str | None, type_: str | None, error: str) -> None:
     """Record an event whose fold raised, and move the version past it (in this same transaction)."""
-    now = stamp(datetime.now(timezone.utc))
+    at = now()
     conn.execute(
         "INSERT INTO parked (name, position, event_id, type, error, parked_at) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT (name, position) DO UPDATE SET error=excluded.error, attempts=parked.attempts+1",
-        (conn.track, position, event_id, type_, error[:4000], now))
+        (conn.track, position, event_id, type_, error[:4000], at))
     _, last = tracked(conn)
-    write_tracking(conn, position, last or now, now)
+    write_tracking(conn, position, last or at, at)

@@ -14,9 +14,9 @@ identity the projector diffs on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
+from .clock import now
 from .db import Conn
 from .schema import FOREVER, OPEN_END, span_years
 
@@ -75,7 +75,7 @@ class SqlStore:
         return tracked(self.c, lock=lock)
 
     def set_position(self, position: int, recorded: str) -> None:
-        write_tracking(self.c, position, recorded, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        write_tracking(self.c, position, recorded, now())
 
     # registrations and subscriptions
     def add_org(self, slug: str, name: str, position: int, recorded: str) -> None:

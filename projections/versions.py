@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
 
+from .clock import now as _now
 from .db import DEFAULT_PROJECTION, Conn, Database
 from .schema import VERSIONED, create_shared, create_version, drop_version, index_statements
 
@@ -25,10 +25,6 @@ PROJECTIONS = (DEFAULT_PROJECTION,)  # the projections this service knows
 
 class UnknownProjection(LookupError):
     pass
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def check_name(name: str) -> str:
@@ -86,8 +82,14 @@ def get(conn: Conn, name: str, version: int) -> dict | None:
 
 
 def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[dict]:
-    where = "" if include_dropped else " AND dropped_at IS NULL"
-    return conn.all(f"SELECT * FROM projection_versions WHERE name=?{where} ORDER BY version", (name,))
+    """The versions of ``name``, each with the position it has reached."""
+    where = "" if include_dropped else " AND v.dropped_at IS NULL"
+    rows = conn.all("SELECT v.*, COALESCE(t.position, 0) AS position FROM projection_versions v "
+                    "LEFT JOIN tracking t ON t.name = v.name || '@v' || CAST(v.version AS TEXT) "
+                    f"WHERE v.name=?{where} ORDER BY v.version", (name,))
+    for r in rows:
+        r["position"] = int(r["position"])
+    return rows
 
 
 def live(conn: Conn, name: str) -> int:

@@ -477,9 +477,6 @@ def versions(ctx, name: str) -> None:
             v.check_name(name)
             with s.db.read(bind=False) as c:
                 rows = v.listing(c, name)
-                for r in rows:
-                    r["position"] = int(c.scalar("SELECT position FROM tracking WHERE name=?",
-                                                 (f"{name}@v{r['version']}",)) or 0)
         click.echo(json.dumps(rows, indent=2, default=str))
 
 

@@ -462,11 +462,7 @@ def ops_versions(name):
 
     _projection(name)
     with services().read(name=name) as c:
-        rows = versions.listing(c, name)
-        for r in rows:
-            r["position"] = int(c.scalar("SELECT position FROM tracking WHERE name=?", (f"{name}@v{r['version']}",))
-                                or 0)
-    return {"name": name, "versions": rows}
+        return {"name": name, "versions": versions.listing(c, name)}
 
 
 @blp.route("/ops/projections/<name>/versions/<int:version>", methods=["DELETE"])

@@ -1,4 +1,5 @@
-"""Bearer tokens with scopes. Only a SHA-256 of each token is stored; the token is shown once."""
+"""Bearer tokens with scopes. Only a SHA-256 of each token is stored; the token is shown once.
+Tokens live in a shared table, not in a projection version: their reads bind to no version."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def create(db: Database, name: str, scopes: list[str]) -> str:
     if bad or not scopes:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
     token = "oh_" + secrets.token_urlsafe(32)
-    with db.write() as c:
+    with db.write(bind=False) as c:
         c.execute("INSERT INTO tokens (id, name, hash, scopes, created_at) VALUES (?,?,?,?,?)",
                   (uuid.uuid4().hex[:12], name, digest(token), json.dumps(sorted(set(scopes))),
                    datetime.now(timezone.utc).isoformat()))
@@ -34,7 +35,7 @@ def verify(db: Database, token: str, admin_token: str | None) -> tuple[str, set[
     """(name, scopes) for a valid token, else None."""
     if admin_token and hmac.compare_digest(digest(token), digest(admin_token)):
         return "admin", set(SCOPES)
-    with db.read() as c:
+    with db.read(bind=False) as c:
         row = c.one("SELECT name, scopes FROM tokens WHERE hash=? AND revoked_at IS NULL", (digest(token),))
     if row is None:
         return None
@@ -42,18 +43,18 @@ def verify(db: Database, token: str, admin_token: str | None) -> tuple[str, set[
 
 
 def listing(db: Database) -> list[dict]:
-    with db.read() as c:
+    with db.read(bind=False) as c:
         rows = c.all("SELECT id, name, scopes, created_at, revoked_at FROM tokens ORDER BY created_at")
     return [{**r, "scopes": json.loads(r["scopes"])} for r in rows]
 
 
 def revoke(db: Database, token_id: str) -> bool:
-    with db.write() as c:
+    with db.write(bind=False) as c:
         cur = c.execute("UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
                         (datetime.now(timezone.utc).isoformat(), token_id))
         return (cur.rowcount or 0) > 0
 
 
 def any_tokens(db: Database) -> bool:
-    with db.read() as c:
+    with db.read(bind=False) as c:
         return bool(c.scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL"))

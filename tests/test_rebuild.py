@@ -18,13 +18,13 @@ from datetime import date
 import pytest
 import requests
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from events.seed import load_seed
 from events.settings import Settings
 from projections import queries, versions
 from projections.verify import compare
 from workers.catchup import catch_up
+from workers.locks import runner_lock
 from workers.rebuild import RebuildBusy, rebuild, replay
 from workers.runtime import forget, open_store
 
@@ -282,9 +282,8 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
         proc = subprocess.Popen([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
-        # a second rebuild is refused while the first runs
-        second = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=env, capture_output=True, text=True)
-        assert second.returncode == 3 and "already running" in second.stderr
+        with pytest.raises(RebuildBusy):  # a second rebuild is refused while the first runs
+            rebuild(settings_)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         killed_at = _building_position(db)
@@ -463,3 +462,14 @@ def test_a_store_from_before_versions_gets_version_1_folded_from_its_log(tmp_pat
     tables = {r[0] for r in sqlite3.connect(settings_.sqlite_path).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "tenures" not in tables and "tenures_v1" in tables
+
+
+def test_the_command_line_refuses_a_second_rebuild(sqlite_settings):
+    forget()
+    app, db = open_store(sqlite_settings)
+    load_seed(app)
+    with runner_lock(sqlite_settings, "history:rebuild", wait=False):  # as a running rebuild holds it
+        out = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=service_env(sqlite_settings, None),
+                             capture_output=True, text=True)
+    assert out.returncode == 3 and "already running" in out.stderr
+    assert _live(db) == 1

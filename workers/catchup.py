@@ -10,6 +10,7 @@ import time
 import traceback
 
 from events.settings import Settings
+from projections.clock import now as _now
 from projections.projector import NAME, Projector, tracked
 
 from .locks import runner_lock
@@ -133,14 +134,6 @@ def skip_parked(settings: Settings, position: int, name: str = NAME) -> dict:
         if not cur.rowcount:
             raise LookupError(f"no parked event at position {position}")
         return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    from projections.projector import stamp
-
-    return stamp(datetime.now(timezone.utc))
 
 
 def projected(settings: Settings, name: str = NAME) -> int:

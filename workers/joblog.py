@@ -9,16 +9,14 @@ import socket
 import uuid
 from datetime import datetime, timezone
 
+from projections import clock
+from projections.clock import now as _now
 from projections.db import Database
 
 STATES = ("queued", "running", "finished", "failed")
 # A running job whose runner has not written for this long is reported as stalled: its process
 # was most likely killed; running the command again resumes it.
 STALE_SECONDS = 60
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id() -> str:
@@ -87,8 +85,7 @@ def describe(row: dict) -> dict:
     out = dict(row)
     out["stalled"] = False
     if row["state"] in ("queued", "running"):
-        age = (datetime.now(timezone.utc) - datetime.strptime(row["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
-               .replace(tzinfo=timezone.utc)).total_seconds()
+        age = (datetime.now(timezone.utc) - clock.parse(row["updated_at"])).total_seconds()
         # queued jobs wait for a worker, which may be busy: only a silent *runner* is stalled
         out["stalled"] = row["state"] == "running" and age > STALE_SECONDS
     for k in ("done", "total", "position"):

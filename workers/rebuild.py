@@ -25,13 +25,14 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Callable
 
 from events.application import RecordedEvent
 from events.settings import Settings
-from projections import versions
-from projections.projector import Projector, park, stamp
+from projections import clock, versions
+from projections.projector import Projector, park
 from projections.store import Changes, MemoryStore, write_tracking
 
 from . import joblog
@@ -89,8 +90,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     flush_events = flush_events or flush_every()
     app, db = open_store(settings)
     job_id = job_id or joblog.create(db, "rebuild", name)
-    folder: _Folder | None = None
-    try:
+    with _job(db, job_id) as folders, _busy_as(name):
         with runner_lock(settings, f"{name}:rebuild", wait=False):
             joblog.interrupted(db, name, "rebuild", job_id)  # we hold the lock: any other "running" one died
             with db.read(bind=False) as c:
@@ -98,6 +98,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
             if version is None:
                 version = versions.create(db, name, "building")
             folder = _Folder(settings, name, version, job_id, progress, flush_events, "rebuild")
+            folders.append(folder)
             folder.run(stop=None)
             versions.create_indexes(db, version)
             # Caught up with the head as it was: pause the live catch-up, fold what came meanwhile,
@@ -106,17 +107,6 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
                 folder.run(stop=None, switch=True)
             folder.report.switched_from = folder.old
             folder.report.dropped = versions.drop_retired(db, name)
-    except LockTimeout:
-        joblog.update(db, job_id, state="failed", error=f"a rebuild of {name} is already running")
-        raise RebuildBusy(f"a rebuild of {name} is already running") from None
-    except BaseException as e:
-        joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
-        raise
-    finally:
-        if folder is not None:
-            folder.close()
-        gc.unfreeze()  # the fold's state is garbage now; let the collector have it
-    joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
     log.info("rebuilt", extra=folder.report.as_json())
     return folder.report
 
@@ -134,22 +124,41 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
     if until_recorded is not None:
         stop = _last_recorded_before(app, until_recorded, until_position)
     version = versions.create(db, name, "replaying", until_position=stop,
-                              until_recorded=stamp(until_recorded) if until_recorded else None)
-    folder: _Folder | None = None
-    try:
+                              until_recorded=clock.stamp(until_recorded) if until_recorded else None)
+    with _job(db, job_id) as folders:
         folder = _Folder(settings, name, version, job_id, progress, flush_every(), "replay")
+        folders.append(folder)
         folder.run(stop=stop)
         versions.create_indexes(db, version)
         versions.set_state(db, name, version, "scratch")  # complete: only now is it a usable scratch
+    return folder.report
+
+
+@contextmanager
+def _job(db, job_id: str):
+    """The job row's outcome (finished at the position reached, or failed with the error), and the
+    folder's cleanup, for a rebuild or a replay. Yields a list to put the folder in."""
+    folders: list[_Folder] = []
+    try:
+        yield folders
     except BaseException as e:
         joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
         raise
     finally:
-        if folder is not None:
+        for folder in folders:
             folder.close()
-        gc.unfreeze()
-    joblog.update(db, job_id, state="finished", position=folder.report.position, done=folder.report.position)
-    return folder.report
+        gc.unfreeze()  # the fold's state is garbage now; let the collector have it
+    position = folders[-1].report.position
+    joblog.update(db, job_id, state="finished", position=position, done=position)
+
+
+@contextmanager
+def _busy_as(name: str):
+    """The rebuild lock is held by another rebuild: say so in the projection's terms."""
+    try:
+        yield
+    except LockTimeout:
+        raise RebuildBusy(f"a rebuild of {name} is already running") from None
 
 
 def drop_version(settings: Settings, name: str, version: int) -> bool:
@@ -276,7 +285,7 @@ class _Folder:
             self.writer.submit(item)
 
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool) -> None:
-        now = stamp(datetime.now(timezone.utc))
+        now = clock.now()
         with self.db.write(version=self.version, name=self.name) as c:
             if not c.postgres:
                 # Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this

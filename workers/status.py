@@ -8,7 +8,7 @@ from typing import Any
 
 from events.settings import Settings
 from projections import versions
-from projections.projector import NAME, tracked
+from projections.projector import NAME
 
 from .dispatch import QUEUE, redis_for_clients
 from .runtime import open_store
@@ -18,15 +18,12 @@ def status(settings: Settings) -> dict[str, Any]:
     app, db = open_store(settings)
     head = app.head_position()
     with db.read(name=NAME) as conn:
-        c = conn
-        position, _ = tracked(conn)
         version = conn.version
-        updated = conn.scalar("SELECT updated_at FROM tracking WHERE name=?", (conn.track,))
+        row = conn.one("SELECT position, updated_at FROM tracking WHERE name=?", (conn.track,)) or {}
+        position, updated = int(row.get("position") or 0), row.get("updated_at")
         parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
                           "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
-        others = [dict(r, position=int(c.scalar("SELECT position FROM tracking WHERE name=?",
-                                                (f"{NAME}@v{r['version']}",)) or 0))
-                  for r in versions.listing(conn, NAME) if r["state"] != "live"]
+        others = [r for r in versions.listing(conn, NAME) if r["state"] != "live"]
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited

@@ -20,11 +20,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 from events.settings import Settings
-from projections.projector import stamp
+from projections.clock import now as _now
 
 from .locks import runner_lock
 from .runtime import open_store
@@ -89,10 +88,6 @@ def post(url: str, secret: str, sub: str, event: dict, timeout: float = 10.0) ->
         raise DeliveryFailed(f"HTTP {e.code}") from None
     except (urllib.error.URLError, OSError) as e:
         raise DeliveryFailed(str(e)) from None
-
-
-def _now() -> str:
-    return stamp(datetime.now(timezone.utc))
 
 
 def deliver(settings: Settings, sub: str, last_attempt: bool = True) -> int:
