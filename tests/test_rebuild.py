@@ -270,7 +270,7 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
                  else request.getfixturevalue("pg_settings"))
     forget()
     app, db = open_store(settings_)
-    _history(app, facts=8000)
+    _history(app, facts=12000)
     rebuild(settings_)  # the first fold, the fast way: version 2 is live
     head = app.head_position()
     with db.read() as c:

@@ -222,7 +222,8 @@ class _Folder:
         last_flush = time.monotonic()
         projector = Projector(store=self.store)
         while True:
-            notes = self.app.recorder.select_notifications(start=self.store.pos, limit=PAGE,
+            # pages no larger than a flush, so a flush comes every ``flush_events`` events
+            notes = self.app.recorder.select_notifications(start=self.store.pos, limit=min(PAGE, self.flush_events),
                                                            inclusive_of_start=False, stop=stop)
             if not notes:
                 break
