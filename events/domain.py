@@ -213,7 +213,9 @@ BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "org", "write
 def fact_fields(event: Organization.Fact) -> dict[str, Any]:
     """The wire form of a recorded fact (without store metadata)."""
     out: dict[str, Any] = {"type": event.type_name}
-    out.update({k: v for k, v in vars(event).items() if k not in BASE_FIELDS})
+    out.update(vars(event))  # in the event's own order, which the stored payload text keeps
+    for k in BASE_FIELDS:
+        out.pop(k, None)
     return out
 
 

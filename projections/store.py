@@ -301,6 +301,10 @@ class MemoryStore:
     def facts_by_ids(self, org: str, ids: Sequence[str]) -> list[dict]:
         return [self.facts[(org, i)] for i in ids if (org, i) in self.facts]
 
+    def fact_count(self, org: str, person: str) -> int:
+        """How many facts ever named ``person`` (retracted ones too)."""
+        return len(self.fact_people.get((org, person), ()))
+
     # units
     def unit_people(self, org: str, unit: str) -> set[str]:
         out: set[str] = set()
