@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import shutil
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -160,13 +162,41 @@ def floor(app, settings: Settings, label: str) -> float:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int]:
-    """(fold rate in events/s, wall seconds including the switch and the old version's drop, events)."""
+class PeakRSS(threading.Thread):
+    """The process's largest resident set while running, sampled twice a second (Linux)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self.done = 0, threading.Event()
+
+    @staticmethod
+    def now() -> int:
+        with contextlib.suppress(OSError, ValueError), open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return 0
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.peak = max(self.peak, self.now())
+
+    def __enter__(self) -> PeakRSS:
+        self.before = self.now()
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join()
+
+
+def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int]:
+    """(fold rate in events/s, wall seconds including the switch and the old version's drop, events,
+    how much the process's resident memory grew during the rebuild, at its peak)."""
     t = time.perf_counter()
-    with progress_bar() as bar:
+    with progress_bar() as bar, PeakRSS() as rss:
         task = bar.add_task(label, total=None)
         report = rebuild(settings, progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
-    return report.rate, time.perf_counter() - t, report.events
+    return report.rate, time.perf_counter() - t, report.events, max(rss.peak, rss.before) - rss.before
 
 
 def measure(settings: Settings, store: str) -> dict:
@@ -174,14 +204,15 @@ def measure(settings: Settings, store: str) -> dict:
     head = app.head_position()
     scan_before = scan(app, f"{store}: library scan")
     floor_rate = floor(app, settings, f"{store}: floor (facts rows only)")
-    rate, wall, events = run_rebuild(settings, f"{store}: rebuild")
+    rate, wall, events, peak = run_rebuild(settings, f"{store}: rebuild")
     gc.collect()  # the rebuild's freed state, collected now rather than during the timed scan
     scan_after = scan(app, f"{store}: library scan")
     with db.read() as c:
         live = c.version
         rows = {t: int(c.scalar(f"SELECT count(*) FROM {t}")) for t in ("facts", "tenures", "roles", "spans")}
     return {"store": store, "events": events, "head": head, "scan": (scan_before + scan_after) / 2,
-            "scans": (scan_before, scan_after), "floor": floor_rate, "rebuild": rate, "wall": wall, "live": live, "rows": rows}
+            "scans": (scan_before, scan_after), "floor": floor_rate, "rebuild": rate,
+            "peak_rss": peak, "wall": wall, "live": live, "rows": rows}
 
 
 def main() -> None:
@@ -253,6 +284,7 @@ def main() -> None:
               f"live version now {r['live']}")
         print(f"{'':<9}floor (scan + build and write the facts rows alone, no fold): {r['floor']:,.0f} ev/s, "
               f"{r['floor'] / r['scan']:.2f} x scan")
+        print(f"{'':<9}resident memory the rebuild added, at its peak: {r['peak_rss'] / 2**30:.1f} GiB")
     for note in notes:
         print(note)
     print(f"goal: rebuild >= {GOAL} x scan: {'PASS' if ok else 'FAIL'}")

@@ -230,6 +230,7 @@ class Projector:
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
         self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
         if cache is not None:
+            state.rows = []  # the closed rows are stored; going on from here needs only what is open
             cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
 
     def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
@@ -250,10 +251,10 @@ class Projector:
             for u in info:
                 hit.state.formed[u["slug"]] = u["formed_lo"]
             hit.units |= new_units
-        closed_before = len(hit.state.rows)
         hit.state.apply(view)
         hit.last = key
-        changed = hit.state.rows[closed_before:] + hit.state.open_rows()
+        changed = hit.state.rows + hit.state.open_rows()
+        hit.state.rows = []  # closed by this fact, stored below, never needed by the fold again
         self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only_open=True)
         self._store(org, person, [r for r in changed if r.unit is None], "roles", recorded, only_open=True)
         return True

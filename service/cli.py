@@ -116,7 +116,8 @@ def status(as_json: bool) -> None:
     for name, p in info["projections"].items():
         table.add_row(name, str(p["position"]), str(p["version"]), str(p["lag_events"]), str(p["lag_seconds"]))
         for v in p.get("other_versions", []):
-            table.add_row(f"  {v['state']}", str(v["position"]), str(v["version"]), "", "")
+            state = f"{v['state']} (abandoned)" if v.get("abandoned") else v["state"]
+            table.add_row(f"  {state}", str(v["position"]), str(v["version"]), "", "")
     out.print(table)
     for name, p in info["projections"].items():
         if p["parked"]:
@@ -471,12 +472,13 @@ def versions(ctx, name: str) -> None:
     ctx.obj = name
     if ctx.invoked_subcommand is None:
         from projections import versions as v
+        from workers import joblog
 
         s = _services()
         with _version_errors():
             v.check_name(name)
             with s.db.read(bind=False) as c:
-                rows = v.listing(c, name)
+                rows = joblog.with_jobs(c, v.listing(c, name))
         click.echo(json.dumps(rows, indent=2, default=str))
 
 

@@ -459,10 +459,11 @@ def ops_replay(data, name):
 def ops_versions(name):
     """Every version of a projection not yet dropped: live, building, scratch, retired."""
     from projections import versions
+    from workers import joblog
 
     _projection(name)
     with services().read(name=name) as c:
-        return {"name": name, "versions": versions.listing(c, name)}
+        return {"name": name, "versions": joblog.with_jobs(c, versions.listing(c, name))}
 
 
 @blp.route("/ops/projections/<name>/versions/<int:version>", methods=["DELETE"])

@@ -289,6 +289,10 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
         killed_at = _building_position(db)
         assert 0 < killed_at < head, (killed_at, head)
         assert _live(db) == 2  # readers were never switched to the half-built version
+        # operators see at once that the half-built version's process is gone
+        listed = {v["version"]: v for v in _versions_cli(env)}
+        assert listed[3]["state"] == "building" and listed[3]["abandoned"] is True
+        assert listed[3]["job"]["state"] == "running" and listed[3]["job"]["stalled"] is True
         time.sleep(0.2)
         resumed = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=env, capture_output=True, text=True,
                                  timeout=300)
@@ -462,6 +466,49 @@ def test_a_store_from_before_versions_gets_version_1_folded_from_its_log(tmp_pat
     tables = {r[0] for r in sqlite3.connect(settings_.sqlite_path).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "tenures" not in tables and "tenures_v1" in tables
+
+
+def _versions_cli(env) -> list[dict]:
+    out = subprocess.run([str(BIN / "orghistory"), "versions"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_replay_killed_with_sigkill_is_shown_abandoned_and_can_be_dropped(tmp_path):
+    settings_ = Settings(data_dir=tmp_path / "d")
+    forget()
+    app, db = open_store(settings_)
+    _history(app, facts=12000)
+    catch_up(settings_)
+    head = app.head_position()
+    env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "100"}
+
+    def replayed() -> int:
+        with db.read(bind=False) as c:
+            v = c.scalar("SELECT MAX(version) FROM projection_versions WHERE state='replaying'")
+            return 0 if v is None else int(c.scalar("SELECT position FROM tracking WHERE name=?",
+                                                    (f"history@v{v}",)) or 0)
+
+    proc = subprocess.Popen([str(BIN / "orghistory"), "replay", "--until-position", str(head)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_until(lambda: replayed() >= head // 4, proc=proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert 0 < replayed() < head
+    [v] = [v for v in _versions_cli(env) if v["state"] != "live"]
+    assert v["state"] == "replaying" and v["abandoned"] is True and v["job"]["kind"] == "replay"
+    status = subprocess.run([str(BIN / "orghistory"), "status", "--json"], env=env, capture_output=True, text=True)
+    [other] = json.loads(status.stdout)["projections"]["history"]["other_versions"]
+    assert (other["version"], other["abandoned"], other["job"]) == (v["version"], True, v["job"]["id"])
+    out = subprocess.run([str(BIN / "orghistory"), "versions", "drop", str(v["version"])], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [x["state"] for x in _versions_cli(env)] == ["live"]
+    # a finished replay is not abandoned, and neither is the live version
+    done = replay(settings_, until_position=50)
+    listed = {x["version"]: x for x in _versions_cli(env)}
+    assert listed[done.version]["state"] == "scratch" and listed[done.version]["abandoned"] is False
+    assert all(not x["abandoned"] for x in listed.values())
 
 
 def test_the_command_line_refuses_a_second_rebuild(sqlite_settings):

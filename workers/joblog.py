@@ -14,8 +14,9 @@ from projections.clock import now as _now
 from projections.db import Database
 
 STATES = ("queued", "running", "finished", "failed")
-# A running job whose runner has not written for this long is reported as stalled: its process
-# was most likely killed; running the command again resumes it.
+# A running job whose runner has not written for this long (or whose process, on this host, is
+# gone) is reported as stalled: its process was most likely killed; running the command again
+# resumes it.
 STALE_SECONDS = 60
 
 
@@ -81,13 +82,46 @@ def active(db: Database, name: str, kind: str = "rebuild") -> dict | None:
     return None
 
 
+def _runner_gone(runner: str | None) -> bool:
+    """The job's process ran on this host and no longer exists (killed: it could not say so)."""
+    host, _, pid = (runner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's (or container's) process: only its silence tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's process
+        return False
+    return False
+
+
 def describe(row: dict) -> dict:
     out = dict(row)
     out["stalled"] = False
     if row["state"] in ("queued", "running"):
         age = (datetime.now(timezone.utc) - clock.parse(row["updated_at"])).total_seconds()
-        # queued jobs wait for a worker, which may be busy: only a silent *runner* is stalled
-        out["stalled"] = row["state"] == "running" and age > STALE_SECONDS
+        # queued jobs wait for a worker, which may be busy: only a silent (or dead) *runner* is stalled
+        out["stalled"] = row["state"] == "running" and (age > STALE_SECONDS or _runner_gone(row.get("runner")))
     for k in ("done", "total", "position"):
         out[k] = int(out[k] or 0)
     return out
+
+
+UNFINISHED = ("building", "replaying")
+
+
+def with_jobs(conn, rows: list[dict]) -> list[dict]:
+    """Version rows (``versions.listing``) with the job that last worked on each unfinished one,
+    and ``abandoned``: an unfinished version whose job failed, stalled or never existed, i.e. whose
+    process was killed. A rebuild resumes an abandoned ``building`` version; an abandoned
+    ``replaying`` one is only good for ``versions drop``."""
+    jobs = {}
+    for r in conn.all("SELECT * FROM jobs WHERE version IS NOT NULL ORDER BY created_at"):
+        jobs[(r["name"], int(r["version"]))] = describe(r)  # the newest job per version wins
+    for row in rows:
+        job = jobs.get((row["name"], int(row["version"])))
+        row["job"] = None if job is None else {k: job[k] for k in ("id", "kind", "state", "stalled", "updated_at")}
+        row["abandoned"] = row["state"] in UNFINISHED and (
+            job is None or job["stalled"] or job["state"] in ("failed", "finished"))
+    return rows

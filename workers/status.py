@@ -10,6 +10,7 @@ from events.settings import Settings
 from projections import versions
 from projections.projector import NAME
 
+from . import joblog
 from .dispatch import QUEUE, redis_for_clients
 from .runtime import open_store
 
@@ -23,7 +24,7 @@ def status(settings: Settings) -> dict[str, Any]:
         position, updated = int(row.get("position") or 0), row.get("updated_at")
         parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
                           "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
-        others = [r for r in versions.listing(conn, NAME) if r["state"] != "live"]
+        others = [r for r in joblog.with_jobs(conn, versions.listing(conn, NAME)) if r["state"] != "live"]
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
@@ -35,9 +36,12 @@ def status(settings: Settings) -> dict[str, Any]:
                                "lag_seconds": lag_seconds, "updated_at": updated,
                                "parked": len(parked), "parked_events": parked[:20],
                                # a rebuild under way (state building), replays (scratch), old versions
-                               # not yet dropped (retired), each with the position it has reached
+                               # not yet dropped (retired), each with the position it has reached;
+                               # ``abandoned``: unfinished, and its process is gone
                                "other_versions": [{k: v[k] for k in ("version", "state", "position",
-                                                                     "until_position", "created_at")}
+                                                                     "until_position", "created_at",
+                                                                     "abandoned")}
+                                                  | {"job": (v["job"] or {}).get("id")}
                                                   for v in others]}},
         "dispatch": "rq" if settings.redis_url else "in-process",
     }
