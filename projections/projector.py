@@ -224,7 +224,8 @@ class Projector:
                 dissolved_ids.append(u["dissolved_event"])
         # The units table already knows each unit's (current) dissolution: fetch just those facts.
         views = [_view(r, p) for r, p in parsed]
-        views += [_view(r, _payload(r)) for r in s.facts_by_ids(org, dissolved_ids)]
+        dissolutions = s.facts_by_ids(org, dissolved_ids)
+        views += [_view(r, _payload(r)) for r in dissolutions]
         state = fold_person(person, views, formed)
         rows = state.finish()
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
@@ -232,6 +233,10 @@ class Projector:
         if cache is not None:
             state.rows = []  # the closed rows are stored; going on from here needs only what is open
             cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
+            for r in own:
+                _forget_parsed(r)
+            for r in dissolutions:
+                _forget_parsed(r)
 
     def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full
@@ -253,6 +258,7 @@ class Projector:
             hit.units |= new_units
         hit.state.apply(view)
         hit.last = key
+        _forget_parsed(row)
         changed = hit.state.rows + hit.state.open_rows()
         hit.state.rows = []  # closed by this fact, stored below, never needed by the fold again
         self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only_open=True)
@@ -290,6 +296,13 @@ def _payload(r: dict) -> dict:
     if p is None:
         p = r["_payload"] = json.loads(r["payload"])
     return p
+
+
+def _forget_parsed(r) -> None:
+    """Drop a kept fact row's parsed caches once its person's fold is cached: a rebuild keeps every
+    fact of the log, and the parsed forms were most of its memory. A later full re-derivation of
+    the person parses them again."""
+    r["_payload"] = r["_view"] = None
 
 
 def _view(r: dict, payload: dict) -> FactView:

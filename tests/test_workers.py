@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import redis
+from rq import Worker
 
 from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
@@ -27,10 +28,16 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
     procs.append(subprocess.Popen([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, "orghistory"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=open(logs[-1], "w")))
     try:
+        # all four listening before the first append, so that a slow start (a loaded machine) does
+        # not leave one of them with nothing to do
+        conn = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 60
+        while len(Worker.all(connection=conn)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(Worker.all(connection=conn)) >= 4, [w.name for w in Worker.all(connection=conn)]
         app, _ = open_store(pg_settings)
         app.register_org("acme", "Acme")
         app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
-        conn = redis.Redis.from_url(redis_url)
         for batch in range(30):  # appends while the workers run, each followed by a wake-up
             people = [f"p{batch}-{i}" for i in range(10)]
             for p in people:
