@@ -171,6 +171,21 @@ def index_statements(conn: Conn, version: int) -> list[str]:
     return [st for st in version_ddl(conn.postgres, suffix(version)) if st.startswith("CREATE INDEX")]
 
 
-def drop_version(conn: Conn, version: int) -> None:
-    for table in VERSIONED:
+def drop_version(conn: Conn, version: int, tables: tuple[str, ...] = VERSIONED) -> None:
+    for table in tables:
         conn.raw.execute(f"DROP TABLE IF EXISTS {table}{suffix(version)}")
+
+
+def versioned_tables(conn: Conn) -> set[int]:
+    """The versions that have at least one table in this database (or schema)."""
+    if conn.postgres:
+        rows = conn.all("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")
+    else:
+        rows = conn.all("SELECT name FROM sqlite_master WHERE type='table'")
+    names = [r["name"] for r in rows]
+    out = set()
+    for n in names:
+        base, _, v = n.rpartition("_v")
+        if base in VERSIONED and v.isdigit():
+            out.add(int(v))
+    return out

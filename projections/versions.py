@@ -17,7 +17,7 @@ import time
 
 from .clock import now as _now
 from .db import DEFAULT_PROJECTION, Conn, Database
-from .schema import VERSIONED, create_shared, create_version, drop_version, index_statements
+from .schema import VERSIONED, create_shared, create_version, drop_version, index_statements, versioned_tables
 
 log = logging.getLogger("orghistory.versions")
 PROJECTIONS = (DEFAULT_PROJECTION,)  # the projections this service knows
@@ -131,15 +131,35 @@ def drop(db: Database, name: str, version: int, grace: float = 30.0) -> bool:
         log.warning("old readers still running; version left retired", extra={"projection": name, "version": version})
         return False
     with db.write(bind=False) as conn:
-        drop_version(conn, version)
         conn.execute("DELETE FROM tracking WHERE name=?", (f"{name}@v{version}",))
         conn.execute("UPDATE projection_versions SET state='dropped', dropped_at=? WHERE name=? AND version=?",
                      (_now(), name, version))
+    # No reader can bind to it any more. Its tables go one per transaction: SQLite has one writer,
+    # and appends and the catch-up then wait for one table's DROP at a time, never for all of a
+    # million-event version's at once. Killed in between, the rest go with the next sweep.
+    _drop_tables(db, version)
     log.info("dropped version", extra={"projection": name, "version": version})
     return True
 
 
+def _drop_tables(db: Database, version: int) -> None:
+    for table in VERSIONED:
+        with db.write(bind=False) as conn:
+            drop_version(conn, version, tables=(table,))
+
+
+def sweep(db: Database) -> list[int]:
+    """Drop what is left of versions marked dropped (a drop killed between two tables)."""
+    with db.read(bind=False) as conn:
+        dropped = {int(r["version"]) for r in conn.all("SELECT version FROM projection_versions WHERE state='dropped'")}
+        left = {v for v in versioned_tables(conn) if v in dropped}
+    for v in sorted(left):
+        _drop_tables(db, v)
+    return sorted(left)
+
+
 def drop_retired(db: Database, name: str, grace: float = 30.0) -> list[int]:
+    sweep(db)
     with db.read(bind=False) as conn:
         retired = [int(r["version"]) for r in conn.all(
             "SELECT version FROM projection_versions WHERE name=? AND state='retired' AND dropped_at IS NULL", (name,))]

@@ -479,7 +479,7 @@ def test_a_replay_killed_with_sigkill_is_shown_abandoned_and_can_be_dropped(tmp_
     forget()
     app, db = open_store(settings_)
     _history(app, facts=12000)
-    catch_up(settings_)
+    rebuild(settings_)  # the first fold, the fast way: version 2 is live
     head = app.head_position()
     env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "100"}
 
