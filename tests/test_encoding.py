@@ -1,0 +1,45 @@
+"""The fold's fast JSON encoders write exactly what ``json.dumps`` writes: stored payload and
+evidence text must not depend on which path (rebuild or catch-up, old code or new) wrote it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projections.projector import _evidence_json, dumps
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON)
+def test_dumps_is_json_dumps(value):
+    assert dumps(value) == json.dumps(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text()))
+def test_evidence_lists_are_encoded_as_json_dumps_would(ids):
+    assert _evidence_json(tuple(ids)) == json.dumps(ids)
+
+
+def test_what_json_cannot_encode_is_refused_the_same_way():
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"when": object()})
+    with pytest.raises(ValueError):  # a cycle is refused, not looped on
+        json.dumps(_cycle())
+    with pytest.raises((ValueError, RecursionError)):
+        dumps(_cycle())
+
+
+def _cycle() -> list:
+    x: list = []
+    x.append(x)
+    return x
