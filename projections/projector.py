@@ -64,16 +64,10 @@ def _evidence_json(evidence: tuple[str, ...]) -> str:
 
 
 def _row_key(r: Row) -> tuple:
-    """The row as the store holds it: its column values, ``unit`` first for a tenure. Kept on the
-    (immutable) row, since an open row is compared again after every fact about its person."""
-    key = r.__dict__.get("_key")
-    if key is None:
-        key = (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
-               r.cause, r.start_event, r.end_event, _evidence_json(r.evidence), int(r.disputed))
-        if r.unit is not None:
-            key = (r.unit,) + key
-        r.__dict__["_key"] = key
-    return key
+    """The row as the store holds it: its column values, ``unit`` first for a tenure."""
+    key = (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
+           r.cause, r.start_event, r.end_event, _evidence_json(r.evidence), int(r.disputed))
+    return key if r.unit is None else (r.unit,) + key
 
 
 class Projector:

@@ -58,6 +58,7 @@ class FactRow:
         return getattr(self, key, default)
 
     def pop(self, key: str, default=None):
+        """Clears a slot (a row has every column; only the caches are ever popped)."""
         value = getattr(self, key, default)
         setattr(self, key, None)
         return value
@@ -223,7 +224,7 @@ class MemoryStore:
         self.orgs: dict[str, tuple] = {}
         self.people: set[str] = set()
         self.subs: dict[str, list] = {}  # aggregate_id -> SUB_COLUMNS values
-        self.facts: dict[tuple[str, str], dict] = {}
+        self.facts: dict[tuple[str, str], FactRow] = {}
         self.fact_people: dict[tuple[str, str], set[str]] = {}  # (org, person) -> fact ids
         self.fact_units: dict[tuple[str, str], set[str]] = {}  # (org, unit) -> fact ids
         # (org, fact) -> its people: a tuple (mostly of one), not a set, as there is one per fact

@@ -24,15 +24,16 @@ def sse(app: OrgHistory, wakeup, after: int, org: str | None, types: set[str] | 
     yield "retry: 1000\n\n"
     cursor = after
     last_sent = time.monotonic()
-    while True:
-        seen, before = wakeup.generation, cursor
-        events, cursor = page(app, cursor, 500, org, types)
-        for e in events:
-            yield f"id: {e['position']}\nevent: {e['type']}\ndata: {json.dumps(e, ensure_ascii=False)}\n\n"
-            last_sent = time.monotonic()
-        if cursor != before:
-            continue  # more may be waiting: read on before sleeping
-        if time.monotonic() - last_sent >= heartbeat:
-            yield ": heartbeat\n\n"
-            last_sent = time.monotonic()
-        wakeup.wait(seen, min(POLL_SECONDS, heartbeat))
+    with wakeup.streaming():
+        while not wakeup.closed:  # closed: the server is shutting down; clients reconnect elsewhere
+            seen, before = wakeup.generation, cursor
+            events, cursor = page(app, cursor, 500, org, types)
+            for e in events:
+                yield f"id: {e['position']}\nevent: {e['type']}\ndata: {json.dumps(e, ensure_ascii=False)}\n\n"
+                last_sent = time.monotonic()
+            if cursor != before:
+                continue  # more may be waiting: read on before sleeping
+            if time.monotonic() - last_sent >= heartbeat:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
+            wakeup.wait(seen, min(POLL_SECONDS, heartbeat))

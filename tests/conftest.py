@@ -150,6 +150,10 @@ def inprocess_service(sqlite_settings):
     client.services = app.extensions["orghistory"]  # for tests that mint tokens directly
     yield client
     server.shutdown()
+    server.server_close()
+    # forget() closes the store: first wait for every thread that reads it (closing SQLite
+    # under a running query can crash the process): live streams, then the folding thread
+    app.extensions["orghistory"].wakeup.close()
     app.extensions["orghistory"].dispatcher.stop()
     forget()
 

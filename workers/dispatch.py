@@ -133,9 +133,13 @@ class InProcessDispatcher:
             except Exception:  # keep going: a locked database now is fine a moment later
                 log.exception("background catch-up failed")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the folding thread and wait for it to finish what it is doing, so that the store
+        can be closed after this returns (closing SQLite under a running query can crash)."""
         self._stop.set()
         self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def start_job(self, func: str, job_id: str, *args) -> None:
         """Run an operator job (rebuild, replay) in a thread of this process; its progress and

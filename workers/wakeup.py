@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from events.settings import Settings
 
@@ -23,6 +25,8 @@ class Wakeup:
         self._channel = f"orghistory:{settings.database_schema}:appended"
         self._redis = None
         self._listener: threading.Thread | None = None
+        self.closed = False  # set by close(): live streams end at their next step
+        self._streams = 0  # live streams now reading the store
         if settings.redis_url:
             from .dispatch import redis_for_clients
 
@@ -46,12 +50,32 @@ class Wakeup:
         """Wait until a wake-up newer than ``seen`` or ``timeout``; returns the generation now."""
         self._ensure_listener()
         with self._cond:
-            self._cond.wait_for(lambda: self._generation != seen, timeout)
+            self._cond.wait_for(lambda: self._generation != seen or self.closed, timeout)
             return self._generation
 
     @property
     def generation(self) -> int:
         return self._generation
+
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Held by a live stream for as long as it may read the store."""
+        with self._cond:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._streams -= 1
+                self._cond.notify_all()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """End the live streams (each at its next step) and wait until none reads the store any
+        more, so that the store can be closed under them. True if they all ended in time."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._streams == 0, timeout)
 
     def _ensure_listener(self) -> None:
         if self._redis is None or (self._listener is not None and self._listener.is_alive()):
