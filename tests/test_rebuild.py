@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -520,3 +521,30 @@ def test_the_command_line_refuses_a_second_rebuild(sqlite_settings):
                              capture_output=True, text=True)
     assert out.returncode == 3 and "already running" in out.stderr
     assert _live(db) == 1
+
+
+def test_a_rebuild_job_whose_process_is_gone_no_longer_counts_as_running(sqlite_settings):
+    """What ``POST .../rebuild`` consults before answering 409: a job row still saying
+    ``running``, whose process on this host has died (SIGKILL leaves no word), is not active."""
+    from workers import joblog
+
+    forget()
+    _, db = open_store(sqlite_settings)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        for proc in (dead, alive):
+            job = joblog.create(db, "rebuild", "history")
+            joblog.update(db, job, state="running", runner=f"{socket.gethostname()}:{proc.pid}")
+        assert joblog.active(db, "history")["runner"].endswith(f":{alive.pid}")
+    finally:
+        alive.kill()
+        alive.wait()
+    assert joblog.active(db, "history") is None  # both runners gone: a new rebuild may start
+    assert all(joblog.describe(r)["stalled"] for r in _jobs(db))
+
+
+def _jobs(db) -> list[dict]:
+    with db.read(bind=False) as c:
+        return c.all("SELECT * FROM jobs")
