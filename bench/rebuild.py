@@ -39,9 +39,10 @@ from board_asof import APPEND_BATCH, ERR, ORG, PEOPLE_BATCH, Generator, progress
 from events.backup import export_log, import_log  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
-from events.validtime import ValidTime  # noqa: E402
 from projections.clock import stamp  # noqa: E402
-from projections.projector import dumps  # noqa: E402
+from projections.projector import fact_values  # noqa: E402
+from projections.schema import version_ddl  # noqa: E402
+from projections.store import ALL_FACT_COLUMNS  # noqa: E402
 from workers.rebuild import rebuild  # noqa: E402
 from workers.runtime import forget, open_store  # noqa: E402
 
@@ -91,41 +92,40 @@ def scan(app, label: str) -> float:
     return n / (time.perf_counter() - t)
 
 
-FLOOR_COLUMNS = ("org", "id", "position", "type", "recorded_at", "effective", "eff_lo", "eff_hi", "confidence",
-                 "payload", "original", "corrections", "retracted_by", "retracted_at", "writer")
+def _facts_ddl(postgres: bool) -> str:
+    """The projection's own ``facts`` table, as a scratch (temporary on PostgreSQL) ``floor_facts``."""
+    [ddl] = [st for st in version_ddl(postgres, "_floor") if "TABLE IF NOT EXISTS facts_floor " in st]
+    ddl = ddl.replace("facts_floor", "floor_facts")
+    return ddl.replace("CREATE TABLE", "CREATE TEMP TABLE") if postgres else ddl
 
 
 def floor(app, settings: Settings, label: str) -> float:
     """A floor under any rebuild of this projection, in events per second: the scan, plus building
-    the ``facts`` rows exactly as the rebuild stores them (payload JSON, valid-time bounds, record
-    time) and bulk-writing them into a scratch table on the same kind of store. No fold: no
+    the ``facts`` rows with the rebuild's own code (``fact_values``) and bulk-writing them into a
+    scratch table on the same kind of store. No fold: no
     tenures, roles, spans, people or links, which are the other ~3.5 rows per event."""
     rows: list[tuple] = []
     if settings.is_postgres:
         import psycopg
 
         conn = psycopg.connect(settings.database_url, autocommit=True)
-        conn.execute("CREATE TEMP TABLE floor_facts (org TEXT, id TEXT, position BIGINT, type TEXT, recorded_at TEXT, "
-                     "effective TEXT, eff_lo TEXT, eff_hi TEXT, confidence TEXT, payload TEXT, original TEXT, "
-                     "corrections TEXT, retracted_by TEXT, retracted_at TEXT, writer TEXT, PRIMARY KEY (org, id))")
+        conn.execute(_facts_ddl(postgres=True))
 
         def write() -> None:
             with conn.transaction(), conn.cursor() as cur, \
-                    cur.copy(f"COPY floor_facts ({', '.join(FLOOR_COLUMNS)}) FROM STDIN") as copy:
+                    cur.copy(f"COPY floor_facts ({', '.join(ALL_FACT_COLUMNS)}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
     else:
         scratch = Path(tempfile.mkdtemp(prefix="orghistory-floor-"))
         conn = sqlite3.connect(scratch / "floor.sqlite3", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE floor_facts (org TEXT NOT NULL, id TEXT NOT NULL, position BIGINT NOT NULL, "
-                     "type TEXT NOT NULL, recorded_at TEXT NOT NULL, effective TEXT, eff_lo TEXT, eff_hi TEXT, "
-                     "confidence TEXT NOT NULL, payload TEXT NOT NULL, original TEXT NOT NULL, corrections TEXT NOT NULL, "
-                     "retracted_by TEXT, retracted_at TEXT, writer TEXT, PRIMARY KEY (org, id))")
+        conn.execute(_facts_ddl(postgres=False))
 
         def write() -> None:
             conn.execute("BEGIN")
-            conn.executemany(f"INSERT INTO floor_facts VALUES ({','.join('?' * len(FLOOR_COLUMNS))})", rows)
+            conn.executemany(f"INSERT INTO floor_facts ({', '.join(ALL_FACT_COLUMNS)}) "
+                             f"VALUES ({','.join('?' * len(ALL_FACT_COLUMNS))})", rows)
             conn.execute("COMMIT")
     n, after = 0, 0
     t = time.perf_counter()
@@ -140,13 +140,7 @@ def floor(app, settings: Settings, label: str) -> float:
                     e = app.decode(note)
                     if e.org is None or e.id is None or e.type == "org_registered":
                         continue
-                    f = e.fields
-                    eff = f.get("effective")
-                    w = ValidTime.parse(eff) if eff else None
-                    payload = dumps(f)
-                    rows.append((e.org, e.id, e.position, e.type, stamp(e.recorded_at), eff,
-                                 w.earliest.isoformat() if w else None, w.latest.isoformat() if w else None,
-                                 f.get("confidence") or "reported", payload, payload, "[]", None, None, e.writer))
+                    rows.append(fact_values(e, stamp(e.recorded_at)) + ("[]", None, None))  # ALL_FACT_COLUMNS
                 n += len(notes)
                 after = notes[-1].id
                 if len(rows) >= 20_000:

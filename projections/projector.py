@@ -63,6 +63,16 @@ def _evidence_json(evidence: tuple[str, ...]) -> str:
     return "[" + ", ".join(map(json.encoder.encode_basestring_ascii, evidence)) + "]"
 
 
+def fact_values(e: RecordedEvent, recorded: str) -> tuple:
+    """A new fact's ``facts`` row (``FACT_COLUMNS``): its payload as JSON, twice (the current
+    and the original form), and its valid-time bounds."""
+    f = e.fields
+    w = ValidTime.parse(f["effective"]) if f.get("effective") else None
+    payload = dumps(f)
+    return (e.org, e.id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
+            w.latest.isoformat() if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
+
+
 def _row_key(r: Row) -> tuple:
     """The row as the store holds it: its column values, ``unit`` first for a tenure."""
     key = (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
@@ -164,12 +174,7 @@ class Projector:
         return {fields["unit"]} if fields["type"] in ("unit_formed", "unit_dissolved") else set()
 
     def _insert_fact(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-        payload = dumps(f)
-        self.s.insert_fact((e.org, e.id, e.position, e.type, recorded, f.get("effective"),
-                            w.earliest.isoformat() if w else None, w.latest.isoformat() if w else None,
-                            f.get("confidence") or "reported", payload, payload, e.writer), f)
+        self.s.insert_fact(fact_values(e, recorded), e.fields)
 
     def _link(self, org: str, fact_id: str, fields: dict[str, Any]) -> None:
         self.s.link(org, fact_id, people_of(fields["type"], fields), units_of(fields["type"], fields))

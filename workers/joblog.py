@@ -117,8 +117,11 @@ def with_jobs(conn, rows: list[dict]) -> list[dict]:
     process was killed. A rebuild resumes an abandoned ``building`` version; an abandoned
     ``replaying`` one is only good for ``versions drop``."""
     jobs = {}
-    for r in conn.all("SELECT * FROM jobs WHERE version IS NOT NULL ORDER BY created_at"):
-        jobs[(r["name"], int(r["version"]))] = describe(r)  # the newest job per version wins
+    listed = sorted({int(r["version"]) for r in rows})
+    if listed:  # the jobs of these versions only, not every job ever run
+        for r in conn.all(f"SELECT * FROM jobs WHERE version IN ({','.join('?' * len(listed))}) "
+                          "ORDER BY created_at", listed):
+            jobs[(r["name"], int(r["version"]))] = describe(r)  # the newest job per version wins
     for row in rows:
         job = jobs.get((row["name"], int(row["version"])))
         row["job"] = None if job is None else {k: job[k] for k in ("id", "kind", "state", "stalled", "updated_at")}
