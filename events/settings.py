@@ -70,6 +70,8 @@ class Settings:
                 "POSTGRES_MAX_OVERFLOW": "8",
                 "POSTGRES_CONNECT_TIMEOUT": "10",
                 "POSTGRES_LOCK_TIMEOUT": "10",
+                # large saves (an import is one) in chunks: see pgstore.py
+                "APPLICATION_RECORDER_TOPIC": "events.pgstore:ChunkedPostgresApplicationRecorder",
             }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return {
