@@ -23,9 +23,11 @@ from eventsourcing.persistence import IntegrityError
 
 from .domain import (
     FACT_CLASSES,
+    Dataset,
     IdempotentAppend,
     Organization,
     Person,
+    PersonIdentifier,
     Subscription,
     fact_fields,
     idempotency_id,
@@ -248,7 +250,7 @@ class OrgHistory(Application[UUID]):
         """``events[2]`` inside a batch; the bare field names for a single fact (path ``""``)."""
         return f"{path}[{i}]" if path else ""
 
-    def _check_correction(self, org: Organization, fact: dict, at: str) -> None:
+    def _check_correction(self, org: Organization, fact: dict, at: str, new_people: set[str] = frozenset()) -> None:
         target_org, _, version = fact["target"].rpartition("@")
         if target_org != org.slug or not 1 < int(version) <= org.version:
             raise UnknownReference(f"no event {fact['target']} in {org.slug}", field_path(at, "target"))
@@ -259,7 +261,7 @@ class OrgHistory(Application[UUID]):
             raise InvalidFact("a unit's slug cannot be corrected", field_path(at, "changes.unit"))
         corrected = apply_changes(fact_fields(target), fact["changes"], field_path(at, "changes"))
         for name in TYPES[corrected["type"]].people:
-            if corrected.get(name) and self.find_person(corrected[name]) is None:
+            if corrected.get(name) and corrected[name] not in new_people and self.find_person(corrected[name]) is None:
                 raise UnknownReference(f"no person {corrected[name]!r}", field_path(at, f"changes.{name}"))
         for name in TYPES[corrected["type"]].units:
             value = corrected.get(name)
@@ -365,6 +367,53 @@ class OrgHistory(Application[UUID]):
         # decodes every event of the log, and this ran longer than the library's own decoding.
         return _DECODERS.get(type(event), _internal)(notification.id, event)
 
+    # --- imports and people -------------------------------------------------------------------
+
+    def sync(self, org_slug: str, data: Any, *, source: str | None = None, dry_run: bool = False,
+             writer: str | None = None, org_name: str | None = None) -> dict[str, Any]:
+        """Sync an organization with a dataset (see ``imports.sync``): only the differences from
+        what the same source said last time are recorded, in one transaction."""
+        from .imports.importer import run_import
+
+        return run_import(self, org_slug, data, source=source, dry_run=dry_run, writer=writer, org_name=org_name)
+
+    def merge_people(self, person: str, into: str, reason: str | None, writer: str | None) -> dict:
+        """Record that ``person`` is ``into``: answers show one person with both histories."""
+        slug(person, "person")
+        slug(into, "into")
+        if reason is not None:
+            text(reason, "reason")
+        found, target = self.find_person(person), self.find_person(into)
+        if found is None:
+            raise NotFound(f"no person {person!r}", "person")
+        if target is None:
+            raise UnknownReference(f"no person {into!r}", "into")
+        if found.merged_into is not None:
+            raise AlreadyExists(f"{person!r} is already merged into {found.merged_into!r}; retract that first",
+                                "person")
+        seen, cursor = {person}, target
+        while cursor is not None:  # no cycles: into must not lead back to person
+            if cursor.slug in seen:
+                raise InvalidFact(f"{into!r} is {person!r} already (merged into it)", "into")
+            seen.add(cursor.slug)
+            cursor = self.find_person(cursor.merged_into) if cursor.merged_into else None
+        found.merge_into(into, reason.strip() if reason else None, writer)
+        recordings = self._save(found)
+        return {"person": person, "into": into, "position": recordings[-1].notification.id}
+
+    def retract_merge(self, person: str, reason: str, writer: str | None) -> dict:
+        slug(person, "person")
+        text(reason, "reason")
+        found = self.find_person(person)
+        if found is None:
+            raise NotFound(f"no person {person!r}", "person")
+        if found.merged_into is None:
+            raise NotFound(f"{person!r} is not merged into anyone", "person")
+        into = found.merged_into
+        found.retract_merge(reason.strip(), writer)
+        recordings = self._save(found)
+        return {"person": person, "into": into, "position": recordings[-1].notification.id}
+
     # --- webhook subscriptions ---------------------------------------------------------------
 
     def subscribe(self, url: str, org: str | None, types: list[str], secret: str, writer: str | None,
@@ -424,6 +473,36 @@ def _person_registered(position: int, event: Person.Registered) -> RecordedEvent
                          {"type": "person_registered", "person": event.slug, "name": event.name})
 
 
+def _person_renamed(position: int, event: Person.Renamed) -> RecordedEvent:
+    return RecordedEvent(position, None, None, "person_renamed", event.timestamp, event.writer,
+                         {"type": "person_renamed", "person": event.person, "name": event.name,
+                          "effective": event.effective})
+
+
+def _person_merged(position: int, event: Person.Merged) -> RecordedEvent:
+    return RecordedEvent(position, None, None, "person_merged", event.timestamp, event.writer,
+                         {"type": "person_merged", "person": event.person, "into": event.into,
+                          "reason": event.reason})
+
+
+def _merge_retracted(position: int, event: Person.MergeRetracted) -> RecordedEvent:
+    return RecordedEvent(position, None, None, "merge_retracted", event.timestamp, event.writer,
+                         {"type": "merge_retracted", "person": event.person, "reason": event.reason})
+
+
+def _person_identified(position: int, event: PersonIdentifier.Created) -> RecordedEvent:
+    return RecordedEvent(position, None, None, "person_identified", event.timestamp, event.writer,
+                         {"type": "person_identified", "person": event.person, "scheme": event.scheme,
+                          "identifier": event.value})
+
+
+def _imported(position: int, event: Dataset.Synced) -> RecordedEvent:
+    return RecordedEvent(position, None, event.org, "imported", event.timestamp, event.writer,
+                         {"type": "imported", "import": f"{event.source}-{event.originator_version - 1}",
+                          "org": event.org, "source": event.source, "format": event.format, "digest": event.digest,
+                          "first": event.first, "last": event.last, "summary": event.summary})
+
+
 def _internal(position: int, event: Any) -> RecordedEvent:
     return RecordedEvent(position, None, None, "internal", event.timestamp, None, {"type": "internal"})
 
@@ -434,4 +513,9 @@ _DECODERS = {
     Subscription.Created: _subscription_created,
     Subscription.Changed: _subscription_changed,
     Person.Registered: _person_registered,
+    Person.Renamed: _person_renamed,
+    Person.Merged: _person_merged,
+    Person.MergeRetracted: _merge_retracted,
+    PersonIdentifier.Created: _person_identified,
+    Dataset.Synced: _imported,
 }

@@ -13,6 +13,7 @@ Ids are derived from slugs with uuid5, as in the library's content-management ex
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -37,6 +38,8 @@ def idempotency_id(scope: str, key: str) -> UUID:
 
 
 class Person(Aggregate):
+    """A person. People are global: they move between organizations and appear in many sources."""
+
     class Registered(Aggregate.Created):
         slug: str
         name: str
@@ -45,10 +48,157 @@ class Person(Aggregate):
     def __init__(self, slug: str, name: str, writer: str | None):
         self.slug = slug
         self.name = name
+        self.merged_into: str | None = None
 
     @classmethod
     def create_id(cls, slug: str, **_: Any) -> UUID:
         return person_id(slug)
+
+    class Renamed(Aggregate.Event):
+        """The name as of this record time; with ``effective``, only from that valid date on (the
+        earlier name still holds before it)."""
+
+        person: str
+        name: str
+        effective: str | None
+        writer: str | None
+
+        def apply(self, person: Person) -> None:
+            person.name = self.name
+
+    class Merged(Aggregate.Event):
+        """This person is the same as ``into``: answers show one person with both histories."""
+
+        person: str
+        into: str
+        reason: str | None
+        writer: str | None
+
+        def apply(self, person: Person) -> None:
+            person.merged_into = self.into
+
+    class MergeRetracted(Aggregate.Event):
+        """The merge no longer counts: two people again, each with their own history."""
+
+        person: str
+        reason: str
+        writer: str | None
+
+        def apply(self, person: Person) -> None:
+            person.merged_into = None
+
+    def rename(self, name: str, effective: str | None, writer: str | None, timestamp: datetime | None = None) -> None:
+        self.trigger_event(Person.Renamed, person=self.slug, name=name, effective=effective, writer=writer, timestamp=timestamp)
+
+    def merge_into(self, into: str, reason: str | None, writer: str | None) -> None:
+        self.trigger_event(Person.Merged, person=self.slug, into=into, reason=reason, writer=writer)
+
+    def retract_merge(self, reason: str, writer: str | None) -> None:
+        self.trigger_event(Person.MergeRetracted, person=self.slug, reason=reason, writer=writer)
+
+
+def _key(*parts: str) -> str:
+    """An unambiguous key from free-text parts (source record ids may hold any character)."""
+    import json
+
+    return json.dumps(parts, ensure_ascii=False)
+
+
+class PersonRecord(Aggregate):
+    """Index: the person a source's own person record was resolved to, once, for good (so a record
+    keeps its person however the source's other records or identifiers change later)."""
+
+    class Created(Aggregate.Created):
+        source: str
+        record: str
+        person: str
+
+    def __init__(self, source: str, record: str, person: str):
+        self.source, self.record, self.person = source, record, person
+
+    @classmethod
+    def create_id(cls, source: str, record: str, **_: Any) -> UUID:
+        return uuid5(NAMESPACE, f"person-record/{_key(source, record)}")
+
+
+class PersonIdentifier(Aggregate):
+    """Index: an identifier (a Wikidata id, say) and the one person it names. Records of any source
+    that carry it are that person."""
+
+    class Created(Aggregate.Created):
+        scheme: str
+        value: str
+        person: str
+        writer: str | None
+
+    def __init__(self, scheme: str, value: str, person: str, writer: str | None):
+        self.scheme, self.value, self.person = scheme, value, person
+
+    @classmethod
+    def create_id(cls, scheme: str, value: str, **_: Any) -> UUID:
+        return uuid5(NAMESPACE, f"person-identifier/{_key(scheme, value)}")
+
+
+def empty_dataset_state() -> dict[str, dict]:
+    return {"memberships": {}, "units": {}, "people": {}, "person_ids": {}, "unit_ids": {}}
+
+
+class Dataset(Aggregate):
+    """What one source last said about one organization: the memory an import diffs against.
+
+    ``state`` holds, for each of the source's records, the facts its last import asserted for it
+    (ids and fields), so the next import records only the differences. It changes only together
+    with the organization's facts, in the same transaction."""
+
+    class Created(Aggregate.Created):
+        org: str
+        source: str
+        writer: str | None
+
+    def __init__(self, org: str, source: str, writer: str | None):
+        self.org, self.source = org, source
+        self.digest: str | None = None
+        self.imports = 0
+        self.state = empty_dataset_state()
+
+    @classmethod
+    def create_id(cls, org: str, source: str, **_: Any) -> UUID:
+        return uuid5(NAMESPACE, f"dataset/{org}/{source}")
+
+    class Synced(Aggregate.Event):
+        """One import: the document's digest, what changed in ``state`` (a value of None removes a
+        record), the summary, and the first and last fact it recorded."""
+
+        org: str
+        source: str
+        format: str
+        digest: str
+        changes: dict
+        summary: dict
+        first: str | None
+        last: str | None
+        writer: str | None
+
+        def apply(self, dataset: Dataset) -> None:
+            dataset.digest = self.digest
+            dataset.imports += 1
+            for section, delta in self.changes.items():
+                records = dataset.state.setdefault(section, {})
+                for key, value in delta.items():
+                    if value is None:
+                        records.pop(key, None)
+                    else:
+                        records[key] = value
+
+    @property
+    def import_id(self) -> str:
+        """The id of the import this dataset last recorded: ``<source>-<n>``."""
+        return f"{self.source}-{self.imports}"
+
+    def synced(self, fmt: str, digest: str, changes: dict, summary: dict, first: str | None, last: str | None,
+               writer: str | None, timestamp: datetime | None = None) -> None:
+        self.trigger_event(Dataset.Synced, org=self.org, source=self.source, format=fmt, digest=digest, changes=changes, summary=summary, first=first,
+                           last=last, writer=writer, timestamp=timestamp)
 
 
 class Organization(Aggregate):
@@ -68,6 +218,14 @@ class Organization(Aggregate):
         confidence: str
         note: str | None
         writer: str | None
+        # Version 2 added ``origin``: {"source", "record"[, "part"]} on facts an import wrote (which
+        # dataset said it, and under which of its own record ids); None on facts written by hand.
+        origin: dict | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["origin"] = None  # logs written before imports were syncs never recorded one
 
         def apply(self, org: Organization) -> None:
             if self.type_name == "unit_formed":
@@ -85,7 +243,8 @@ class Organization(Aggregate):
     def event_id(self, version: int) -> str:
         return f"{self.slug}@{version}"
 
-    def record(self, fact: dict[str, Any], writer: str | None, path: str) -> Organization.Fact:
+    def record(self, fact: dict[str, Any], writer: str | None, path: str,
+               timestamp: datetime | None = None) -> Organization.Fact:
         """Check a normalized fact against what the organization knows, then record it."""
         def at(name: str) -> str:
             return field_path(path, name)
@@ -105,7 +264,8 @@ class Organization(Aggregate):
                 raise UnknownReference(f"no event {fact['target']} in {self.slug}", at("target"))
         cls = FACT_CLASSES[fact["type"]]
         fields = {k: v for k, v in fact.items() if k != "type"}
-        self.trigger_event(cls, org=self.slug, writer=writer, **fields)
+        fields.setdefault("origin", None)
+        self.trigger_event(cls, org=self.slug, writer=writer, timestamp=timestamp, **fields)
         return self.pending_events[-1]  # type: ignore[return-value]
 
     # The vocabulary, one event class per fact type. Field names match the wire format.
@@ -115,31 +275,47 @@ class Organization(Aggregate):
         name: str
 
     class UnitFormed(Fact):
+        """Version 2 added ``origin`` and ``classification`` (the source's own word for the kind of
+        body: legislature, party, ...)."""
+
         type_name = "unit_formed"
         unit: str
         name: str
         kind: str
         mandate: str | None
         commitments: list
+        classification: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["origin"] = None
+            state["classification"] = None
 
     class UnitDissolved(Fact):
         type_name = "unit_dissolved"
         unit: str
 
     class MemberJoined(Fact):
-        """Version 2 added ``title``: the seat or job title as the source words it."""
+        """Version 2 added ``title``: the seat or job title as the source words it; version 3
+        ``origin`` and ``post`` (the seat's own name, e.g. a constituency's member)."""
 
         type_name = "member_joined"
-        class_version = 2
+        class_version = 3
         unit: str
         person: str
         role: str
         tenure: str | None
         title: str | None
+        post: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["title"] = None  # logs written before version 2 never recorded a title
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["origin"] = None
+            state["post"] = None
 
     class MemberLeft(Fact):
         type_name = "member_left"

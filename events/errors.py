@@ -39,3 +39,7 @@ class VersionConflict(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     """The same Idempotency-Key was sent with a different request."""
+
+
+class Unavailable(DomainError):
+    """A capability this installation lacks (an optional package that is not installed)."""

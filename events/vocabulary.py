@@ -18,6 +18,10 @@ CONFIDENCE = ("confirmed", "reported", "disputed")
 UNIT_KINDS = ("board", "team", "department", "committee", "office")
 CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unknown")
 SOURCE_KEYS = ("url", "title", "publisher", "published", "quote")
+ORIGIN_KEYS = ("source", "record", "part")
+# Which part of a source record a fact stands for: its seat in a group (a membership's party), or
+# the record kept as noted because it was rejected. The main part has none.
+ORIGIN_PARTS = ("group", "rejected")
 MAX_TEXT = 10_000
 
 
@@ -61,6 +65,20 @@ def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
         return value
 
     return check
+
+
+def origin(value: Any, path: str) -> dict[str, str]:
+    """Which dataset said a fact, under which of its own record ids (set by imports)."""
+    if not isinstance(value, dict):
+        raise InvalidFact("must be an object with source and record", path)
+    unknown = sorted(set(value) - set(ORIGIN_KEYS))
+    if unknown:
+        raise InvalidFact(f"unknown field {unknown[0]!r}", f"{path}.{unknown[0]}")
+    out = {"source": slug(value.get("source"), f"{path}.source"),
+           "record": text(value.get("record"), f"{path}.record")}
+    if value.get("part") is not None:
+        out["part"] = one_of(ORIGIN_PARTS)(value["part"], f"{path}.part")
+    return out
 
 
 def event_id(value: Any, path: str) -> str:
@@ -148,12 +166,13 @@ TYPES: dict[str, FactType] = {
         FactType("person_registered", (F("person", slug), F("name", text)), needs_effective=False,
                  doc="a person exists (people are global)"),
         FactType("unit_formed", (F("unit", slug), F("name", text), F("kind", one_of(UNIT_KINDS)),
-                                 F("mandate", text, False), F("commitments", texts, False, [])),
+                                 F("mandate", text, False), F("commitments", texts, False, []),
+                                 F("classification", text, False)),
                  doc="the unit exists from effective"),
         FactType("unit_dissolved", (F("unit", slug),), units=("unit",),
                  doc="every open tenure in the unit ends, cause unit-dissolved"),
         FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
-                                   F("tenure", slug, False), F("title", text, False)),
+                                   F("tenure", slug, False), F("title", text, False), F("post", text, False)),
                  people=("person",), units=("unit",), doc="a tenure starts"),
         FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
                                  F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
@@ -181,7 +200,7 @@ TYPES: dict[str, FactType] = {
     )
 }
 
-COMMON = ("type", "effective", "announced", "sources", "confidence", "note")
+COMMON = ("type", "effective", "announced", "sources", "confidence", "note", "origin")
 
 
 def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
@@ -219,6 +238,7 @@ def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
     out["sources"] = sources(raw.get("sources") or [], at("sources"))
     out["confidence"] = one_of(CONFIDENCE)(raw.get("confidence", "reported"), at("confidence"))
     out["note"] = text(raw["note"], at("note")) if raw.get("note") is not None else None
+    out["origin"] = origin(raw["origin"], at("origin")) if raw.get("origin") is not None else None
     if kind == "lead_replaced" and out["outgoing"] == out["incoming"]:
         raise InvalidFact("must differ from outgoing", at("incoming"))
     return out

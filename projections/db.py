@@ -22,7 +22,7 @@ DEFAULT_PROJECTION = "history"
 # Tables that exist once per version of a projection (``tenures`` is ``tenures_v3`` in version 3).
 # Kept in step with ``schema.VERSIONED`` (a test checks); spelled here so db.py imports nothing.
 _VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "tenures", "roles", "spans",
-              "subscriptions")
+              "subscriptions", "names", "identifiers", "imports", "merges")
 # A quoted literal (left alone: ``kind='tenures'`` is data) or a versioned table name.
 _NAMES = re.compile(r"'[^']*'|\b(" + "|".join(_VERSIONED) + r")\b")
 

@@ -120,6 +120,22 @@ class Projector:
             return
         if e.type == "person_registered" and e.org is None:
             s.add_person(f["person"], f["name"], e.position, recorded)
+            s.add_name((f["person"], f["name"], None, None, e.position, recorded))
+            return
+        if e.type == "person_renamed":
+            w = ValidTime.parse(f["effective"]) if f.get("effective") else None
+            s.add_name((f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
+                        e.position, recorded))
+            s.set_person_name(f["person"], f["name"])
+            return
+        if e.type == "person_identified":
+            s.add_identifier((f["scheme"], f["identifier"], f["person"], e.position, recorded))
+            return
+        if e.type in ("person_merged", "merge_retracted"):
+            self._merge(e, recorded)
+            return
+        if e.type == "imported":
+            self._import(e, recorded)
             return
         if e.type == "subscription_created":
             s.add_subscription((f["sub"], f["aggregate_id"], f["url"], f["org"], json.dumps(f["types"]), f["secret"],
@@ -166,8 +182,55 @@ class Projector:
         # A plain fact about people (not a correction, not a unit's formation or dissolution) may
         # extend their cached fold instead of re-deriving them (see ``_extend``).
         new = e if e.type in PLAIN and not touched_units else None
-        for person in sorted(touched_people):
+        for person in sorted({self._canonical(p) for p in touched_people}):
             self._rederive(org, person, recorded, new)
+
+    # -- people merged into one ----------------------------------------------------------------
+
+    def _canonical(self, person: str) -> str:
+        """The person ``person`` is, after merges (a chain ends: merging refuses cycles)."""
+        seen = {person}
+        into = self.s.merged_into(person)
+        while into is not None and into not in seen:
+            seen.add(into)
+            person, into = into, self.s.merged_into(into)
+        return person
+
+    def _group(self, person: str) -> set[str]:
+        """``person`` and everyone merged into them, directly or through others."""
+        out, todo = {person}, [person]
+        while todo:
+            for alias in self.s.merged_from(todo.pop()):
+                if alias not in out:
+                    out.add(alias)
+                    todo.append(alias)
+        return out
+
+    def _merge(self, e: RecordedEvent, recorded: str) -> None:
+        """A merge (or its retraction) changes who holds the merged person's tenures: re-derive
+        both sides in every organization where either has facts."""
+        f, s = e.fields, self.s
+        person = f["person"]
+        before = s.merged_into(person)
+        if e.type == "person_merged":
+            s.set_merge((person, f["into"], e.position, recorded, f.get("reason")), person)
+        else:
+            s.set_merge(None, person)
+        affected = self._group(person) | ({f["into"]} if f.get("into") else set()) | ({before} if before else set())
+        everyone = {p for a in affected for p in self._group(self._canonical(a))} | affected
+        orgs = {org for p in everyone for org in s.person_orgs(p)}
+        for org in sorted(orgs):
+            for p in sorted(everyone):
+                self._rederive(org, p, recorded)
+
+    def _import(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        first = self.s.fact(e.org, f["first"]) if f.get("first") else None
+        last = self.s.fact(e.org, f["last"]) if f.get("last") else None
+        self.s.add_import((e.org, f["import"], f["source"], f["format"], f["digest"], e.position, recorded,
+                           f.get("first"), f.get("last"), int(first["position"]) if first else None,
+                           int(last["position"]) if last else None, f["summary"].get("events", 0),
+                           json.dumps(f["summary"], ensure_ascii=False), e.writer))
 
     @staticmethod
     def _unit_scope(fields: dict[str, Any]) -> set[str]:
@@ -202,6 +265,15 @@ class Projector:
 
     def _rederive(self, org: str, person: str, recorded: str, new: RecordedEvent | None = None) -> None:
         s = self.s
+        if self._canonical(person) != person:
+            # Merged into someone else: their rows hold this person's tenures now.
+            self._store(org, person, [], "tenures", recorded)
+            self._store(org, person, [], "roles", recorded)
+            return
+        group = self._group(person)
+        if len(group) > 1:
+            self._rederive_group(org, person, group, recorded)
+            return
         cache = getattr(s, "derived", None)  # a MemoryStore keeps each person's unfinished fold
         if cache is not None and new is not None:
             hit = cache.get((org, person))
@@ -236,6 +308,40 @@ class Projector:
                 _forget_parsed(r)
             for r in dissolutions:
                 _forget_parsed(r)
+
+    def _rederive_group(self, org: str, person: str, group: set[str], recorded: str) -> None:
+        """Fold the facts of ``person`` and of everyone merged into them as one person's."""
+        s = self.s
+        as_one = {p: person for p in group}
+        seen: set[str] = set()
+        views: list[FactView] = []
+        units: set[str] = set()
+        for member in sorted(group):
+            for r in s.person_facts(org, member):
+                if r["id"] in seen:
+                    continue
+                seen.add(r["id"])
+                payload = _payload(r)
+                if not group & people_of(r["type"], payload):
+                    continue  # a correction moved it to someone else
+                fields = {k: (as_one.get(v, v) if k in ("person", "outgoing", "incoming") else v)
+                          for k, v in payload.items()}
+                units |= units_of(r["type"], fields)
+                views.append(FactView(r["id"], int(r["position"]), r["type"], fields, r["confidence"],
+                                      _view(r, payload).evidence))
+        formed: dict[str, str] = {}
+        dissolved_ids: list[str] = []
+        for u in s.units_info(org, sorted(units)):
+            formed[u["slug"]] = u["formed_lo"]
+            if u["dissolved_event"]:
+                dissolved_ids.append(u["dissolved_event"])
+        views += [_view(r, _payload(r)) for r in s.facts_by_ids(org, dissolved_ids) if r["id"] not in seen]
+        rows = fold_person(person, views, formed).finish()
+        self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
+        self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
+        cache = getattr(s, "derived", None)
+        if cache is not None:
+            cache.pop((org, person), None)  # folded without the cache: nothing kept to extend
 
     def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full

@@ -88,17 +88,48 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
                            (table, org, unit or "", int(d[:4]), *kparams, d, d,
                             table, org, unit or "", WIDE, *kparams, d, d))
     rows = open_rows + closed_rows
-    names = _names(conn, {r["person"] for r in rows})
+    names = _names(conn, {r["person"] for r in rows}, d, known_at)
     for r in rows:
         r["name"] = names.get(r["person"])
     return rows
 
 
-def _names(conn: Conn, people: set[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for chunk in _chunks(sorted(people), 500):
-        out.update((r["slug"], r["name"]) for r in conn.all(
-            f"SELECT slug, name FROM people WHERE slug IN ({','.join('?' * len(chunk))})", chunk))
+class NameBook:
+    """People's names on a day as known at a time, from every name they were given (``names``):
+    a name given without a date holds for all time (as of its record time), one given with an
+    ``effective`` date holds from that day on, the earlier names before it."""
+
+    def __init__(self, conn: Conn, people: set[str]):
+        self.rows: dict[str, list[dict]] = {}
+        for chunk in _chunks(sorted(people), 500):
+            for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
+                              f"WHERE person IN ({','.join('?' * len(chunk))}) ORDER BY person, position", chunk):
+                self.rows.setdefault(r["person"], []).append(r)
+
+    def name(self, person: str, as_of: str | None = None, known_at: str | None = None) -> str | None:
+        segments: list[tuple[str, str]] = []  # (from day, name), in day order
+        for r in self.rows.get(person, ()):
+            if known_at is not None and r["recorded_at"] > known_at:
+                break
+            if r["eff_lo"] is None:
+                segments = [("", r["name"])]
+            else:
+                segments = [seg for seg in segments if seg[0] < r["eff_lo"]] + [(r["eff_lo"], r["name"])]
+        if not segments:
+            return None
+        if as_of is None:
+            return segments[-1][1]
+        held = [name for start, name in segments if start <= as_of]
+        return held[-1] if held else segments[0][1]
+
+
+def _names(conn: Conn, people: set[str], as_of: str | None = None, known_at: str | None = None) -> dict[str, str]:
+    book = NameBook(conn, people)
+    out = {}
+    for p in people:
+        name = book.name(p, as_of, known_at)
+        if name is not None:
+            out[p] = name
     return out
 
 
@@ -118,30 +149,50 @@ def roles(conn: Conn, org: str, as_of: date, known_at: str | None) -> list[dict[
     return sorted((_entry(r, d) for r in rows), key=lambda e: (e["role"], e["name"].lower()))
 
 
-def changes(conn: Conn, org: str, start: date, end: date, known_at: str | None) -> list[dict[str, Any]]:
-    """Who joined and left which unit and role in ``[start, end)``, with causes, in date order."""
+def changes(conn: Conn, org: str, start: date, end: date, known_at: str | None,
+            import_id: str | None = None) -> list[dict[str, Any]]:
+    """Who joined and left which unit and role in ``[start, end)``, with causes, in date order;
+    with ``import_id``, only the joins and leaves that import recorded or corrected."""
     a, b = start.isoformat(), end.isoformat()
     out = []
     for table in ("tenures", "roles"):
         unit = "t.unit" if table == "tenures" else "NULL AS unit"
         known, kparams = _known("t", known_at)
         cols = (f"{unit}, t.person, t.role, t.tenure_key, t.start_text, t.start_lo, t.end_text, t.end_lo, t.cause, "
-                "t.start_event, t.end_event, t.disputed, p.name")
-        for r in conn.all(f"SELECT {cols} FROM {table} t LEFT JOIN people p ON p.slug=t.person "
+                "t.start_event, t.end_event, t.disputed")
+        for r in conn.all(f"SELECT {cols} FROM {table} t "
                           f"WHERE t.org=? AND {known} AND t.start_lo >= ? AND t.start_lo < ? AND t.start_text <> 'unknown'",
                           (org, *kparams, a, b)):
             out.append({"change": "joined", "date": r["start_text"], "sort": r["start_lo"], "unit": r["unit"],
-                        "person": r["person"], "name": r["name"] or r["person"], "role": r["role"],
+                        "person": r["person"], "role": r["role"],
                         "event": r["start_event"], "disputed": bool(r["disputed"])})
-        for r in conn.all(f"SELECT {cols} FROM {table} t LEFT JOIN people p ON p.slug=t.person "
+        for r in conn.all(f"SELECT {cols} FROM {table} t "
                           f"WHERE t.org=? AND {known} AND t.end_text IS NOT NULL AND t.end_lo >= ? AND t.end_lo < ?",
                           (org, *kparams, a, b)):
             out.append({"change": "left", "date": r["end_text"], "sort": r["end_lo"], "unit": r["unit"],
-                        "person": r["person"], "name": r["name"] or r["person"], "role": r["role"],
+                        "person": r["person"], "role": r["role"],
                         "cause": r["cause"], "event": r["end_event"], "disputed": bool(r["disputed"])})
+    if import_id is not None:
+        touched = _import_touched(conn, org, import_id)
+        out = [c for c in out if c["event"] in touched]
+    book = NameBook(conn, {c["person"] for c in out})
+    for c in out:
+        c["name"] = book.name(c["person"], c["sort"], known_at) or c["person"]
     out.sort(key=lambda c: (c["sort"], c["change"] != "left", c["person"], c["role"]))
     for c in out:
         del c["sort"]
+    return out
+
+
+def _import_touched(conn: Conn, org: str, import_id: str) -> set[str]:
+    """The facts an import recorded, and the facts its corrections changed."""
+    found = get_import(conn, org, import_id)
+    if found is None or found["first_position"] is None:
+        return set()
+    rows = conn.all("SELECT id, type, payload FROM facts WHERE org=? AND position >= ? AND position <= ?",
+                    (org, found["first_position"], found["last_position"]))
+    out = {r["id"] for r in rows}
+    out |= {json.loads(r["payload"])["target"] for r in rows if r["type"] == "corrected"}
     return out
 
 
@@ -161,9 +212,16 @@ def _as_known(row: dict[str, Any], known_at: str | None) -> dict[str, Any] | Non
 
 
 def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = None, end: date | None = None,
-             limit: int = 1000) -> list[dict[str, Any]]:
-    """Facts in valid-time order with their sources (corrections and retractions are in ``history``)."""
+             limit: int = 1000, import_id: str | None = None) -> list[dict[str, Any]]:
+    """Facts in valid-time order with their sources (corrections and retractions are in ``history``);
+    with ``import_id``, the facts that import recorded or corrected."""
     where, params = ["org=?", "type NOT IN ('corrected','retracted')"], [org]
+    if import_id is not None:
+        touched = sorted(_import_touched(conn, org, import_id))
+        if not touched:
+            return []
+        where.append(f"id IN ({','.join('?' * len(touched))})")
+        params += touched
     if start:
         where.append("eff_hi >= ?")
         params.append(start.isoformat())
@@ -189,10 +247,11 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
 
 def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[str, Any]]:
     out = []
+    name = _names(conn, {person}, None, known_at).get(person)
     for table in ("tenures", "roles"):
         known, kparams = _known("t", known_at)
-        for r in conn.all(f"SELECT t.*, p.name FROM {table} t LEFT JOIN people p ON p.slug=t.person "
-                          f"WHERE t.person=? AND {known}", (person, *kparams)):
+        for r in conn.all(f"SELECT t.* FROM {table} t WHERE t.person=? AND {known}", (person, *kparams)):
+            r["name"] = name
             e = _entry(r, None)
             del e["certain"]
             e["org"] = r["org"]
@@ -216,7 +275,36 @@ def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[dict]:
 
 
 def get_person(conn: Conn, slug: str) -> dict | None:
-    return conn.one("SELECT slug, name, recorded_at FROM people WHERE slug=?", (slug,))
+    found = conn.one("SELECT slug, name, recorded_at FROM people WHERE slug=?", (slug,))
+    if found is None:
+        return None
+    found["identifiers"] = [{"scheme": r["scheme"], "identifier": r["value"]} for r in conn.all(
+        "SELECT scheme, value FROM identifiers WHERE person=? ORDER BY scheme, value", (slug,))]
+    into = conn.one("SELECT into_person, reason FROM merges WHERE person=?", (slug,))
+    if into is not None:
+        found["merged_into"] = into["into_person"]
+    found["merged"] = [r["person"] for r in conn.all("SELECT person FROM merges WHERE into_person=? ORDER BY person",
+                                                     (slug,))]
+    return found
+
+
+def _import_view(r: dict) -> dict:
+    return {"id": r["id"], "org": r["org"], "source": r["source"], "format": r["format"], "digest": r["digest"],
+            "recorded_at": r["recorded_at"], "position": int(r["position"]), "writer": r["writer"],
+            "events": {"count": int(r["events"]), "first": r["first_event"], "last": r["last_event"]},
+            "summary": json.loads(r["summary"]),
+            "first_position": None if r["first_position"] is None else int(r["first_position"]),
+            "last_position": None if r["last_position"] is None else int(r["last_position"])}
+
+
+def list_imports(conn: Conn, org: str, source: str | None = None) -> list[dict]:
+    where, params = ("AND source=?", (org, source)) if source else ("", (org,))
+    return [_import_view(r) for r in conn.all(f"SELECT * FROM imports WHERE org=? {where} ORDER BY position", params)]
+
+
+def get_import(conn: Conn, org: str, import_id: str) -> dict | None:
+    r = conn.one("SELECT * FROM imports WHERE org=? AND id=?", (org, import_id))
+    return _import_view(r) if r else None
 
 
 def list_units(conn: Conn, org: str) -> list[dict]:
@@ -253,7 +341,7 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
     for e in cited.values():
         e["corrections"] = [corrections[c] | {"changes": _changes_of(conn, org, c)} for c in e["corrected_by"]
                             if c in corrections]
-    name = _names(conn, {person}).get(person)
+    name = _names(conn, {person}, d, known_at).get(person)
     return {
         "org": org, "unit": unit, "person": person, "name": name, "as_of": d, "known_at": known_at,
         "holds": bool(alive),

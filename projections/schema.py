@@ -39,7 +39,7 @@ INTERVAL_COLUMNS = """
 # (``tenures_v3``); readers are pointed at the live one by ``projection_versions`` (see
 # ``versions.py``), so a rebuild writes a new version beside the live one and switches atomically.
 VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "tenures", "roles", "spans",
-             "subscriptions")
+             "subscriptions", "names", "identifiers", "imports", "merges")
 
 
 def version_ddl(postgres: bool, s: str) -> list[str]:
@@ -90,6 +90,28 @@ def version_ddl(postgres: bool, s: str) -> list[str]:
         # over tenures_person for the fold's per-person lookups (16 ms instead of 0.1 ms).
         f"CREATE INDEX IF NOT EXISTS tenures_started{s} ON tenures{s} (org, start_lo)",
         f"CREATE INDEX IF NOT EXISTS tenures_ended{s} ON tenures{s} (org, end_lo)",
+        # Every name a person was given (registration, renames), in record order: the name on day
+        # D as known at T is computed from the few rows of that person (see queries.names).
+        f"""CREATE TABLE IF NOT EXISTS names{s} (
+            person TEXT NOT NULL, name TEXT NOT NULL, effective TEXT, eff_lo TEXT, position BIGINT NOT NULL,
+            recorded_at TEXT NOT NULL, PRIMARY KEY (person, position))""",
+        # Identifiers (a Wikidata id, say) and the person each names.
+        f"""CREATE TABLE IF NOT EXISTS identifiers{s} (
+            scheme TEXT NOT NULL, value TEXT NOT NULL, person TEXT NOT NULL, position BIGINT NOT NULL,
+            recorded_at TEXT NOT NULL, PRIMARY KEY (scheme, value))""",
+        f"CREATE INDEX IF NOT EXISTS identifiers_person{s} ON identifiers{s} (person)",
+        # Each import that stored something: its source, document digest, summary and the range
+        # of positions its facts took (what timeline and changes filter on).
+        f"""CREATE TABLE IF NOT EXISTS imports{s} (
+            org TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, format TEXT NOT NULL, digest TEXT NOT NULL,
+            position BIGINT NOT NULL, recorded_at TEXT NOT NULL, first_event TEXT, last_event TEXT,
+            first_position BIGINT, last_position BIGINT, events INTEGER NOT NULL, summary TEXT NOT NULL,
+            writer TEXT, PRIMARY KEY (org, id))""",
+        # People merged into another, as currently believed (the rows keep what was believed when).
+        f"""CREATE TABLE IF NOT EXISTS merges{s} (
+            person TEXT PRIMARY KEY, into_person TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL,
+            reason TEXT)""",
+        f"CREATE INDEX IF NOT EXISTS merges_into{s} ON merges{s} (into_person)",
         # Webhook subscriptions as recorded (projected from their events; delivery state is shared).
         f"""CREATE TABLE IF NOT EXISTS subscriptions{s} (
             sub TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, org TEXT, types TEXT NOT NULL,

@@ -31,6 +31,11 @@ UNIT_COLUMNS = ("org", "slug", "name", "kind", "mandate", "commitments", "formed
                 "formed_event", "dissolved_event")
 SUB_COLUMNS = ("sub", "aggregate_id", "url", "org", "types", "secret", "status", "control_position",
                "redeliver_from", "start_after", "created_at")
+NAME_COLUMNS = ("person", "name", "effective", "eff_lo", "position", "recorded_at")
+IDENTIFIER_COLUMNS = ("scheme", "value", "person", "position", "recorded_at")
+IMPORT_COLUMNS = ("org", "id", "source", "format", "digest", "position", "recorded_at", "first_event", "last_event",
+                  "first_position", "last_position", "events", "summary", "writer")
+MERGE_COLUMNS = ("person", "into_person", "position", "recorded_at", "reason")
 EDGES = ("formed", "dissolved")
 _START_LO, _END_HI = TABLE_COLUMNS.index("start_lo"), TABLE_COLUMNS.index("end_hi")
 
@@ -123,6 +128,37 @@ class SqlStore:
     def add_person(self, slug: str, name: str, position: int, recorded: str) -> None:
         self.c.execute("INSERT INTO people (slug, name, position, recorded_at) VALUES (?,?,?,?) "
                        "ON CONFLICT DO NOTHING", (slug, name, position, recorded))
+
+    # names, identifiers, merges, imports
+    def add_name(self, values: tuple) -> None:
+        self.c.execute(f"INSERT INTO names ({', '.join(NAME_COLUMNS)}) VALUES ({','.join('?' * len(NAME_COLUMNS))}) "
+                       "ON CONFLICT DO NOTHING", values)
+
+    def set_person_name(self, person: str, name: str) -> None:
+        self.c.execute("UPDATE people SET name=? WHERE slug=?", (name, person))
+
+    def add_identifier(self, values: tuple) -> None:
+        self.c.execute(f"INSERT INTO identifiers ({', '.join(IDENTIFIER_COLUMNS)}) "
+                       f"VALUES ({','.join('?' * len(IDENTIFIER_COLUMNS))}) ON CONFLICT DO NOTHING", values)
+
+    def add_import(self, values: tuple) -> None:
+        self.c.execute(f"INSERT INTO imports ({', '.join(IMPORT_COLUMNS)}) VALUES ({','.join('?' * len(IMPORT_COLUMNS))}) "
+                       "ON CONFLICT DO NOTHING", values)
+
+    def set_merge(self, values: tuple | None, person: str) -> None:
+        self.c.execute("DELETE FROM merges WHERE person=?", (person,))
+        if values is not None:
+            self.c.execute(f"INSERT INTO merges ({', '.join(MERGE_COLUMNS)}) VALUES ({','.join('?' * len(MERGE_COLUMNS))})",
+                           values)
+
+    def merged_into(self, person: str) -> str | None:
+        return self.c.scalar("SELECT into_person FROM merges WHERE person=?", (person,))
+
+    def merged_from(self, person: str) -> set[str]:
+        return {r["person"] for r in self.c.all("SELECT person FROM merges WHERE into_person=?", (person,))}
+
+    def person_orgs(self, person: str) -> set[str]:
+        return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))}
 
     def add_subscription(self, values: tuple) -> None:
         self.c.execute(f"INSERT INTO subscriptions ({', '.join(SUB_COLUMNS)}) VALUES ({','.join('?' * len(SUB_COLUMNS))}) "
@@ -235,6 +271,9 @@ class MemoryStore:
         self.next_id = {"tenures": 1, "roles": 1}
         self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
         self.derived: dict[tuple[str, str], object] = {}  # (org, person) -> the projector's unfinished fold
+        self.merges: dict[str, tuple] = {}  # person -> MERGE_COLUMNS values
+        self.identifiers: set[tuple[str, str]] = set()
+        self.imports: set[tuple[str, str]] = set()
         self._reset_changes()
 
     def _reset_changes(self) -> None:
@@ -250,6 +289,11 @@ class MemoryStore:
         self.new_rows: dict[str, list[int]] = {"tenures": [], "roles": []}
         self.closed: dict[str, dict[int, str]] = {"tenures": {}, "roles": {}}  # id -> recorded_to
         self.new_spans: list[tuple] = []
+        self.new_names: list[tuple] = []
+        self.renamed: dict[str, str] = {}  # person -> current name, for people flushed before
+        self.new_identifiers: list[tuple] = []
+        self.new_imports: list[tuple] = []
+        self.changed_merges: set[str] = set()
 
     # position
     def position(self, lock: bool = False) -> tuple[int, str]:
@@ -268,6 +312,46 @@ class MemoryStore:
         if slug not in self.people:
             self.people.add(slug)
             self.new_people.append((slug, name, position, recorded))
+
+    # names, identifiers, merges, imports
+    def add_name(self, values: tuple) -> None:
+        self.new_names.append(values)
+
+    def set_person_name(self, person: str, name: str) -> None:
+        pending = next((i for i, p in enumerate(self.new_people) if p[0] == person), None)
+        if pending is not None:  # not flushed yet: write it with its new name
+            p = self.new_people[pending]
+            self.new_people[pending] = (p[0], name, p[2], p[3])
+        else:
+            self.renamed[person] = name
+
+    def add_identifier(self, values: tuple) -> None:
+        if (values[0], values[1]) not in self.identifiers:
+            self.identifiers.add((values[0], values[1]))
+            self.new_identifiers.append(values)
+
+    def add_import(self, values: tuple) -> None:
+        if (values[0], values[1]) not in self.imports:
+            self.imports.add((values[0], values[1]))
+            self.new_imports.append(values)
+
+    def set_merge(self, values: tuple | None, person: str) -> None:
+        if values is None:
+            self.merges.pop(person, None)
+        else:
+            self.merges[person] = values
+        self.changed_merges.add(person)
+        self.derived.clear()  # who is whom changed: no kept fold can be trusted (merges are rare)
+
+    def merged_into(self, person: str) -> str | None:
+        m = self.merges.get(person)
+        return m[1] if m else None
+
+    def merged_from(self, person: str) -> set[str]:
+        return {p for p, m in self.merges.items() if m[1] == person}
+
+    def person_orgs(self, person: str) -> set[str]:
+        return {org for (org, p) in self.fact_people if p == person}
 
     def add_subscription(self, values: tuple) -> None:
         if values[1] not in self.subs and all(s[0] != values[0] for s in self.subs.values()):
@@ -432,6 +516,10 @@ class MemoryStore:
             for i in closed:  # closed in record time: never needed again by the fold
                 del rows[i]
         c.spans = self.new_spans
+        c.names, c.renamed, c.identifiers, c.imports = self.new_names, list(self.renamed.items()), \
+            self.new_identifiers, self.new_imports
+        c.merge_deletes = list(self.changed_merges)
+        c.merges = [self.merges[p] for p in self.changed_merges if p in self.merges]
         self._flushed_facts.update(self.new_facts)
         self._reset_changes()
         return c
@@ -458,6 +546,10 @@ class MemoryStore:
             s.fact_units.setdefault((org, unit), set()).add(fact)
         for r in conn.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units").fetchall():
             s.units[(r[0], r[1])] = tuple(r)
+        for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
+            s.merges[r[0]] = tuple(r)
+        s.identifiers = {(r[0], r[1]) for r in conn.execute("SELECT scheme, value FROM identifiers").fetchall()}
+        s.imports = {(r[0], r[1]) for r in conn.execute("SELECT org, id FROM imports").fetchall()}
         for table in ("tenures", "roles"):
             cols = row_columns(table)
             person_at = 1 if table == "tenures" else 0
@@ -505,10 +597,22 @@ class Changes:
     closes: dict = field(default_factory=dict)
     last_id: dict = field(default_factory=dict)
     spans: list = field(default_factory=list)
+    names: list = field(default_factory=list)
+    renamed: list = field(default_factory=list)
+    identifiers: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
+    merge_deletes: list = field(default_factory=list)
+    merges: list = field(default_factory=list)
 
     def write(self, conn: Conn, now: str) -> int:
         n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs)
         n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people)
+        n += _insert(conn, "names", NAME_COLUMNS, self.names)
+        conn.executemany("UPDATE people SET name=? WHERE slug=?", [(name, p) for p, name in self.renamed])
+        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers)
+        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports)
+        conn.executemany("DELETE FROM merges WHERE person=?", [(p,) for p in self.merge_deletes])
+        n += _insert(conn, "merges", MERGE_COLUMNS, self.merges)
         n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs)
         conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
                          self.sub_updates)

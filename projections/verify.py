@@ -26,6 +26,11 @@ TABLES = {
     "roles": "org, person, role, tenure_key, start_text, start_lo, start_hi, end_text, end_lo, end_hi, cause, "
              "start_event, end_event, evidence, disputed, recorded_from, recorded_to",
     "subscriptions": "sub, aggregate_id, url, org, types, secret, status, control_position, redeliver_from, start_after, created_at",
+    "names": "person, name, effective, eff_lo, position, recorded_at",
+    "identifiers": "scheme, value, person, position, recorded_at",
+    "imports": "org, id, source, format, digest, position, recorded_at, first_event, last_event, first_position, "
+               "last_position, events, summary, writer",
+    "merges": "person, into_person, position, recorded_at, reason",
     # spans rows compared through the rows they index, not their ids
     "spans": "s.kind, s.org, s.unit, s.year, COALESCE(t.person, r.person), COALESCE(t.role, r.role), "
              "COALESCE(t.start_text, r.start_text), COALESCE(t.recorded_from, r.recorded_from)",

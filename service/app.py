@@ -29,9 +29,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.json.sort_keys = False
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
+    from .api.imports import blp as imports_blp
     from .routes import blp
 
     api.register_blueprint(blp)
+    api.register_blueprint(imports_blp)
     problems.register(app)  # after Api: our problem+json handlers replace flask-smorest's
     app.extensions["orghistory"] = services or bootstrap(settings)
 

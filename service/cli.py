@@ -261,7 +261,8 @@ class DefaultGroup(click.Group):
 
 @main.group("import", cls=DefaultGroup)
 def import_() -> None:
-    """Load the whole log from NDJSON (`orghistory import FILE`), or Popolo (`import popolo`)."""
+    """Load the whole log from NDJSON (`orghistory import FILE`), or sync an organization with a
+    dataset (`import popolo FILE --org ORG`, `import ftm FILE --org ORG`)."""
 
 
 @import_.command("log")
@@ -284,23 +285,83 @@ def import_log_command(path: str) -> None:
     err.print(f"imported {n} events")
 
 
-@import_.command("popolo")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--org", required=True, help="the organization (slug) to import into; registered if new")
-def import_popolo(path: str, org: str) -> None:
-    """Import a Popolo JSON file (persons, organizations, posts, memberships, events)."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+def _import_command(fmt: str, label: str):
+    @import_.command(fmt, help=f"Sync an organization with a {label} file: record only what changed since this "
+                               "source's last import, as one atomic change.")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--org", required=True, help="the organization (slug) to keep in sync; registered if new")
+    @click.option("--source", default=None,
+                  help="the dataset's name, kept on every fact it gives (default: the organization's slug); "
+                       "records are keyed by it, so use the same name every time")
+    @click.option("--name", "org_name", default=None, help="the organization's name, if it is new")
+    @click.option("--dry-run", is_flag=True, help="show what would change, store nothing")
+    def command(path: str, org: str, source: str | None, org_name: str | None, dry_run: bool) -> None:
+        from events import imports
+        from events.errors import DomainError
 
-    from events.popolo import load_popolo
+        s = _services()
+        try:
+            with err.status(f"reading {path}"), open(path, encoding="utf-8") as fh:
+                data = imports.read_file(fmt, fh)
+            with err.status("comparing with the last import" + ("" if dry_run else " and saving")):
+                report = s.app.sync(org, data, source=source, dry_run=dry_run, org_name=org_name)
+        except DomainError as e:
+            err.print(f"[red]{path}: {e.field + ': ' if e.field else ''}{e.message}[/]")
+            sys.exit(2)
+        if report["stored"]:
+            _fold_with_progress(s, report["events"]["count"])
+        _print_import(report)
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+
+    return command
+
+
+def _fold_with_progress(s, count: int) -> None:
+    """After an import: with rq, enqueue the fold; on the embedded default, fold it now (so its
+    answers are there when the command returns), with a progress bar."""
+    if s.dispatcher.mode != "in-process":
+        s.dispatcher.after_append(None)
+        return
+    from workers.catchup import catch_up
+
+    with _bar("fold", count) as (bar, task):
+        catch_up(s.settings, progress=lambda applied, _: bar.update(task, completed=applied))
+
+
+def _print_import(report: dict) -> None:
+    from rich.table import Table
+
+    m = report["summary"]["memberships"]
+    table = Table(*m.keys(), title=f"memberships from {report['source']}"
+                  + (" (dry run: nothing stored)" if report["dry_run"] else ""))
+    table.add_row(*(str(v) for v in m.values()))
+    err.print(table)
+    for r in report["summary"]["rejected"][:20]:
+        err.print(f"[yellow]rejected {r['kind']} {r['record']} ({r['path']}): {r['reason']}[/]")
+    for n in report["summary"]["notices"][:20]:
+        err.print(f"[cyan]{n['notice']}[/]")
+    if report["stored"]:
+        err.print(f"[green]import {report['import_id']}: {report['events']['count']} events stored[/]")
+    elif not report["dry_run"]:
+        err.print("nothing changed since this source's last import: nothing stored")
+
+
+import_popolo = _import_command("popolo", "Popolo JSON")
+import_ftm = _import_command("ftm", "FollowTheMoney NDJSON")
+
+
+@main.command("imports")
+@click.option("--org", required=True)
+@click.option("--source", default=None, help="only this source's imports")
+def imports_command(org: str, source: str | None) -> None:
+    """The imports that stored something into an organization: source, digest, summary."""
+    from projections import queries
+    from workers.catchup import catch_up
 
     s = _services()
-    doc = json.loads(open(path, encoding="utf-8").read())
-    with Progress(TextColumn("import"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total} facts"),
-                  TimeRemainingColumn(), console=err) as bar:
-        task = bar.add_task("import", total=None)
-        report = load_popolo(s.app, org, doc, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    s.dispatcher.nudge()
-    click.echo(json.dumps(report))
+    catch_up(s.settings)
+    with s.read() as c:
+        click.echo(json.dumps(queries.list_imports(c, org, source), indent=2, ensure_ascii=False))
 
 
 @main.group("export", cls=DefaultGroup)
@@ -354,7 +415,8 @@ def _version_errors():
 
 @export_.command("popolo")
 @click.option("--org", required=True)
-def export_popolo(org: str) -> None:
+@click.option("--source", default=None, help="only the memberships this source gave")
+def export_popolo(org: str, source: str | None) -> None:
     """Print an organization as Popolo JSON (what we currently believe)."""
     from projections.popolo import export
     from workers.catchup import catch_up
@@ -362,7 +424,22 @@ def export_popolo(org: str) -> None:
     s = _services()
     catch_up(s.settings)
     with s.read() as c:
-        click.echo(json.dumps(export(c, org), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(export(c, org, source), indent=2, ensure_ascii=False))
+
+
+@export_.command("ftm")
+@click.option("--org", required=True)
+@click.option("--source", default=None, help="only the memberships this source gave")
+def export_ftm(org: str, source: str | None) -> None:
+    """Print an organization as FollowTheMoney entities, one JSON object a line."""
+    from projections.ftm import export
+    from workers.catchup import catch_up
+
+    s = _services()
+    catch_up(s.settings)
+    with s.read() as c:
+        for entity in export(c, org, source):
+            click.echo(json.dumps(entity, ensure_ascii=False))
 
 
 @main.group()

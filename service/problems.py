@@ -15,6 +15,7 @@ from events.errors import (
     IdempotencyKeyReused,
     InvalidFact,
     NotFound,
+    Unavailable,
     UnknownReference,
     VersionConflict,
 )
@@ -28,6 +29,7 @@ STATUS = {
     NotFound: 404,
     AlreadyExists: 409,
     VersionConflict: 409,
+    Unavailable: 501,
 }
 
 

@@ -20,6 +20,8 @@ from .schemas import (
     ChangesArgs,
     HistoryArgs,
     LiveArgs,
+    MergeIn,
+    MergeRetractIn,
     StreamArgs,
     OrgIn,
     PageArgs,
@@ -134,6 +136,29 @@ def get_person(person):
     if found is None:
         raise NotFound(f"no person {person!r}", "person")
     return found
+
+
+@blp.route("/people/<person>/merge", methods=["POST"])
+@require("write")
+@blp.arguments(MergeIn)
+@blp.response(201)
+def merge_person(data, person):
+    """Record that ``person`` is the person ``into`` (two records of one person, from two sources
+    say): answers then show one person with both histories. Undone by retracting the merge."""
+    merged = services().app.merge_people(person, data["into"], data.get("reason"), g.writer)
+    services().appended(merged["position"])
+    return merged
+
+
+@blp.route("/people/<person>/merge/retract", methods=["POST"])
+@require("write")
+@blp.arguments(MergeRetractIn)
+@blp.response(201)
+def retract_merge(data, person):
+    """The merge of ``person`` no longer counts: two people again, each with their own history."""
+    retracted = services().app.retract_merge(person, data["reason"], g.writer)
+    services().appended(retracted["position"])
+    return retracted
 
 
 # --- the log ------------------------------------------------------------------------------------
@@ -251,32 +276,6 @@ def _why(args, org, unit, person):
         if queries.get_person(c, person) is None:
             raise NotFound(f"no person {person!r}", "person")
         return queries.why(c, org, unit, person, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
-
-
-@blp.route("/orgs/<org>/popolo")
-class Popolo(MethodView):
-    @blp.response(200)
-    @require("operate")
-    def get(self, org):
-        """The organization as Popolo JSON (what we currently believe)."""
-        from projections.popolo import export
-
-        with services().read() as c:
-            _org(c, org)
-            return export(c, org)
-
-    @blp.response(201)
-    @require("operate")
-    def post(self, org):
-        """Import a Popolo document into the organization (registered if new)."""
-        from events.popolo import load_popolo
-
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("memberships", []), list):
-            raise InvalidFact("the body must be a Popolo JSON object with a memberships list", "body")
-        report = load_popolo(services().app, org, body)
-        services().appended(services().app.head_position())
-        return report, 201
 
 
 @blp.route("/streams/all")
@@ -568,7 +567,8 @@ def changes(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
         _org(c, org)
-        found = queries.changes(c, org, args["from_"], args["to"], known_at_text(args.get("known_at")))
+        found = queries.changes(c, org, args["from_"], args["to"], known_at_text(args.get("known_at")),
+                                args.get("import_"))
         return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(),
                 "known_at": known_at_text(args.get("known_at")), "changes": found}
 
@@ -582,7 +582,7 @@ def timeline(args, org):
     with services().read(args.get("version")) as c:
         _org(c, org)
         facts = queries.timeline(c, org, known_at_text(args.get("known_at")), args.get("from_"), args.get("to"),
-                                 args["limit"])
+                                 args["limit"], args.get("import_"))
         return {"org": org, "known_at": known_at_text(args.get("known_at")), "events": facts}
 
 

@@ -9,9 +9,15 @@ from marshmallow import fields, validate
 
 from events.vocabulary import CONFIDENCE, SLUG, TYPES, UNIT_KINDS
 from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
-STREAM_TYPES = tuple(TYPES) + ("org_registered",)
+STREAM_TYPES = tuple(TYPES) + ("org_registered", "imported", "person_renamed", "person_merged", "merge_retracted",
+                                "person_identified")
 
 slug_field = dict(required=True, validate=validate.Regexp(SLUG, error="must be a slug: lowercase letters, digits and '-'"))
+
+
+IMPORT_FILTER = dict(data_key="import", validate=validate.Length(min=1, max=200),
+                     metadata={"description": "only what this import (an id from /v1/orgs/{org}/imports) "
+                                              "recorded or corrected"})
 
 
 class Strict(ma.Schema):
@@ -53,6 +59,7 @@ class AsOfArgs(Strict):
 
 
 class ChangesArgs(Strict):
+    import_ = fields.String(**IMPORT_FILTER)
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
     known_at = fields.AwareDateTime(default_timezone=timezone.utc)
@@ -68,6 +75,7 @@ class ChangesArgs(Strict):
 
 
 class TimelineArgs(Strict):
+    import_ = fields.String(**IMPORT_FILTER)
     known_at = fields.AwareDateTime(default_timezone=timezone.utc)
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -189,6 +197,85 @@ class AppendOut(ma.Schema):
     version = fields.Integer()
     replayed = fields.Boolean()
     events = fields.List(fields.Nested(AppendedEvent))
+
+
+class MergeIn(Strict):
+    into = fields.String(**slug_field, metadata={"description": "the person they are"})
+    reason = fields.String(validate=validate.Length(min=1, max=10_000))
+
+
+class MergeRetractIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+
+
+class ImportArgs(Strict):
+    source = fields.String(validate=validate.Regexp(SLUG, error="must be a slug"),
+                           metadata={"description": "the dataset's name (default: the organization's slug); "
+                                                    "records are keyed by it"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "show the diff, store nothing"})
+    name = fields.String(validate=validate.Length(min=1, max=500),
+                         metadata={"description": "the organization's name, if it is new"})
+
+
+class ExportArgs(Strict):
+    source = fields.String(validate=validate.Regexp(SLUG, error="must be a slug"),
+                           metadata={"description": "only what this source gave"})
+
+
+class ImportSummary(ma.Schema):
+    memberships = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                              metadata={"description": "added, ended, corrected, retracted, unchanged, rejected"})
+    organizations = fields.Dict(keys=fields.String(), values=fields.Integer())
+    people = fields.Dict(keys=fields.String(), values=fields.Integer())
+    events = fields.Integer()
+    rejected = fields.List(fields.Dict(), metadata={"description": "{kind, record, path, reason}"})
+    notices = fields.List(fields.Dict(), metadata={"description": "people matched by an identifier, and such"})
+    ignored = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ImportEvents(ma.Schema):
+    count = fields.Integer()
+    first = fields.String(allow_none=True)
+    last = fields.String(allow_none=True)
+
+
+class ImportReport(ma.Schema):
+    org = fields.String()
+    source = fields.String()
+    format = fields.String()
+    digest = fields.String()
+    dry_run = fields.Boolean()
+    stored = fields.Boolean()
+    same_document = fields.Boolean(metadata={"description": "the document is the one this source gave last time"})
+    previous_import = fields.String(allow_none=True)
+    import_id = fields.String(metadata={"description": "the id of the import recorded (when stored)"})
+    recorded_at = fields.String()
+    position = fields.Integer()
+    message = fields.String()
+    events = fields.Nested(ImportEvents)
+    summary = fields.Nested(ImportSummary)
+    diff = fields.Dict(metadata={"description": "a dry run's diff: each changed record with the facts that "
+                                                "would record it, and the people to register or rename"})
+
+
+class ImportOut(ma.Schema):
+    id = fields.String()
+    org = fields.String()
+    source = fields.String()
+    format = fields.String()
+    digest = fields.String()
+    recorded_at = fields.String()
+    position = fields.Integer()
+    writer = fields.String(allow_none=True)
+    first_position = fields.Integer(allow_none=True)
+    last_position = fields.Integer(allow_none=True)
+    events = fields.Nested(ImportEvents)
+    summary = fields.Nested(ImportSummary)
+
+
+class ImportList(ma.Schema):
+    org = fields.String()
+    imports = fields.List(fields.Nested(ImportOut))
 
 
 def known_at_text(value: datetime | None) -> str | None:

@@ -1,5 +1,6 @@
 """Popolo in and out: the imported answers equal a closed-interval reading of the file, computed
-here independently; export then import into an empty store gives identical answers."""
+here independently; export then import into an empty store gives identical answers, and importing
+the export back into its own organization stores nothing."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def closed_interval_reading(doc: dict, unit: str, d: date) -> set[str]:
         start = m.get("start_date") or period.get("start_date")
         end = m.get("end_date") or period.get("end_date")
         if (start is None or date.fromisoformat(start) <= d) and (end is None or d <= date.fromisoformat(end)):
-            out.add(m["person_id"].replace("/", "-"))
+            out.add("assembly-" + m["person_id"].replace("/", "-"))  # people are <source>-<id>
     return out
 
 
@@ -113,7 +114,9 @@ def test_import_matches_closed_interval_reading_and_round_trips(tmp_path):
     first = Settings(data_dir=tmp_path / "first", admin_token=ADMIN)
     env = service_env(first, None)
     report = json.loads(_run(env, "import", "popolo", str(path), "--org", "assembly"))
-    assert report["facts"] > 300
+    assert report["stored"] and report["source"] == "assembly"
+    assert report["summary"]["memberships"]["added"] > 300
+    assert report["summary"]["memberships"]["rejected"] == 1  # vacant-1 names no person
     dates = boundary_dates(doc)
     answers = _answers(first, "assembly", dates)
     for popolo_id, unit in UNITS.items():
@@ -121,21 +124,35 @@ def test_import_matches_closed_interval_reading_and_round_trips(tmp_path):
             got = {e[0] for e in answers[(unit, d)]}
             assert got == closed_interval_reading(doc, popolo_id, d), (unit, d)
     speaker = [e for e in answers[("legislature", date(2012, 1, 1))] if e[1] == "speaker"]
-    assert [e[0] for e in speaker] == ["person-1"]  # a post gives the unit and the role
-    # nothing lost: the membership without a person is on the timeline
+    assert [e[0] for e in speaker] == ["assembly-person-1"]  # a post gives the unit and the role
+    # nothing lost: the membership without a person is on the timeline, with its reason
     _, db = open_store(first)
     with db.read() as c:
-        assert any("vacant-1" in f["title"] for f in queries.timeline(c, "assembly", None) if f["type"] == "noted")
-        # overlapping tenures of one person in one role are two tenures
-        person = doc["memberships"][5]["person_id"].replace("/", "-")
+        noted = [f for f in queries.timeline(c, "assembly", None) if f["type"] == "noted"]
+        assert any("vacant-1" in f["title"] and "names no person" in f["title"] for f in noted)
+        # overlapping tenures of one person in one role are two tenures; a duplicate id is a record of its own
+        person = "assembly-" + doc["memberships"][5]["person_id"].replace("/", "-")
         history = [h for h in queries.person_history(c, person, None) if h.get("tenure") in ("m5", "overlap-5")]
         assert len(history) >= 2
+    again = json.loads(_run(env, "import", "popolo", str(path), "--org", "assembly"))
+    assert not again["stored"] and again["same_document"]
 
     exported = tmp_path / "export.json"
     exported.write_text(_run(env, "export", "popolo", "--org", "assembly"))
+    out = json.loads(exported.read_text())
+    ids = [m["id"] for m in out["memberships"]]
+    assert len(ids) == len(set(ids)), "one membership per record, its party as on_behalf_of"
+    assert any(m.get("on_behalf_of_id") for m in out["memberships"])
+    assert {o["id"]: o["classification"] for o in out["organizations"]}["party/red"] == "party"  # the source's id
+    assert all(m.get("sources") for m in out["memberships"] if not m["id"].startswith("speaker"))
+    assert out["x_orghistory_rejected"][0]["id"] == "vacant-1"
     second = Settings(data_dir=tmp_path / "second", admin_token=ADMIN)
-    _run(service_env(second, None), "import", "popolo", str(exported), "--org", "assembly")
+    _run(service_env(second, None), "import", "popolo", str(exported), "--org", "assembly", "--source", "copy")
     assert _answers(second, "assembly", dates) == answers
+    # ... and imported back into its own organization, as the same source, it changes nothing
+    back = json.loads(_run(env, "import", "popolo", str(exported), "--org", "assembly"))
+    assert not back["stored"], back["summary"]
+    assert back["summary"]["memberships"]["unchanged"] == report["summary"]["memberships"]["added"]
 
 
 @pytest.mark.parametrize("end,day,member,certain", [
@@ -153,11 +170,11 @@ def test_popolo_end_date_precision(tmp_path, end, day, member, certain):
            "memberships": [{"id": "m1", "person_id": "ann", "organization_id": "council", "start_date": "2019-01-01",
                             "end_date": end}]}
     settings = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
-    from events.popolo import load_popolo
+    from events import imports
 
     forget()
     app, db = open_store(settings)
-    load_popolo(app, "town", doc)
+    app.sync("town", imports.read("popolo", doc))
     catch_up(settings)
     with db.read() as c:
         got = queries.members(c, "town", ["council"], date.fromisoformat(day), None)
@@ -176,11 +193,20 @@ def test_popolo_over_http_for_operators(inprocess_service):
     refused = client.post("/v1/orgs/town/popolo", doc, headers={"Authorization": f"Bearer {writer}"})
     assert refused.status_code == 403
     bad = client.post("/v1/orgs/town/popolo", {"memberships": "all"})
-    assert bad.status_code == 422 and bad.json()["field"] == "body"
-    report = client.ok(client.post("/v1/orgs/town/popolo", doc))
-    assert report["facts"] == 2
-    members = client.ok(client.get("/v1/orgs/town/units/council/members", as_of="2020-01-01"))["members"]
-    assert [m["person"] for m in members] == ["ann"]
+    assert bad.status_code == 422 and bad.json()["field"] == "memberships"
+    dry = client.post("/v1/orgs/town/popolo?dry_run=true&source=town-records", doc)
+    assert dry.status_code == 200 and not dry.json()["stored"]
+    assert [r["change"] for r in dry.json()["diff"]["records"]] == ["added", "added"]  # the council, then m1
+    assert client.get("/v1/orgs/town").status_code == 404  # a dry run registers nothing either
+    report = client.post("/v1/orgs/town/popolo?source=town-records", doc)
+    assert report.status_code == 201 and report.json()["import_id"] == "town-records-1"
+    members = client.ok(client.get("/v1/orgs/town/units/council/members", as_of="2020-01-01",
+                                   min_position=report.json()["position"]))["members"]
+    assert [(m["person"], m["name"]) for m in members] == [("town-records-ann", "Ann")]
+    again = client.post("/v1/orgs/town/popolo?source=town-records", doc)
+    assert again.status_code == 200 and again.json()["stored"] is False
+    listed = client.ok(client.get("/v1/orgs/town/imports"))["imports"]
+    assert [(i["id"], i["summary"]["memberships"]["added"]) for i in listed] == [("town-records-1", 1)]
     exported = client.s.get(client.base + "/v1/orgs/town/popolo", headers={"Authorization": f"Bearer {ADMIN}"})
     assert exported.status_code == 200
     assert exported.json()["memberships"][0]["start_date"] == "2019-01-01"

@@ -1,4 +1,5 @@
-"""Schema evolution: member_joined gained ``title`` in version 2 (with an upcaster). A log written
+"""Schema evolution: member_joined gained ``title`` in version 2 and ``origin`` and ``post`` in
+version 3 (with upcasters; every other fact gained ``origin`` in its version 2). A log written
 by version 1 (tests/fixtures/log-v1.ndjson, exported by the code before the change) still loads
 and projects, beside new version-2 events, across process boundaries."""
 
@@ -56,4 +57,6 @@ def test_a_version_1_log_loads_and_projects_beside_version_2_events(tmp_path):
                               check=True).stdout.splitlines()
     versions = {json.loads(line)["state"].get("class_version") for line in exported
                 if json.loads(line)["type"] == "member_joined"}
-    assert versions == {None, 2}  # old events stay as written; new ones are version 2
+    assert versions == {None, 3}  # old events stay as written; new ones are version 3 (origin, post)
+    # upcast through every version: a version 1 join reads with no title, post or origin
+    assert old.fields["origin"] is None and old.fields["post"] is None

@@ -1,0 +1,338 @@
+"""Popolo (as EveryPolitician and mySociety publish it) to a ``Dataset``.
+
+Popolo's ``end_date`` is the last day a membership held; our leave takes effect the next day, so
+an as-of answer equals Popolo's closed-interval reading. Dates a membership lacks come from its
+``legislative_period_id`` event. A membership's ``on_behalf_of_id`` (a party or group) is a seat in
+that group over the same time. Records without an ``id`` (EveryPolitician's memberships have none)
+are keyed by what identifies them; duplicate ids are told apart by their order (``m1#2``).
+
+``x_orghistory_start`` / ``x_orghistory_end`` / ``x_orghistory_cause`` carry what Popolo cannot
+say (date windows, unknown ends, causes); exports write them and this reader reads them back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidFact
+from ..validtime import InvalidValidTime, ValidTime
+from ..vocabulary import sources as check_sources
+from ..vocabulary import text
+from .model import (
+    ORGHISTORY_SCHEME,
+    Dataset,
+    MembershipRecord,
+    PersonRecord,
+    Rejection,
+    UnitRecord,
+    content_id,
+    digest,
+    ends_before_start,
+    membership_leave,
+    popolo_date,
+    slugify,
+)
+
+FORMAT = "popolo"
+KINDS = {"board": "board", "committee": "committee", "department": "department", "office": "office",
+         "team": "team"}
+CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unknown")
+MAX_RECORDS = 200_000
+
+
+def _obj(value: Any, path: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidFact("must be a JSON object", path)
+    return value
+
+
+def _list(doc: dict, key: str, path: str) -> list:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidFact("must be a list", path)
+    if len(value) > MAX_RECORDS:
+        raise InvalidFact(f"at most {MAX_RECORDS} records", path)
+    return value
+
+
+def _id(value: Any, path: str, required: bool = True) -> str | None:
+    """Popolo ids are strings; numbers are taken as their text."""
+    if value is None or value == "":
+        if required:
+            raise InvalidFact("is required", path)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidFact("must be a string", path)
+    return text(str(value), path)
+
+
+def _opt_text(record: dict, key: str, path: str) -> str | None:
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidFact("must be a string", f"{path}.{key}")
+    return text(value, f"{path}.{key}")
+
+
+def _date_field(record: dict, key: str, path: str) -> str | None:
+    """The field's text (checked later, per record), or None. A non-string is malformed."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidFact("must be a date string (YYYY, YYYY-MM or YYYY-MM-DD)", f"{path}.{key}")
+    return value
+
+
+def _sources(record: dict, path: str) -> tuple[dict[str, str], ...]:
+    """Popolo's ``{url, note}`` as our sources (``note`` is the title); our own fields pass through."""
+    raw = record.get("sources")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidFact("must be a list of sources", f"{path}.sources")
+    mapped = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict):
+            raise InvalidFact("must be an object with url or note", f"{path}.sources[{i}]")
+        s = dict(s)
+        if "note" in s:
+            note = s.pop("note")
+            if note not in (None, "") and s.get("title") in (None, ""):
+                s["title"] = note
+        mapped.append({k: v for k, v in s.items() if v not in (None, "")})
+    return tuple(check_sources(mapped, f"{path}.sources"))
+
+
+def _identifiers(record: dict, path: str) -> tuple[tuple[str, str], ...]:
+    raw = record.get("identifiers")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidFact("must be a list of {scheme, identifier}", f"{path}.identifiers")
+    out = []
+    for i, ident in enumerate(raw):
+        p = f"{path}.identifiers[{i}]"
+        if not isinstance(ident, dict):
+            raise InvalidFact("must be an object with scheme and identifier", p)
+        scheme, value = _id(ident.get("scheme"), f"{p}.scheme"), _id(ident.get("identifier"), f"{p}.identifier")
+        assert scheme is not None and value is not None
+        out.append((scheme.lower(), value))
+    return tuple(dict.fromkeys(out))
+
+
+def read_popolo(doc: Any) -> Dataset:
+    """The dataset a Popolo document describes; ``InvalidFact`` (with the path) if it is malformed."""
+    if not isinstance(doc, dict):
+        raise InvalidFact("a Popolo document is a JSON object with persons, organizations and memberships", "")
+    data = Dataset(FORMAT, digest(FORMAT, doc))
+    meta = doc.get("x_orghistory_org")
+    if meta is not None:
+        data.org_name = _opt_text(_obj(meta, "x_orghistory_org"), "name", "x_orghistory_org")
+    _read_people(doc, data)
+    _read_units(doc, data)
+    posts = _read_posts(doc)
+    periods = _read_periods(doc)
+    _read_memberships(doc, data, posts, periods)
+    _read_rejected(doc, data)
+    return data
+
+
+def _read_rejected(doc: dict, data: Dataset) -> None:
+    """Records an earlier import rejected, as an export wrote them: rejected again, for the same
+    reason, so that an export imported back changes nothing."""
+    for i, raw in enumerate(_list(doc, "x_orghistory_rejected", "x_orghistory_rejected")):
+        path = f"x_orghistory_rejected[{i}]"
+        r = _obj(raw, path)
+        rid = _id(r.get("id"), f"{path}.id")
+        reason = _opt_text(r, "reason", path) or "rejected"
+        record = _obj(r.get("record") or {}, f"{path}.record")
+        effective = _opt_text(r, "effective", path)
+        if effective is not None:
+            try:
+                effective = ValidTime.parse(effective).text
+            except InvalidValidTime as e:
+                raise InvalidFact(str(e), f"{path}.effective") from None
+        assert rid is not None
+        if rid in data.memberships or rid in data.rejected:
+            raise InvalidFact(f"a membership with id {rid!r} is also listed", f"{path}.id")
+        data.rejected[rid] = Rejection("membership", rid, path, reason, record, effective)
+
+
+def _read_people(doc: dict, data: Dataset) -> None:
+    for i, raw in enumerate(_list(doc, "persons", "persons")):
+        path = f"persons[{i}]"
+        p = _obj(raw, path)
+        pid = _id(p.get("id"), f"{path}.id")
+        assert pid is not None
+        if pid in data.people or any(r.id == pid and r.kind == "person" for r in data.other_rejections):
+            raise InvalidFact(f"a second person with id {pid!r}", f"{path}.id")
+        identifiers = _identifiers(p, path)
+        for j, (scheme, value) in enumerate(identifiers):
+            if scheme == ORGHISTORY_SCHEME:
+                from ..vocabulary import slug
+
+                slug(value, f"{path}.identifiers[{j}].identifier")
+        former = []
+        for j, other in enumerate(_list(p, "other_names", f"{path}.other_names")):
+            q = f"{path}.other_names[{j}]"
+            o = _obj(other, q)
+            name, end = _opt_text(o, "name", q), _date_field(o, "end_date", q)
+            if name and end:
+                try:
+                    former.append((name, popolo_date(end)))
+                except ValueError:
+                    pass  # a former name's end only dates a rename; an undatable one dates nothing
+        name = _opt_text(p, "name", path)
+        if name is None:
+            data.other_rejections.append(Rejection("person", pid, path, "has no name", None))
+            continue
+        data.people[pid] = PersonRecord(pid, path, name, identifiers, tuple(former))
+
+
+def _read_units(doc: dict, data: Dataset) -> None:
+    for i, raw in enumerate(_list(doc, "organizations", "organizations")):
+        path = f"organizations[{i}]"
+        o = _obj(raw, path)
+        oid = _id(o.get("id"), f"{path}.id")
+        assert oid is not None
+        if oid in data.units or any(r.id == oid and r.kind == "organization" for r in data.other_rejections):
+            raise InvalidFact(f"a second organization with id {oid!r}", f"{path}.id")
+        classification = _opt_text(o, "classification", path)
+        sources = _sources(o, path)
+        identifiers = _identifiers(o, path)
+        name = _opt_text(o, "name", path) or oid
+        founded = _date_field(o, "founding_date", path)
+        window = _opt_text(o, "x_orghistory_founded", path)
+        try:
+            founded = ValidTime.parse(window).text if window else (popolo_date(founded) if founded else None)
+        except (ValueError, InvalidValidTime) as e:
+            key = "x_orghistory_founded" if window else "founding_date"
+            data.other_rejections.append(Rejection("organization", oid, f"{path}.{key}", str(e), None))
+            continue
+        kind = _opt_text(o, "x_orghistory_kind", path) or KINDS.get((classification or "").lower(), "team")
+        if kind not in KINDS:
+            raise InvalidFact(f"must be one of {', '.join(KINDS)}", f"{path}.x_orghistory_kind")
+        data.units[oid] = UnitRecord(oid, path, name, kind, classification, founded, sources, identifiers)
+
+
+def _read_posts(doc: dict) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for i, raw in enumerate(_list(doc, "posts", "posts")):
+        path = f"posts[{i}]"
+        p = _obj(raw, path)
+        pid = _id(p.get("id"), f"{path}.id")
+        assert pid is not None
+        out[pid] = {"organization_id": _id(p.get("organization_id"), f"{path}.organization_id", False),
+                    "role": _opt_text(p, "role", path), "label": _opt_text(p, "label", path)}
+    return out
+
+
+def _read_periods(doc: dict) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for i, raw in enumerate(_list(doc, "events", "events")):
+        path = f"events[{i}]"
+        e = _obj(raw, path)
+        eid = _id(e.get("id"), f"{path}.id", False)
+        if eid is not None:
+            out[eid] = {"start_date": _date_field(e, "start_date", path), "end_date": _date_field(e, "end_date", path),
+                        "path": path}
+    return out
+
+
+def _read_memberships(doc: dict, data: Dataset, posts: dict, periods: dict) -> None:
+    seen: dict[str, int] = {}
+    rejected_people = {r.id for r in data.other_rejections if r.kind == "person"}
+    rejected_units = {r.id for r in data.other_rejections if r.kind == "organization"}
+    for i, raw in enumerate(_list(doc, "memberships", "memberships")):
+        path = f"memberships[{i}]"
+        m = _obj(raw, path)
+        person = _id(m.get("person_id"), f"{path}.person_id", False)
+        org = _id(m.get("organization_id"), f"{path}.organization_id", False)
+        group = _id(m.get("on_behalf_of_id"), f"{path}.on_behalf_of_id", False)
+        post_id = _id(m.get("post_id"), f"{path}.post_id", False)
+        period_id = _id(m.get("legislative_period_id"), f"{path}.legislative_period_id", False)
+        role_text = _opt_text(m, "role", path)
+        sources = _sources(m, path)
+        dates = {k: _date_field(m, k, path) for k in ("start_date", "end_date")}
+        windows = {k: _opt_text(m, k, path) for k in ("x_orghistory_start", "x_orghistory_end")}
+        cause = _opt_text(m, "x_orghistory_cause", path)
+        if cause is not None and cause not in CAUSES:
+            raise InvalidFact(f"must be one of {', '.join(CAUSES)}", f"{path}.x_orghistory_cause")
+        given = _id(m.get("id"), f"{path}.id", False)
+        mid = given or content_id(person, org, group, post_id, role_text, dates["start_date"], period_id,
+                                  windows["x_orghistory_start"])
+        seen[mid] = seen.get(mid, 0) + 1
+        if seen[mid] > 1:
+            mid = f"{mid}#{seen[mid]}"  # duplicate ids: each is its own record, told apart by order
+
+        def reject(reason: str, effective: str | None = None) -> None:
+            data.rejected[mid] = Rejection("membership", mid, path, reason, m, effective)
+
+        post = posts.get(post_id) if post_id else None
+        if post_id and post is None:
+            reject(f"names post {post_id!r}, which the document does not list")
+            continue
+        org = org or (post or {}).get("organization_id")
+        period = periods.get(period_id) if period_id else None
+        try:
+            start = _when(windows["x_orghistory_start"], dates["start_date"], period, "start_date")
+            end = _when(windows["x_orghistory_end"], dates["end_date"], period, "end_date")
+        except ValueError as e:
+            reject(str(e))
+            continue
+        if period_id and period is None:
+            reject(f"names legislative period {period_id!r}, which the document does not list", start)
+            continue
+        if not person:
+            reject("names no person", start)
+            continue
+        if person not in data.people:
+            why = "which was rejected" if person in rejected_people else "which the document does not list"
+            reject(f"names person {person!r}, {why}", start)
+            continue
+        if not org:
+            reject("names no organization", start)
+            continue
+        missing = [u for u in (org, group) if u is not None and u not in data.units]
+        if missing:
+            why = "which was rejected" if missing[0] in rejected_units else "which the document does not list"
+            reject(f"names organization {missing[0]!r}, {why}", start)
+            continue
+        leave = membership_leave(start, end)
+        if ends_before_start(start, leave):
+            inherited = " (inherited from its legislative period)" if not (dates["end_date"] and dates["start_date"]) \
+                and period else ""
+            reject(f"ends ({end}) before it starts ({start}){inherited}", start)
+            continue
+        title = role_text or (post or {}).get("role")
+        if cause is None:
+            cause = "term-ended" if end is not None and dates["end_date"] is None and windows["x_orghistory_end"] is None \
+                else "unknown"
+        data.memberships[mid] = MembershipRecord(
+            id=mid, path=path, person=person, unit=org, group=group, role=slugify(title or "member"),
+            title=title, post=(post or {}).get("label"), start=start, leave=leave, cause=cause, sources=sources)
+
+
+def _when(window: str | None, own: str | None, period: dict | None, key: str) -> str | None:
+    """A membership's start or last day: its own window or date, else its legislative period's."""
+    if window is not None:
+        try:
+            return ValidTime.parse(window).text
+        except InvalidValidTime as e:
+            raise ValueError(f"x_orghistory_{key.split('_')[0]}: {e}") from None
+    if own is not None:
+        try:
+            return popolo_date(own)
+        except ValueError as e:
+            raise ValueError(f"{key}: {e}") from None
+    inherited = (period or {}).get(key)
+    if inherited is not None:
+        try:
+            return popolo_date(inherited)
+        except ValueError as e:
+            raise ValueError(f"{key} of its legislative period: {e}") from None
+    return None
