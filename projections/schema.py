@@ -13,6 +13,10 @@ from .db import Conn
 from .fold import OPEN_END  # end of a tenure that has not ended
 
 FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
+# What this code's fold writes. A version folded by older code (a lower number) still answers, but
+# is rebuilt (``versions.stale``); raise it whenever the fold or the tables change what they hold.
+# 2: names, identifiers, imports, merges; facts carry origin (imports as syncs).
+SCHEMA = 2
 
 INTERVAL_COLUMNS = """
     org TEXT NOT NULL,
@@ -150,6 +154,9 @@ def shared_ddl(postgres: bool) -> list[str]:
             last_error TEXT, updated_at TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS webhook_failures (
             sub TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT, error TEXT NOT NULL, failed_at TEXT NOT NULL)""",
+        # Which fold wrote each version (SCHEMA); a version without a row predates the numbers (1).
+        """CREATE TABLE IF NOT EXISTS projection_schema (
+            name TEXT NOT NULL, version INTEGER NOT NULL, schema INTEGER NOT NULL, PRIMARY KEY (name, version))""",
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -17,7 +17,15 @@ import time
 
 from .clock import now as _now
 from .db import DEFAULT_PROJECTION, Conn, Database
-from .schema import VERSIONED, create_shared, create_version, drop_version, index_statements, versioned_tables
+from .schema import (
+    SCHEMA,
+    VERSIONED,
+    create_shared,
+    create_version,
+    drop_version,
+    index_statements,
+    versioned_tables,
+)
 
 log = logging.getLogger("orghistory.versions")
 PROJECTIONS = (DEFAULT_PROJECTION,)  # the projections this service knows
@@ -49,6 +57,41 @@ def setup(db: Database) -> None:
                 create_version(conn, version)
                 conn.execute("INSERT INTO projection_versions (name, version, state, created_at, switched_at) "
                              "VALUES (?,?,?,?,?)", (name, version, "live", _now(), _now()))
+                _mark(conn, name, version)
+            _upgrade(conn, name)
+
+
+def _mark(conn: Conn, name: str, version: int, schema: int = SCHEMA) -> None:
+    conn.execute("INSERT INTO projection_schema (name, version, schema) VALUES (?,?,?) "
+                 "ON CONFLICT (name, version) DO NOTHING", (name, version, schema))
+
+
+def _upgrade(conn: Conn, name: str) -> None:
+    """Versions folded by code from before schema numbers (1): give them the tables this code
+    reads, filled as far as their own tables allow (every registered person's name, which is all
+    the names that code knew), so they keep answering until a rebuild replaces them."""
+    rows = conn.all("SELECT v.version FROM projection_versions v LEFT JOIN projection_schema s "
+                    "ON s.name = v.name AND s.version = v.version "
+                    "WHERE v.name=? AND v.dropped_at IS NULL AND s.schema IS NULL", (name,))
+    for r in rows:
+        version = int(r["version"])
+        create_version(conn, version)
+        bound = Conn(conn.raw, conn.postgres, version, name)
+        bound.execute("INSERT INTO names (person, name, effective, eff_lo, position, recorded_at) "
+                      "SELECT slug, name, NULL, NULL, position, recorded_at FROM people WHERE true ON CONFLICT DO NOTHING")
+        _mark(conn, name, version, 1)
+        log.warning("projection version folded by older code; it answers, but rebuild it",
+                    extra={"projection": name, "version": version})
+
+
+def schema_of(conn: Conn, name: str, version: int) -> int:
+    found = conn.scalar("SELECT schema FROM projection_schema WHERE name=? AND version=?", (name, version))
+    return 1 if found is None else int(found)
+
+
+def stale(conn: Conn, name: str) -> bool:
+    """The live version was folded by older code: a rebuild brings it up to this code's fold."""
+    return schema_of(conn, name, live(conn, name)) < SCHEMA
 
 
 def _next(conn: Conn, name: str) -> int:
@@ -64,6 +107,7 @@ def create(db: Database, name: str, state: str, until_position: int | None = Non
         create_version(conn, version, indexes=False)
         conn.execute("INSERT INTO projection_versions (name, version, state, until_position, until_recorded, "
                      "created_at) VALUES (?,?,?,?,?,?)", (name, version, state, until_position, until_recorded, _now()))
+        _mark(conn, name, version)
     return version
 
 

@@ -56,6 +56,12 @@ def serve(host: str, port: int, no_seed: bool) -> None:
         s.dispatcher.nudge()
         if any(o["appended"] for o in report["orgs"].values()):
             err.print(f"[green]loaded the seed history[/] ({sum(o['appended'] for o in report['orgs'].values())} events)")
+    from workers.jobs import rebuild_if_stale
+
+    upgrade = rebuild_if_stale(s.settings, s.dispatcher)
+    if upgrade:
+        err.print(f"[yellow]the projection was folded by an older version of orghistory: rebuilding it in the "
+                  f"background (GET /v1/ops/jobs/{upgrade}); answers come from the old one until then[/]")
     token = _local_admin_token(s)
     if token:
         err.print(f"write token (also in {s.settings.data_dir / 'admin-token'}): [bold]{token}[/]")
@@ -83,6 +89,10 @@ def worker(burst: bool, name: str | None) -> None:
     configure_logging()
     settings = Settings.from_env()
     open_store(settings)
+    from workers.dispatch import dispatcher_for
+    from workers.jobs import rebuild_if_stale
+
+    rebuild_if_stale(settings, dispatcher_for(settings))
     run_worker(settings, burst=burst, name=name)
 
 

@@ -160,3 +160,25 @@ def test_merges_over_http(inprocess_service):
     assert client.post("/v1/people/bob-2/merge/retract", {}).status_code == 422  # a reason is required
     client.ok(client.post("/v1/people/bob-2/merge/retract", {"reason": "two Bobs"}), 201)
     assert client.post("/v1/people/bob-2/merge/retract", {"reason": "again"}).status_code == 404
+
+
+def test_a_rename_the_source_dates_holds_from_that_day(settings):
+    """A name changed in the source is the name from then on, as known from then on; where the
+    source says until when the old name held (``other_names``), the new one holds from the next day."""
+    from datetime import datetime
+
+    app, db = open_store(settings)
+    doc = {"persons": [{"id": "ann", "name": "Ann Smith"}], "organizations": [{"id": "council", "name": "Council"}],
+           "memberships": [{"id": "m1", "person_id": "ann", "organization_id": "council", "start_date": "2010-01-01"}]}
+    first = app.sync(ORG, imports.read("popolo", doc))
+    doc["persons"][0] = {"id": "ann", "name": "Ann Jones", "other_names": [{"name": "Ann Smith",
+                                                                            "end_date": "2015-06-30"}]}
+    second = app.sync(ORG, imports.read("popolo", doc))
+    assert second["summary"]["people"]["renamed"] == 1
+    catch_up(settings)
+    then = stamp(datetime.fromisoformat(first["recorded_at"]))
+    assert members(db, "council", date(2015, 6, 30)) == [("riverton-ann", "Ann Smith")]
+    assert members(db, "council", date(2015, 7, 1)) == [("riverton-ann", "Ann Jones")]
+    assert members(db, "council", date(2020, 1, 1), then) == [("riverton-ann", "Ann Smith")]
+    with db.read() as c:
+        assert queries.get_person(c, "riverton-ann")["name"] == "Ann Jones"

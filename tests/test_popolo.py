@@ -207,6 +207,14 @@ def test_popolo_over_http_for_operators(inprocess_service):
     assert again.status_code == 200 and again.json()["stored"] is False
     listed = client.ok(client.get("/v1/orgs/town/imports"))["imports"]
     assert [(i["id"], i["summary"]["memberships"]["added"]) for i in listed] == [("town-records-1", 1)]
+    assert client.ok(client.get("/v1/orgs/town/imports/town-records-1"))["source"] == "town-records"
+    assert client.get("/v1/orgs/town/imports/town-records-9").status_code == 404
+    recorded = client.ok(client.get("/v1/orgs/town/timeline", **{"import": "town-records-1"}))["events"]
+    assert [(e["type"], e["origin"]["record"]) for e in recorded] == [("unit_formed", "council"),
+                                                                       ("member_joined", "m1")]
+    joined = client.ok(client.get("/v1/orgs/town/changes", **{"from": "2000-01-01", "to": "2030-01-01",
+                                                                "import": "town-records-1"}))["changes"]
+    assert [(c["change"], c["person"]) for c in joined] == [("joined", "town-records-ann")]
     exported = client.s.get(client.base + "/v1/orgs/town/popolo", headers={"Authorization": f"Bearer {ADMIN}"})
     assert exported.status_code == 200
     assert exported.json()["memberships"][0]["start_date"] == "2019-01-01"

@@ -59,3 +59,26 @@ def replay_job(name: str, job_id: str, until_position: int | None, until_recorde
     configure_logging()
     until = datetime.fromisoformat(until_recorded) if until_recorded else None
     return replay(Settings.from_env(), name, until_position, until, job_id=job_id).as_json()
+
+
+def rebuild_if_stale(settings: Settings, dispatcher) -> str | None:
+    """Start a rebuild when the live version was folded by older code (after an upgrade), unless
+    one is already under way. Returns the job's id, if one was started."""
+    import logging
+
+    from projections import versions
+    from projections.projector import NAME
+
+    from . import joblog
+    from .runtime import open_store
+
+    _, db = open_store(settings)
+    with db.read(bind=False) as conn:
+        stale = versions.stale(conn, NAME)
+    if not stale or joblog.active(db, NAME, "rebuild") is not None:
+        return None
+    job_id = joblog.create(db, "rebuild", NAME)
+    dispatcher.start_job("workers.jobs.rebuild_job", job_id, NAME, job_id)
+    logging.getLogger("orghistory.upgrade").warning(
+        "the projection was folded by older code: rebuilding it beside the live one", extra={"job": job_id})
+    return job_id

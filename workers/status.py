@@ -25,6 +25,7 @@ def status(settings: Settings) -> dict[str, Any]:
         parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
                           "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
         others = [r for r in joblog.with_jobs(conn, versions.listing(conn, NAME)) if r["state"] != "live"]
+        stale = versions.stale(conn, NAME)
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
@@ -34,6 +35,9 @@ def status(settings: Settings) -> dict[str, Any]:
         "head": head,
         "projections": {NAME: {"position": position, "version": version, "lag_events": max(0, head - position) if waiting else 0,
                                "lag_seconds": lag_seconds, "updated_at": updated,
+                               # folded by older code: answers, but a rebuild is due (started by
+                               # serve and worker on their own)
+                               "stale": stale,
                                "parked": len(parked), "parked_events": parked[:20],
                                # a rebuild under way (state building), replays (scratch), old versions
                                # not yet dropped (retired), each with the position it has reached;
