@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from events.errors import InvalidFact, NotFound
 from projections import queries
 
+from .api import org_or_404
 from .auth import require, services
 from .problems import Problem
 from .schemas import (
@@ -47,13 +48,6 @@ def _wait(args: dict) -> int:
     return wanted or 0
 
 
-def _org(conn, org: str) -> dict:
-    found = queries.get_org(conn, org)
-    if found is None:
-        raise NotFound(f"no organization {org!r}", "org")
-    return found
-
-
 def _top(answer: dict) -> int:
     return max(e["position"] for e in answer["events"])
 
@@ -86,7 +80,7 @@ class Orgs(MethodView):
 @require("read")
 def get_org(org):
     with services().read() as c:
-        return _org(c, org)
+        return org_or_404(c, org)
 
 
 @blp.route("/orgs/<org>/units")
@@ -95,7 +89,7 @@ class Units(MethodView):
     @require("read")
     def get(self, org):
         with services().read() as c:
-            _org(c, org)
+            org_or_404(c, org)
             return {"org": org, "units": queries.list_units(c, org)}
 
     @require("write")
@@ -174,7 +168,7 @@ class OrgEvents(MethodView):
 
         _wait(args)
         with services().read() as c:
-            _org(c, org)
+            org_or_404(c, org)
         events, cursor = page(services().app, args["after"], args["limit"], org, _types(args))
         return {"org": org, "events": events, "next": cursor}
 
@@ -239,7 +233,7 @@ def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
 def unit_members(args, org, unit):
     position = _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         if queries.get_unit(c, org, unit) is None:
             raise NotFound(f"no unit {unit!r} in {org}", "unit")
         as_of = args.get("as_of") or _today()
@@ -270,7 +264,7 @@ def why_role(args, org, person):
 def _why(args, org, unit, person):
     _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         if unit is not None and queries.get_unit(c, org, unit) is None:
             raise NotFound(f"no unit {unit!r} in {org}", "unit")
         if queries.get_person(c, person) is None:
@@ -535,7 +529,7 @@ def ops_parked_action(position, action):
 def board(args, org):
     position = _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         units = queries.board_units(c, org)
         as_of = args.get("as_of") or _today()
         seats = queries.members(c, org, units, as_of, known_at_text(args.get("known_at")))
@@ -552,7 +546,7 @@ def board(args, org):
 def roles(args, org):
     position = _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         held = queries.roles(c, org, args.get("as_of") or _today(), known_at_text(args.get("known_at")))
         answer = _roster_answer(c, org, args, position)
         answer["roles"] = held
@@ -566,7 +560,7 @@ def roles(args, org):
 def changes(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         found = queries.changes(c, org, args["from_"], args["to"], known_at_text(args.get("known_at")),
                                 args.get("import_"))
         return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(),
@@ -580,7 +574,7 @@ def changes(args, org):
 def timeline(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
-        _org(c, org)
+        org_or_404(c, org)
         facts = queries.timeline(c, org, known_at_text(args.get("known_at")), args.get("from_"), args.get("to"),
                                  args["limit"], args.get("import_"))
         return {"org": org, "known_at": known_at_text(args.get("known_at")), "events": facts}

@@ -12,17 +12,13 @@ from events import imports
 from events.errors import InvalidFact, NotFound
 from projections import queries
 
+from . import org_or_404
 from ..auth import require, services
 from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
 
 FTM_MEDIA = "application/x-ndjson"
-
-
-def _org(conn, org: str) -> None:
-    if queries.get_org(conn, org) is None:
-        raise NotFound(f"no organization {org!r}", "org")
 
 
 def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
@@ -44,7 +40,7 @@ class Popolo(MethodView):
         from projections.popolo import export
 
         with services().read() as c:
-            _org(c, org)
+            org_or_404(c, org)
             return export(c, org, args.get("source"))
 
     @require("operate")
@@ -73,7 +69,7 @@ class FollowTheMoney(MethodView):
         from projections.ftm import export
 
         with services().read() as c:
-            _org(c, org)
+            org_or_404(c, org)
             lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in export(c, org, args.get("source"))]
         return Response("".join(lines), mimetype=FTM_MEDIA)
 
@@ -105,7 +101,7 @@ class FollowTheMoney(MethodView):
 def list_imports(args, org):
     """Each import that stored something: its source, document digest, summary and events."""
     with services().read() as c:
-        _org(c, org)
+        org_or_404(c, org)
         return {"org": org, "imports": queries.list_imports(c, org, args.get("source"))}
 
 
@@ -114,7 +110,7 @@ def list_imports(args, org):
 @require("read")
 def get_import(org, import_id):
     with services().read() as c:
-        _org(c, org)
+        org_or_404(c, org)
         found = queries.get_import(c, org, import_id)
     if found is None:
         raise NotFound(f"no import {import_id!r} in {org}", "import_id")
