@@ -326,3 +326,19 @@ def test_the_readme_nights_are_the_first_two_versions():
     versions = council_versions()
     for i in (0, 1):
         assert json.loads((here / f"night-{i + 1}.json").read_text()) == versions[i]
+
+
+def test_an_organization_loaded_by_the_old_importer_is_warned_about(sqlite_settings):
+    """Facts the importer from before syncs wrote match no source record: the first sync says so
+    (in the dry run too) instead of silently doubling every tenure."""
+    app, _ = open_store(sqlite_settings)
+    app.register_org("town", "Town")
+    app.register_person("ann", "Ann")
+    app.append("town", [{"type": "unit_formed", "unit": "council", "name": "Council", "kind": "team",
+                         "effective": "unknown"},
+                        {"type": "member_joined", "unit": "council", "person": "ann", "effective": "2019-01-01"}],
+               writer="popolo-import")
+    doc = {"persons": [{"id": "ann", "name": "Ann"}], "organizations": [{"id": "council", "name": "Council"}],
+           "memberships": [{"id": "m1", "person_id": "ann", "organization_id": "council", "start_date": "2019-01-01"}]}
+    dry = app.sync("town", imports.read("popolo", doc), dry_run=True)
+    assert any("holds 2 facts loaded by an import from before" in n["notice"] for n in dry["summary"]["notices"])

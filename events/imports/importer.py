@@ -87,6 +87,13 @@ def _attempt(app: OrgHistory, org_slug: str, data: Dataset, source: str, dry_run
         dataset = DatasetAggregate(org=org_slug, source=source, writer=writer)
     plan = plan_sync(data, org=org_slug, org_units=set(org.units), source=source, state=dataset.state,
                      resolver=StoreResolver(app), next_version=org.version + 1)
+    if not dataset.imports and not new_org:
+        legacy = _legacy_facts(app, org)
+        if legacy:
+            plan.notices.append({"notice": f"{org_slug} holds {legacy} facts loaded by an import from before "
+                                           "imports were syncs (writer popolo-import); they are no source's "
+                                           "records, so this import adds its own beside them: retract those "
+                                           "(or import into a fresh organization) to avoid doubles"})
     report: dict[str, Any] = {
         "org": org_slug, "source": source, "format": data.format, "digest": data.digest, "dry_run": dry_run,
         "same_document": dataset.digest == data.digest, "previous_import": dataset.import_id if dataset.imports else None,
@@ -127,6 +134,13 @@ def _attempt(app: OrgHistory, org_slug: str, data: Dataset, source: str, dry_run
                           "last": org.event_id(last) if last else None},
                   position=max(positions.values()))
     return report
+
+
+def _legacy_facts(app: OrgHistory, org: Organization) -> int:
+    """Facts of the organization that the importer before syncs wrote (read once: on the first
+    import of a source into an organization that already has a log)."""
+    return sum(1 for e in app.events.get(org.id)
+               if isinstance(e, Organization.Fact) and e.writer == "popolo-import" and e.origin is None)
 
 
 def _record(app: OrgHistory, org: Organization, plan: Plan, created: set[str], writer: str,

@@ -96,12 +96,6 @@ class Plan:
     notices: list[dict[str, str]] = field(default_factory=list)  # identity matches worth a look
     ignored: dict[str, int] = field(default_factory=dict)  # records of kinds with no use here, by kind
 
-    @property
-    def empty(self) -> bool:
-        """Nothing to record at all (facts, people or the source's own memory)."""
-        return not (self.facts or self.new_people or self.renames or self.record_index or self.identifier_index
-                    or any(self.state_changes.values()))
-
     def summary(self) -> dict[str, Any]:
         return {"memberships": self.counts["memberships"], "organizations": self.counts["organizations"],
                 "people": self.counts["people"], "events": len(self.facts),
@@ -134,6 +128,8 @@ class Planner:
         self._delta: dict[str, dict[str, Any]] = {k: {} for k in state}
         self._claimed_people: set[str] = set()
         self._claimed_units: dict[str, str] = {}  # unit slug -> record id, in this document
+        self._new: dict[str, str] = {}  # slug -> name of the people this plan registers
+        self._linked: dict[tuple[str, str], str] = {}  # identifiers this plan links, to their person
 
     # --- output helpers --------------------------------------------------------------------
 
@@ -187,8 +183,7 @@ class Planner:
             counts["added"] += 1
         elif known is None:
             counts["matched"] += 1
-            existing = self.resolver.person_name(slug) or next(
-                (n.name for n in self.plan.new_people if n.slug == slug), None)
+            existing = self.resolver.person_name(slug) or self._new.get(slug)
             if existing is not None and existing != p.name:
                 self.plan.notices.append({"record": p.id, "person": slug, "name": existing, "source_name": p.name,
                                           "notice": f"{how}: the source calls this person {p.name!r}; "
@@ -209,6 +204,7 @@ class Planner:
             linked = self._identifier(scheme, value)
             if linked is None:
                 self.plan.identifier_index.append((scheme, value, slug))
+                self._linked[(scheme, value)] = slug
             elif linked != slug:
                 self.plan.notices.append({"record": p.id, "person": slug, "identifier": f"{scheme}:{value}",
                                           "notice": f"identifier {scheme}:{value} already names person {linked}; "
@@ -216,16 +212,19 @@ class Planner:
         return slug
 
     def _identifier(self, scheme: str, value: str) -> str | None:
-        planned = next((s for sc, v, s in self.plan.identifier_index if (sc, v) == (scheme, value)), None)
-        return planned or self.resolver.person_of_identifier(scheme, value)
+        return self._linked.get((scheme, value)) or self.resolver.person_of_identifier(scheme, value)
+
+    def _register(self, slug: str, name: str) -> None:
+        self.plan.new_people.append(NewPerson(slug, name))
+        self._new[slug] = name
 
     def _resolve_person(self, p: PersonRecord) -> tuple[str, str]:
         """(slug, how): by this service's own identifier, by what this source's record was resolved
         to before, by a shared identifier, or a new person."""
         own = next((v for s, v in p.identifiers if s == ORGHISTORY_SCHEME), None)
         if own is not None:
-            if self.resolver.person_name(own) is None and own not in {n.slug for n in self.plan.new_people}:
-                self.plan.new_people.append(NewPerson(own, p.name))
+            if own not in self._new and self.resolver.person_name(own) is None:
+                self._register(own, p.name)
                 return own, "new"
             return own, "matched by its orghistory identifier"
         known = self.state["person_ids"].get(p.id) or self.resolver.person_of_record(self.source, p.id)
@@ -237,9 +236,9 @@ class Planner:
                 self.plan.record_index.append((self.source, p.id, linked))
                 return linked, f"matched by identifier {scheme}:{value}"
         slug = slugify(f"{self.source}-{p.id}")
-        if slug in {n.slug for n in self.plan.new_people} or self.resolver.person_name(slug) is not None:
+        if slug in self._new or self.resolver.person_name(slug) is not None:
             slug = slug_for(f"{self.source}-{p.id}")  # taken by another record: this one's own slug
-        self.plan.new_people.append(NewPerson(slug, p.name))
+        self._register(slug, p.name)
         self.plan.record_index.append((self.source, p.id, slug))
         return slug, "new"
 
