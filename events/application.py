@@ -92,13 +92,13 @@ class OrgHistory(Application[UUID]):
     def register_person(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
         """Register a person; returns (the person, created?). Same slug and name is a no-op."""
         slug(slug_, "slug")
-        text(name, "name")
+        name = text(name, "name")  # in the one form the stores hold (NFC, no NUL, stripped)
         existing = self.find_person(slug_)
         if existing is not None:
-            if existing.name != name.strip():
+            if existing.name != name:
                 raise AlreadyExists(f"person {slug_!r} is registered as {existing.name!r}", "name")
             return {"slug": slug_, "name": existing.name, "position": self.position_of(existing.id, 1)}, False
-        person = Person(slug=slug_, name=name.strip(), writer=writer)
+        person = Person(slug=slug_, name=name, writer=writer)
         try:
             recordings = self._save(person)
         except IntegrityError:
@@ -107,14 +107,14 @@ class OrgHistory(Application[UUID]):
 
     def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
         slug(slug_, "slug")
-        text(name, "name")
+        name = text(name, "name")
         existing = self.find_org(slug_)
         if existing is not None:
-            if existing.name != name.strip():
+            if existing.name != name:
                 raise AlreadyExists(f"organization {slug_!r} is registered as {existing.name!r}", "name")
             return {"slug": slug_, "name": existing.name, "version": existing.version,
                     "position": self.position_of(existing.id, 1)}, False
-        org = Organization(slug=slug_, name=name.strip(), writer=writer)
+        org = Organization(slug=slug_, name=name, writer=writer)
         try:
             recordings = self._save(org)
         except IntegrityError:

@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from .errors import AlreadyExists, InvalidFact, UnknownReference
+from .errors import AlreadyExists, UnknownReference
 from .vocabulary import TYPES, field_path
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://orghistory.invalid/")

@@ -19,7 +19,8 @@ from datetime import date
 BEGINNING = date(1, 1, 1)
 END_OF_TIME = date(9999, 12, 31)
 
-_PART = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# ASCII digits (``\d`` takes every script's digits), and ``\Z`` (``$`` takes a final newline).
+_PART = re.compile(r"\A([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
 
 
 class InvalidValidTime(ValueError):

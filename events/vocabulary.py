@@ -7,18 +7,25 @@ Each fact type has a schema of fields. ``parse_fact`` turns one JSON object into
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import InvalidFact
 from .validtime import InvalidValidTime, ValidTime, parse_date
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+# ``\A``/``\Z``, not ``^``/``$``: ``$`` also matches before a final newline ("board\n" is no slug).
+SLUG = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?\Z")
+DIGITS = re.compile(r"\A[0-9]{1,19}\Z")  # ASCII digits only: str.isdigit takes "²" and "٣", int takes "1_0"
+MAX_INT = 2**63 - 1  # positions and versions are 64-bit in both stores
+MAX_SOURCES = 100
+MAX_LIST = 1000  # roles, seats, commitments of one fact
 CONFIDENCE = ("confirmed", "reported", "disputed")
 UNIT_KINDS = ("board", "team", "department", "committee", "office")
 CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unknown")
 SOURCE_KEYS = ("url", "title", "publisher", "published", "quote")
 ORIGIN_KEYS = ("source", "record", "part")
+URL = re.compile(r"\Ahttps?://[^\s\x00-\x1f\x7f]{1,2000}\Z", re.ASCII)
 # Which part of a source record a fact stands for: its seat in a group (a membership's party), or
 # the record kept as noted because it was rejected. The main part has none.
 ORIGIN_PARTS = ("group", "rejected")
@@ -38,23 +45,54 @@ def slug(value: Any, path: str) -> str:
     return value
 
 
+def clean(value: str, path: str, max_len: int = MAX_TEXT) -> str:
+    """Text in the one form both stores hold: valid Unicode (no lone surrogates), no NUL (which
+    PostgreSQL's text cannot hold), NFC (so the same words compare equal however they were typed),
+    within ``max_len`` characters."""
+    if "\x00" in value:
+        raise InvalidFact("must not contain the NUL character", path)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidFact("must be valid Unicode (it holds a lone surrogate)", path) from None
+    value = unicodedata.normalize("NFC", value)
+    if len(value) > max_len:
+        raise InvalidFact(f"must be at most {max_len} characters", path)
+    return value
+
+
 def text(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidFact("must be a non-empty string", path)
-    if len(value) > MAX_TEXT:
-        raise InvalidFact(f"must be at most {MAX_TEXT} characters", path)
-    return value.strip()
+    return clean(value, path).strip()
+
+
+def whole_number(value: Any, path: str, minimum: int = 0) -> int:
+    """An integer in a JSON body, or ASCII digits in a header or query: 0..2**63-1."""
+    if isinstance(value, bool):
+        raise InvalidFact("must be a whole number", path)
+    if isinstance(value, str):
+        if not DIGITS.match(value.strip()):
+            raise InvalidFact("must be a whole number written with the digits 0-9", path)
+        value = int(value.strip())
+    if not isinstance(value, int) or not minimum <= value <= MAX_INT:
+        raise InvalidFact(f"must be a whole number from {minimum} to {MAX_INT}", path)
+    return value
 
 
 def slugs(value: Any, path: str) -> list[str]:
     if not isinstance(value, list):
         raise InvalidFact("must be a list of slugs", path)
+    if len(value) > MAX_LIST:
+        raise InvalidFact(f"at most {MAX_LIST} items", path)
     return [slug(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
 
 def texts(value: Any, path: str) -> list[str]:
     if not isinstance(value, list):
         raise InvalidFact("must be a list of strings", path)
+    if len(value) > MAX_LIST:
+        raise InvalidFact(f"at most {MAX_LIST} items", path)
     return [text(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
 
@@ -86,7 +124,7 @@ def event_id(value: Any, path: str) -> str:
     if not isinstance(value, str) or "@" not in value:
         raise InvalidFact("must be an event id such as openai@12", path)
     org, _, version = value.rpartition("@")
-    if not SLUG.match(org) or not version.isdigit() or int(version) < 1:
+    if not SLUG.match(org) or not DIGITS.match(version) or not 1 <= int(version) <= MAX_INT:
         raise InvalidFact("must be an event id such as openai@12", path)
     return f"{org}@{int(version)}"
 
@@ -116,6 +154,8 @@ def calendar_date(value: Any, path: str) -> str:
 def sources(value: Any, path: str) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise InvalidFact("must be a list of sources", path)
+    if len(value) > MAX_SOURCES:
+        raise InvalidFact(f"at most {MAX_SOURCES} sources", path)
     out = []
     for i, src in enumerate(value):
         p = f"{path}[{i}]"
@@ -124,15 +164,15 @@ def sources(value: Any, path: str) -> list[dict[str, str]]:
         unknown = sorted(set(src) - set(SOURCE_KEYS))
         if unknown:
             raise InvalidFact(f"unknown field {unknown[0]!r}", f"{p}.{unknown[0]}")
-        clean = {}
+        given = {}
         for key in SOURCE_KEYS:
             if key in src and src[key] is not None:
-                clean[key] = calendar_date(src[key], f"{p}.{key}") if key == "published" else text(src[key], f"{p}.{key}")
-        if "url" in clean and not re.match(r"^https?://\S+$", clean["url"]):
+                given[key] = calendar_date(src[key], f"{p}.{key}") if key == "published" else text(src[key], f"{p}.{key}")
+        if "url" in given and not URL.match(given["url"]):
             raise InvalidFact("must be an http(s) URL", f"{p}.url")
-        if not clean:
+        if not given:
             raise InvalidFact("a source needs at least one of url, title, publisher", p)
-        out.append(clean)
+        out.append(given)
     return out
 
 

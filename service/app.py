@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False
+    from . import edge
+
+    edge.register(app)
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from .api.imports import blp as imports_blp
@@ -45,9 +47,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return jsonify(status="ok", store="postgresql" if s.settings.is_postgres else "sqlite",
                        dispatch=s.dispatcher.mode, head=head, projected=position, lag=head - position)
 
+    static = os.path.join(os.path.dirname(__file__), "static")
+
     @app.get("/")
     def index():
-        return send_from_directory(os.path.join(os.path.dirname(__file__), "static"), "index.html")
+        return send_from_directory(static, "index.html")
+
+    @app.get("/static/<path:name>")
+    def static_file(name):
+        return send_from_directory(static, name)
 
     logging.getLogger("orghistory").debug("app created")
     return app

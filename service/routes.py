@@ -6,13 +6,14 @@ from datetime import datetime, timezone
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from events.errors import InvalidFact, NotFound
+from events.vocabulary import whole_number
 from projections import queries
 
-from .api import org_or_404
+from .api import Blueprint, org_or_404
 from .auth import require, services
+from .edge import json_body
 from .problems import Problem
 from .schemas import (
     ReplayIn,
@@ -42,10 +43,21 @@ blp = Blueprint("v1", __name__, url_prefix="/v1", description="Organizations, pe
 def _wait(args: dict) -> int:
     """Read-your-writes: wait (bounded) for ``min_position``; answer 503 if it is not reached."""
     wanted = args.get("min_position")
+    if wanted and wanted > services().app.head_position():
+        # Nothing to wait for: no append has reached it (a thread held for nothing is a cheap attack).
+        raise InvalidFact(f"is beyond the head of the log ({services().app.head_position()})", "min_position")
     if wanted and not services().wait_for(wanted):
         raise Problem(503, "Projection behind", f"the projection has not reached position {wanted} yet; retry",
                       "min_position")
     return wanted or 0
+
+
+def _idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 200 printable ASCII characters, or None."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 200 and key.isascii() and key.isprintable()):
+        raise InvalidFact("must be 1 to 200 printable ASCII characters", "Idempotency-Key")
+    return key
 
 
 def _top(answer: dict) -> int:
@@ -60,8 +72,8 @@ def _today():
 
 @blp.route("/orgs")
 class Orgs(MethodView):
-    @blp.response(200)
     @require("read")
+    @blp.response(200)
     def get(self):
         with services().read() as c:
             return {"orgs": queries.list_orgs(c)}
@@ -76,8 +88,8 @@ class Orgs(MethodView):
 
 
 @blp.route("/orgs/<org>")
-@blp.response(200)
 @require("read")
+@blp.response(200)
 def get_org(org):
     with services().read() as c:
         return org_or_404(c, org)
@@ -85,8 +97,8 @@ def get_org(org):
 
 @blp.route("/orgs/<org>/units")
 class Units(MethodView):
-    @blp.response(200)
     @require("read")
+    @blp.response(200)
     def get(self, org):
         with services().read() as c:
             org_or_404(c, org)
@@ -97,17 +109,16 @@ class Units(MethodView):
     @blp.response(201, AppendOut)
     def post(self, data, org):
         fact = {"type": "unit_formed", "unit": data.pop("slug"), **data}
-        answer = services().app.append(org, [fact], writer=g.writer, path="",
-                                       idempotency_key=request.headers.get("Idempotency-Key"))
+        answer = services().app.append(org, [fact], writer=g.writer, path="", idempotency_key=_idempotency_key())
         services().appended(_top(answer))
         return answer
 
 
 @blp.route("/people")
 class People(MethodView):
+    @require("read")
     @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
     @blp.response(200)
-    @require("read")
     def get(self, args):
         with services().read() as c:
             return {"people": queries.list_people(c, args["after"], args["limit"])}
@@ -122,8 +133,8 @@ class People(MethodView):
 
 
 @blp.route("/people/<person>")
-@blp.response(200)
 @require("read")
+@blp.response(200)
 def get_person(person):
     with services().read() as c:
         found = queries.get_person(c, person)
@@ -159,9 +170,9 @@ def retract_merge(data, person):
 
 @blp.route("/orgs/<org>/events")
 class OrgEvents(MethodView):
+    @require("read")
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200)
-    @require("read")
     def get(self, args, org):
         """The organization's log in position order: /v1/streams/all for one organization."""
         from workers.streams import page
@@ -177,14 +188,10 @@ class OrgEvents(MethodView):
                   {"type": "object", "required": ["events"], "properties": {
                       "events": {"type": "array", "items": {"type": "object"}},
                       "expected_version": {"type": "integer"}}}]}}}})
-    @blp.response(201, AppendOut)
     @require("write")
+    @blp.response(201, AppendOut)
     def post(self, org):
-        body = request.get_json(silent=True)
-        if body is None:
-            raise InvalidFact("the request body must be a JSON object", "body")
-        if not isinstance(body, dict):
-            raise InvalidFact("the request body must be a JSON object: one fact or {\"events\": [...]}", "body")
+        body = json_body(dict, 'a JSON object: one fact or {"events": [...]}')
         expected = body.get("expected_version")
         if "events" in body:
             unknown = sorted(set(body) - {"events", "expected_version"})
@@ -197,17 +204,13 @@ class OrgEvents(MethodView):
             events, path = [body], ""
         if_match = request.headers.get("If-Match")
         if if_match is not None:
-            try:
-                expected = int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
-            except ValueError:
-                raise InvalidFact("must be the expected version, e.g. \"12\"", "If-Match") from None
-        if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 1):
-            raise InvalidFact("must be a positive integer", "expected_version")
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not (1 <= len(key) <= 200):
-            raise InvalidFact("must be 1 to 200 characters", "Idempotency-Key")
+            expected = whole_number(if_match.strip().removeprefix("W/").strip('"'), "If-Match", minimum=1)
+        elif expected is not None:
+            if isinstance(expected, str):  # a JSON number, not text
+                raise InvalidFact("must be a whole number", "expected_version")
+            expected = whole_number(expected, "expected_version", minimum=1)
         answer = services().app.append(org, events, writer=g.writer, expected_version=expected,
-                                       idempotency_key=key, path=path)
+                                       idempotency_key=_idempotency_key(), path=path)
         services().appended(_top(answer))
         headers = {"ETag": f'"{answer["version"]}"'}
         return answer, 200 if answer.get("replayed") else 201, headers
@@ -227,9 +230,9 @@ def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
 
 
 @blp.route("/orgs/<org>/units/<unit>/members")
+@require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
-@require("read")
 def unit_members(args, org, unit):
     position = _wait(args)
     with services().read(args.get("version")) as c:
@@ -244,18 +247,18 @@ def unit_members(args, org, unit):
 
 
 @blp.route("/orgs/<org>/units/<unit>/members/<person>/why")
+@require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def why_member(args, org, unit, person):
     """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
     return _why(args, org, unit, person)
 
 
 @blp.route("/orgs/<org>/roles/<person>/why")
+@require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def why_role(args, org, person):
     """Why a person holds (or does not hold) organization roles on a date."""
     return _why(args, org, None, person)
@@ -273,9 +276,9 @@ def _why(args, org, unit, person):
 
 
 @blp.route("/streams/all")
+@require("read")
 @blp.arguments(StreamArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def stream_all(args):
     """Events in position order after ``after``. Positions may have gaps: continue from ``next``."""
     from .streams import page
@@ -285,8 +288,8 @@ def stream_all(args):
 
 
 @blp.route("/streams/all/live")
-@blp.arguments(LiveArgs, location="query", unknown="raise")
 @require("read")
+@blp.arguments(LiveArgs, location="query", unknown="raise")
 def stream_live(args):
     """Server-Sent Events: ``id`` is the position; resumes from ``Last-Event-ID`` or ``after``."""
     from flask import Response, stream_with_context
@@ -296,9 +299,7 @@ def stream_live(args):
     after = args.get("after", 0)
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id:
-        if not last_event_id.strip().isdigit():
-            raise InvalidFact("must be the position of the last event received", "Last-Event-ID")
-        after = int(last_event_id)
+        after = whole_number(last_event_id, "Last-Event-ID")
     s = services()
     return Response(stream_with_context(sse(s.app, s.wakeup, after, args.get("org"), _types(args))),
                     mimetype="text/event-stream",
@@ -318,8 +319,8 @@ def _subscription(c, sub: str) -> dict:
 
 @blp.route("/subscriptions")
 class Subscriptions(MethodView):
-    @blp.response(200)
     @require("operate")
+    @blp.response(200)
     def get(self):
         with services().read() as c:
             return {"subscriptions": queries.subscriptions(c)}
@@ -348,14 +349,14 @@ class Subscriptions(MethodView):
 
 @blp.route("/subscriptions/<sub>")
 class SubscriptionOne(MethodView):
-    @blp.response(200)
     @require("operate")
+    @blp.response(200)
     def get(self, sub):
         with services().read() as c:
             return {**_subscription(c, sub), "failures": queries.subscription_failures(c, sub)}
 
-    @blp.response(204)
     @require("operate")
+    @blp.response(204)
     def delete(self, sub):
         changed = services().app.change_subscription(sub, "deleted", g.writer)
         services().appended(changed["position"])
@@ -364,8 +365,8 @@ class SubscriptionOne(MethodView):
 
 
 @blp.route("/subscriptions/<sub>/<any(pause, resume):action>", methods=["POST"])
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def subscription_action(sub, action):
     changed = services().app.change_subscription(sub, {"pause": "paused", "resume": "resumed"}[action], g.writer)
     services().appended(changed["position"])
@@ -387,8 +388,8 @@ def subscription_redeliver(data, sub):
 
 
 @blp.route("/ops/projections")
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def ops_projections():
     """Head of the log, each projection's position, version and lag; rq queue and workers."""
     from workers.status import status
@@ -419,8 +420,8 @@ def _start_job(kind: str, name: str, func: str, *args) -> tuple[dict, int, dict]
 
 
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
-@blp.response(202)
 @require("operate")
+@blp.response(202)
 def ops_rebuild(name):
     """Rebuild a projection blue/green: a new version is built beside the live one, readers switch
     to it atomically when it has caught up, the old one is dropped. Progress: the job's Location."""
@@ -435,9 +436,9 @@ def ops_rebuild(name):
 
 
 @blp.route("/ops/projections/<name>/replays", methods=["POST"])
+@require("operate")
 @blp.arguments(ReplayIn)
 @blp.response(202)
-@require("operate")
 def ops_replay(data, name):
     """Fold a scratch version up to a position or record time, queryable with ``?version=``."""
     _projection(name)
@@ -447,8 +448,8 @@ def ops_replay(data, name):
 
 
 @blp.route("/ops/projections/<name>/versions")
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def ops_versions(name):
     """Every version of a projection not yet dropped: live, building, scratch, retired."""
     from projections import versions
@@ -460,8 +461,8 @@ def ops_versions(name):
 
 
 @blp.route("/ops/projections/<name>/versions/<int:version>", methods=["DELETE"])
-@blp.response(204)
 @require("operate")
+@blp.response(204)
 def ops_drop_version(name, version):
     """Drop a scratch (replay), retired or abandoned version. The live one cannot be dropped."""
     from workers.rebuild import drop_version
@@ -480,8 +481,8 @@ def ops_drop_version(name, version):
 
 
 @blp.route("/ops/jobs/<job_id>")
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def ops_job(job_id):
     """A rebuild's or replay's state and progress: position reached, head, rate, ETA."""
     from workers import joblog
@@ -499,8 +500,8 @@ def ops_job(job_id):
 
 
 @blp.route("/ops/parked")
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def ops_parked():
     """Events whose fold raised, with their errors (unresolved ones)."""
     from workers.catchup import parked
@@ -509,8 +510,8 @@ def ops_parked():
 
 
 @blp.route("/ops/parked/<int:position>/<any(retry, skip):action>", methods=["POST"])
-@blp.response(200)
 @require("operate")
+@blp.response(200)
 def ops_parked_action(position, action):
     """Retry a parked event (after a fix) or skip it for good."""
     from workers.catchup import retry_parked, skip_parked
@@ -523,9 +524,9 @@ def ops_parked_action(position, action):
 
 
 @blp.route("/orgs/<org>/board")
+@require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
-@require("read")
 def board(args, org):
     position = _wait(args)
     with services().read(args.get("version")) as c:
@@ -540,9 +541,9 @@ def board(args, org):
 
 
 @blp.route("/orgs/<org>/roles")
+@require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
-@require("read")
 def roles(args, org):
     position = _wait(args)
     with services().read(args.get("version")) as c:
@@ -554,9 +555,9 @@ def roles(args, org):
 
 
 @blp.route("/orgs/<org>/changes")
+@require("read")
 @blp.arguments(ChangesArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def changes(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
@@ -568,9 +569,9 @@ def changes(args, org):
 
 
 @blp.route("/orgs/<org>/timeline")
+@require("read")
 @blp.arguments(TimelineArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def timeline(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
@@ -581,9 +582,9 @@ def timeline(args, org):
 
 
 @blp.route("/people/<person>/history")
+@require("read")
 @blp.arguments(HistoryArgs, location="query", unknown="raise")
 @blp.response(200)
-@require("read")
 def person_history(args, person):
     _wait(args)
     with services().read(args.get("version")) as c:

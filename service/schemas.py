@@ -7,7 +7,10 @@ from datetime import datetime, timezone
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from events.vocabulary import CONFIDENCE, SLUG, TYPES, UNIT_KINDS
+import re
+
+from events.errors import InvalidFact
+from events.vocabulary import CONFIDENCE, DIGITS, MAX_INT, SLUG, TYPES, UNIT_KINDS, clean
 from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
 STREAM_TYPES = tuple(TYPES) + ("org_registered", "imported", "person_renamed", "person_merged", "merge_retracted",
                                 "person_identified")
@@ -20,14 +23,68 @@ IMPORT_FILTER = dict(data_key="import", validate=validate.Length(min=1, max=200)
                                               "recorded or corrected"})
 
 
+class Text(fields.String):
+    """A string in the one form the stores hold (see ``vocabulary.clean``): no NUL, no lone
+    surrogates, NFC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return clean(value, attr or "value")
+        except InvalidFact as e:
+            raise ma.ValidationError(e.message) from None
+
+
+class Whole(fields.Integer):
+    """A whole number from 0 to 2**63-1 (both stores' 64-bit positions and versions). In a query
+    or header it is ASCII digits only: ``int`` also takes ``1_0`` and other scripts' digits."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (bool, float)) or (isinstance(value, str) and not DIGITS.match(value)):
+            raise ma.ValidationError("must be a whole number written with the digits 0-9")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if not 0 <= number <= MAX_INT:
+            raise ma.ValidationError(f"must be from 0 to {MAX_INT}")
+        return number
+
+
+_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+class Day(fields.Date):
+    """A calendar date written YYYY-MM-DD (ASCII digits), nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _DAY.match(value):
+            raise ma.ValidationError("must be a date written YYYY-MM-DD")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Instant(fields.AwareDateTime):
+    """A moment with its offset, that UTC can represent (year 9999 at -05:00 is past the end)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            utc = moment.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ma.ValidationError("is outside the years 0001 to 9999 in UTC") from None
+        if not 1 <= utc.year <= 9998:
+            raise ma.ValidationError("must be within the years 0001 to 9998 in UTC")
+        return utc
+
+
 class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
 
 class OrgIn(Strict):
-    slug = fields.String(**slug_field)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    slug = Text(**slug_field)
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
 
 
 class PersonIn(OrgIn):
@@ -35,36 +92,35 @@ class PersonIn(OrgIn):
 
 
 class UnitIn(Strict):
-    slug = fields.String(**slug_field)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    slug = Text(**slug_field)
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
+    kind = Text(required=True, validate=validate.OneOf(UNIT_KINDS))
     effective = fields.Raw(required=True, metadata={"description": "2024, 2024-04, 2024-04-11, A/B or unknown"})
-    mandate = fields.String(validate=validate.Length(min=1, max=10_000))
-    commitments = fields.List(fields.String())
+    mandate = Text(validate=validate.Length(min=1, max=10_000))
+    commitments = fields.List(Text())
     announced = fields.Raw()
     sources = fields.Raw()
-    confidence = fields.String(validate=validate.OneOf(CONFIDENCE))
-    note = fields.String()
+    confidence = Text(validate=validate.OneOf(CONFIDENCE))
+    note = Text()
 
 
 class AsOfArgs(Strict):
-    as_of = fields.Date(metadata={"description": "valid time (a date); default today"})
-    known_at = fields.AwareDateTime(default_timezone=timezone.utc,
-                                    metadata={"description": "record time; default now"})
-    min_position = fields.Integer(validate=validate.Range(min=0),
+    as_of = Day(metadata={"description": "valid time (a date); default today"})
+    known_at = Instant(metadata={"description": "record time; default now"})
+    min_position = Whole(validate=validate.Range(min=0),
                                   metadata={"description": "wait (bounded) until the projection has reached it"})
-    version = fields.Integer(validate=validate.Range(min=1),
+    version = Whole(validate=validate.Range(min=1),
                              metadata={"description": "read this version of the projection (a replay, say) "
                                                       "instead of the live one"})
 
 
 class ChangesArgs(Strict):
-    import_ = fields.String(**IMPORT_FILTER)
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
-    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
-    min_position = fields.Integer(validate=validate.Range(min=0))
-    version = fields.Integer(validate=validate.Range(min=1),
+    import_ = Text(**IMPORT_FILTER)
+    from_ = Day(required=True, data_key="from")
+    to = Day(required=True)
+    known_at = Instant()
+    min_position = Whole(validate=validate.Range(min=0))
+    version = Whole(validate=validate.Range(min=1),
                              metadata={"description": "read this version of the projection (a replay, say) "
                                                       "instead of the live one"})
 
@@ -75,51 +131,56 @@ class ChangesArgs(Strict):
 
 
 class TimelineArgs(Strict):
-    import_ = fields.String(**IMPORT_FILTER)
-    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10_000))
-    min_position = fields.Integer(validate=validate.Range(min=0))
-    version = fields.Integer(validate=validate.Range(min=1),
+    @ma.validates_schema
+    def _order(self, data, **_):
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ma.ValidationError("must not be before from", "to")
+
+    import_ = Text(**IMPORT_FILTER)
+    known_at = Instant()
+    from_ = Day(data_key="from")
+    to = Day()
+    limit = Whole(load_default=1000, validate=validate.Range(min=1, max=10_000))
+    min_position = Whole(validate=validate.Range(min=0))
+    version = Whole(validate=validate.Range(min=1),
                              metadata={"description": "read this version of the projection (a replay, say) "
                                                       "instead of the live one"})
 
 
 class HistoryArgs(Strict):
-    known_at = fields.AwareDateTime(default_timezone=timezone.utc)
-    min_position = fields.Integer(validate=validate.Range(min=0))
-    version = fields.Integer(validate=validate.Range(min=1),
+    known_at = Instant()
+    min_position = Whole(validate=validate.Range(min=0))
+    version = Whole(validate=validate.Range(min=1),
                              metadata={"description": "read this version of the projection (a replay, say) "
                                                       "instead of the live one"})
 
 
 class PageArgs(Strict):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
-    min_position = fields.Integer(validate=validate.Range(min=0))
+    after = Whole(load_default=0, validate=validate.Range(min=0))
+    limit = Whole(load_default=100, validate=validate.Range(min=1, max=1000))
+    type = DelimitedList(Text(validate=validate.OneOf(STREAM_TYPES)))
+    min_position = Whole(validate=validate.Range(min=0))
 
 
 class StreamArgs(Strict):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    org = fields.String(validate=validate.Regexp(SLUG, error="must be an organization slug"))
-    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
+    after = Whole(load_default=0, validate=validate.Range(min=0))
+    limit = Whole(load_default=100, validate=validate.Range(min=1, max=1000))
+    org = Text(validate=validate.Regexp(SLUG, error="must be an organization slug"))
+    type = DelimitedList(Text(validate=validate.OneOf(STREAM_TYPES)))
 
 
 class LiveArgs(Strict):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    org = fields.String(validate=validate.Regexp(SLUG, error="must be an organization slug"))
-    type = DelimitedList(fields.String(validate=validate.OneOf(STREAM_TYPES)))
+    after = Whole(load_default=0, validate=validate.Range(min=0))
+    org = Text(validate=validate.Regexp(SLUG, error="must be an organization slug"))
+    type = DelimitedList(Text(validate=validate.OneOf(STREAM_TYPES)))
 
 
 class SubscriptionIn(Strict):
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
-    secret = fields.String(required=True, validate=validate.Length(min=16, max=500),
+    secret = Text(required=True, validate=validate.Length(min=16, max=500),
                            metadata={"description": "signs each delivery (HMAC-SHA256); never shown again"})
     filter = fields.Dict(load_default=dict, metadata={"description": "{org?, types?: [...]}"})
-    from_position = fields.Integer(validate=validate.Range(min=1),
+    from_position = Whole(validate=validate.Range(min=1),
                                    metadata={"description": "deliver from this position (default: new events only)"})
 
     @ma.validates_schema
@@ -136,14 +197,13 @@ class SubscriptionIn(Strict):
 
 
 class RedeliverIn(Strict):
-    from_position = fields.Integer(required=True, validate=validate.Range(min=1))
+    from_position = Whole(required=True, validate=validate.Range(min=1))
 
 
 class ReplayIn(Strict):
-    until_position = fields.Integer(validate=validate.Range(min=1),
+    until_position = Whole(validate=validate.Range(min=1),
                                     metadata={"description": "fold up to and including this position"})
-    until_recorded = fields.AwareDateTime(default_timezone=timezone.utc,
-                                          metadata={"description": "fold the events recorded up to this time"})
+    until_recorded = Instant(metadata={"description": "fold the events recorded up to this time"})
 
     @ma.validates_schema
     def _one(self, data, **_):
@@ -152,8 +212,8 @@ class ReplayIn(Strict):
 
 
 class PeoplePageArgs(Strict):
-    after = fields.String(load_default="")
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+    after = Text(load_default="")
+    limit = Whole(load_default=1000, validate=validate.Range(min=1, max=5000))
 
 
 class Entry(ma.Schema):
@@ -200,25 +260,25 @@ class AppendOut(ma.Schema):
 
 
 class MergeIn(Strict):
-    into = fields.String(**slug_field, metadata={"description": "the person they are"})
-    reason = fields.String(validate=validate.Length(min=1, max=10_000))
+    into = Text(**slug_field, metadata={"description": "the person they are"})
+    reason = Text(validate=validate.Length(min=1, max=10_000))
 
 
 class MergeRetractIn(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    reason = Text(required=True, validate=validate.Length(min=1, max=10_000))
 
 
 class ImportArgs(Strict):
-    source = fields.String(validate=validate.Regexp(SLUG, error="must be a slug"),
+    source = Text(validate=validate.Regexp(SLUG, error="must be a slug"),
                            metadata={"description": "the dataset's name (default: the organization's slug); "
                                                     "records are keyed by it"})
     dry_run = fields.Boolean(load_default=False, metadata={"description": "show the diff, store nothing"})
-    name = fields.String(validate=validate.Length(min=1, max=500),
+    name = Text(validate=validate.Length(min=1, max=500),
                          metadata={"description": "the organization's name, if it is new"})
 
 
 class ExportArgs(Strict):
-    source = fields.String(validate=validate.Regexp(SLUG, error="must be a slug"),
+    source = Text(validate=validate.Regexp(SLUG, error="must be a slug"),
                            metadata={"description": "only what this source gave"})
 
 

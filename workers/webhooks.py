@@ -16,11 +16,12 @@ import ipaddress
 import json
 import logging
 import os
+import http.client
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from urllib.parse import urlparse
+from dataclasses import dataclass
+from urllib.parse import quote, urlparse
 
 from events.settings import Settings
 from projections.clock import now as _now
@@ -47,26 +48,96 @@ def backoff() -> list[int]:
     return [int(x) for x in raw.split(",")] if raw else list(DEFAULT_BACKOFF)
 
 
-def check_address(url: str) -> None:
-    """Refuse private, loopback, link-local and reserved addresses unless the allow-list
-    (ORGHISTORY_WEBHOOK_ALLOW: host names and CIDR ranges, comma-separated) names them."""
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: the URL's host, and the one address it was checked at (the
+    connection goes to that address, so a name that resolves differently a moment later cannot
+    redirect it)."""
+
+    scheme: str
+    host: str
+    port: int
+    ip: str
+    path: str
+
+
+def _allowed_networks(allow: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    out = []
+    for a in allow:
+        try:
+            out.append(ipaddress.ip_network(a, strict=False))
+        except ValueError:
+            pass  # a host name, matched by name
+    return out
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global by the standard library's reckoning (so not private, loopback, link-local, shared
+    carrier-grade NAT, documentation, reserved...), and so is any IPv4 address it carries
+    (IPv4-mapped, 6to4, Teredo): 2002:7f00:1:: is loopback in disguise."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in n for n in _NAT64):  # a translator connects to the IPv4 address in its last 32 bits
+            inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(v4 is None or (v4.is_global and not v4.is_multicast) for v4 in inner)
+    return True
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def check_address(url: str) -> Target:
+    """Resolve the URL's host once and refuse it unless every address is public, or the allow-list
+    (ORGHISTORY_WEBHOOK_ALLOW: host names and CIDR ranges, comma-separated) names it."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise AddressNotAllowed("must be an http(s) URL with a host")
-    allow = [a.strip() for a in os.environ.get("ORGHISTORY_WEBHOOK_ALLOW", "").split(",") if a.strip()]
-    if parsed.hostname in allow:
-        return
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as e:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        raise AddressNotAllowed("has a port that is not a number from 0 to 65535") from None
+    allow = [a.strip() for a in os.environ.get("ORGHISTORY_WEBHOOK_ALLOW", "").split(",") if a.strip()]
+    networks = _allowed_networks(allow)
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as e:
         raise AddressNotAllowed(f"cannot resolve {parsed.hostname}: {e}") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if any(ip in ipaddress.ip_network(a, strict=False) for a in allow if "/" in a or a.replace(".", "").isdigit()):
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for ip in addresses:
+        if parsed.hostname in allow or any(ip in n for n in networks) or _public(ip):
             continue
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            raise AddressNotAllowed(f"{parsed.hostname} resolves to {ip}, a private or local address; "
-                                    "name it in ORGHISTORY_WEBHOOK_ALLOW to allow it")
+        raise AddressNotAllowed(f"{parsed.hostname} resolves to {ip}, which is not a public address; "
+                                "name it in ORGHISTORY_WEBHOOK_ALLOW to allow it")
+    path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    return Target(parsed.scheme, parsed.hostname, port, str(addresses[0]), path)
+
+
+class _Pinned(http.client.HTTPConnection):
+    """An HTTP connection to the address that was checked, not to whatever the name resolves to now."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._ip = target.ip
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._ip = target.ip
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the name is still verified
+
+
+def _header(value: object) -> str:
+    """A header value that is always one line of printable ASCII, whatever an event id holds."""
+    return quote(str(value), safe="@:/.-_~")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -74,20 +145,23 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def post(url: str, secret: str, sub: str, event: dict, timeout: float = 10.0) -> None:
+def post(target: Target, secret: str, sub: str, event: dict, timeout: float = 10.0) -> None:
+    """POST one event to the checked address. Redirects are not followed (a 3xx is a failure):
+    following one would reach a host nobody checked. Any error is a failed delivery."""
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body),
-        "Orghistory-Subscription": sub, "Orghistory-Event-Id": str(event.get("id")),
-        "Orghistory-Position": str(event["position"]), "User-Agent": "orghistory-webhooks/1"})
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+               "Orghistory-Subscription": _header(sub), "Orghistory-Event-Id": _header(event.get("id")),
+               "Orghistory-Position": _header(event["position"]), "User-Agent": "orghistory-webhooks/1"}
+    conn = (_PinnedTLS if target.scheme == "https" else _Pinned)(target, timeout)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            if not 200 <= resp.status < 300:
-                raise DeliveryFailed(f"HTTP {resp.status}")
-    except urllib.error.HTTPError as e:
-        raise DeliveryFailed(f"HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise DeliveryFailed(str(e)) from None
+        conn.request("POST", target.path, body=body, headers=headers)
+        status = conn.getresponse().status
+    except Exception as e:  # refused, reset, timed out, TLS, a malformed answer: all a failed delivery
+        raise DeliveryFailed(f"{type(e).__name__}: {e}") from None
+    finally:
+        conn.close()
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else ""))
 
 
 def deliver(settings: Settings, sub: str, last_attempt: bool = True) -> int:
@@ -117,9 +191,8 @@ def deliver(settings: Settings, sub: str, last_attempt: bool = True) -> int:
             events, next_cursor = page(app, cursor, 100, row["org"], types)
             for event in events:
                 try:
-                    check_address(row["url"])
-                    post(row["url"], row["secret"], sub, event)
-                except (DeliveryFailed, AddressNotAllowed) as e:
+                    post(check_address(row["url"]), row["secret"], sub, event)
+                except Exception as e:  # any error fails the attempt; the last attempt's marks the subscription
                     with db.write() as c:
                         c.execute("UPDATE webhook_state SET last_error=?, updated_at=? WHERE sub=?",
                                   (str(e)[:2000], _now(), sub))

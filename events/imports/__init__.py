@@ -26,6 +26,8 @@ def read(fmt: str, document: Any) -> Dataset:
                 document = json.loads(raw)
             except ValueError as e:
                 raise InvalidFact(f"not JSON: {e}", "") from None
+            except RecursionError:
+                raise InvalidFact("the JSON nests too deep", "") from None
         return read_popolo(document)
     if fmt == "ftm":
         from .ftm import parse_lines, read_ftm

@@ -71,6 +71,8 @@ def parse_lines(lines: Iterable[str]) -> list[tuple[str, Any]]:
             out.append((path, json.loads(line)))
         except ValueError as e:
             raise InvalidFact(f"line {number + 1} is not JSON: {e}", path) from None
+        except RecursionError:
+            raise InvalidFact(f"line {number + 1} nests too deep", path) from None
         if len(out) > MAX_ENTITIES:
             raise InvalidFact(f"at most {MAX_ENTITIES} entities", path)
     return out

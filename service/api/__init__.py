@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import flask_smorest
+
 from events.errors import NotFound
 from projections import queries
 from projections.db import Conn
+
+from ..edge import BoundedParser
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, parsing arguments with the bound on JSON nesting (``edge``)."""
+
+    ARGUMENTS_PARSER = BoundedParser()
 
 
 def org_or_404(conn: Conn, org: str) -> dict:

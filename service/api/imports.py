@@ -6,14 +6,14 @@ import json
 
 from flask import Response, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from events import imports
 from events.errors import InvalidFact, NotFound
 from projections import queries
 
-from . import org_or_404
+from . import Blueprint, org_or_404
 from ..auth import require, services
+from ..edge import json_body
 from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
@@ -32,9 +32,9 @@ def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
 
 @blp.route("/orgs/<org>/popolo")
 class Popolo(MethodView):
+    @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
     @blp.response(200)
-    @require("operate")
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         from projections.popolo import export
@@ -52,18 +52,15 @@ class Popolo(MethodView):
     def post(self, args, org):
         """Sync the organization with a Popolo document: record only what changed since this
         source's last import, in one atomic change (``dry_run=true``: show the diff, store nothing)."""
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidFact("the body must be a Popolo JSON object with persons, organizations and memberships",
-                              "body")
+        body = json_body(dict, "a Popolo JSON object with persons, organizations and memberships")
         return _sync("popolo", args, org, body)
 
 
 @blp.route("/orgs/<org>/ftm")
 class FollowTheMoney(MethodView):
+    @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
     @blp.response(200, content_type=FTM_MEDIA)
-    @require("operate")
     def get(self, args, org):
         """The organization as FollowTheMoney entities, one JSON object a line."""
         from projections.ftm import export
@@ -83,9 +80,7 @@ class FollowTheMoney(MethodView):
     def post(self, args, org):
         """Sync the organization with FollowTheMoney entities (NDJSON, or a JSON array)."""
         if request.mimetype == "application/json":
-            body = request.get_json(silent=True)
-            if not isinstance(body, list):
-                raise InvalidFact("the body must be a JSON array of entities (or NDJSON)", "body")
+            body = json_body(list, "a JSON array of entities (or NDJSON)")
         else:
             try:
                 body = request.get_data(cache=False).decode("utf-8")
@@ -95,9 +90,9 @@ class FollowTheMoney(MethodView):
 
 
 @blp.route("/orgs/<org>/imports")
+@require("read")
 @blp.arguments(ExportArgs, location="query", unknown="raise")
 @blp.response(200, ImportList)
-@require("read")
 def list_imports(args, org):
     """Each import that stored something: its source, document digest, summary and events."""
     with services().read() as c:
@@ -106,8 +101,8 @@ def list_imports(args, org):
 
 
 @blp.route("/orgs/<org>/imports/<import_id>")
-@blp.response(200, ImportOut)
 @require("read")
+@blp.response(200, ImportOut)
 def get_import(org, import_id):
     with services().read() as c:
         org_or_404(c, org)

@@ -1,0 +1,122 @@
+"""What every request meets before a route: size and nesting limits, one way to read a JSON body,
+and the security headers on every answer.
+
+Limits are settings (``ORGHISTORY_MAX_BODY_BYTES``, ``ORGHISTORY_MAX_IMPORT_BYTES``,
+``ORGHISTORY_MAX_JSON_DEPTH``); a body over its limit is refused with 413 before it is read, one
+nested deeper than the limit with 422 naming where, so no input can exhaust memory or the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from events.errors import InvalidFact
+
+from .problems import Problem
+
+MAX_BODY = int(os.environ.get("ORGHISTORY_MAX_BODY_BYTES") or 5_000_000)
+MAX_IMPORT_BODY = int(os.environ.get("ORGHISTORY_MAX_IMPORT_BYTES") or 200_000_000)
+MAX_DEPTH = int(os.environ.get("ORGHISTORY_MAX_JSON_DEPTH") or 32)
+IMPORT_ROUTES = ("/popolo", "/ftm")
+
+
+class TooDeep(Exception):  # not a ValueError: Flask would take that for malformed JSON (a 400)
+    def __init__(self, path: str):
+        super().__init__(f"the JSON nests deeper than {MAX_DEPTH} levels")
+        self.path = path
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise ``TooDeep`` with the path where ``value`` nests deeper than ``limit`` (iteratively:
+    the check itself must not recurse)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict):
+            items = [(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            items = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        if depth > limit:
+            raise TooDeep(path or "body")
+        stack += [(v, depth + 1, p) for v, p in items if isinstance(v, (dict, list))]
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Request bodies parsed with a bound on nesting: Python's parser recurses, so a body of ten
+    thousand brackets would otherwise end in a RecursionError (a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = json.loads(s, **kwargs)
+        except RecursionError:
+            raise TooDeep("body") from None
+        check_depth(value)
+        return value
+
+
+class BoundedParser(FlaskParser):
+    """flask-smorest's argument parser, reading JSON bodies with the same bound on nesting."""
+
+    def _raw_load_json(self, req) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        try:
+            value = core.parse_json(raw)
+        except RecursionError:
+            raise InvalidFact(f"the JSON nests deeper than {MAX_DEPTH} levels", "body") from None
+        try:
+            check_depth(value)
+        except TooDeep as e:
+            raise InvalidFact(str(e), e.path) from None
+        return value
+
+
+def json_body(expected: type, what: str) -> Any:
+    """The request's JSON body: 400 naming ``body`` if it is not JSON, 422 if it is JSON of another
+    shape than ``expected`` (a ``dict`` or a ``list``)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise Problem(400, "Malformed JSON", "the request body is empty; it must be JSON", "body")
+    try:
+        value = request.get_json(force=True, silent=False)
+    except TooDeep as e:
+        raise InvalidFact(str(e), e.path) from None
+    except Exception:
+        raise Problem(400, "Malformed JSON", "the request body is not valid JSON", "body") from None
+    if not isinstance(value, expected):
+        raise InvalidFact(f"the request body must be {what}", "body")
+    return value
+
+
+def register(app: Flask) -> None:
+    app.json = BoundedJSON(app)
+    app.json.sort_keys = False
+
+    @app.before_request
+    def _limits() -> None:
+        big = request.method == "POST" and request.path.endswith(IMPORT_ROUTES)
+        request.max_content_length = MAX_IMPORT_BODY if big else MAX_BODY
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/v1/") and "Cache-Control" not in h:
+            h["Cache-Control"] = "no-store"  # answers change with every append; never cache them
+        if resp.mimetype == "text/html":
+            h.setdefault("Content-Security-Policy",
+                         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                         "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        return resp
