@@ -69,11 +69,15 @@ def serve(host: str, port: int, no_seed: bool) -> None:
     app = create_app(services=s)
     import logging
 
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import WSGIRequestHandler, run_simple
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # quiet by default: no per-request lines
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    class Handler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "orghistory"  # not "Werkzeug/x Python/y": versions help nobody but an attacker
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=Handler)
 
 
 @main.command()

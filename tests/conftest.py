@@ -7,6 +7,7 @@ ORGHISTORY_REQUIRE_SERVICES is unset; CI sets it, so there they fail instead of 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -104,17 +105,48 @@ class Client:
         return resp.json()
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+def spawn(args, **kwargs) -> subprocess.Popen:
+    """Start a process in a session (process group) of its own, so that it and everything it
+    starts (gunicorn's workers, rq's scheduler and work horses) can be ended together."""
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    _SPAWNED.append(proc)
+    return proc
+
+
+def _signal_group(p: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(p.pid, sig)  # the group outlives its leader while any member lives
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def stop(*procs: subprocess.Popen, grace: float = 10) -> None:
-    """Terminate processes, killing any still running after ``grace`` seconds (an open SSE
-    stream keeps a gunicorn thread busy past a polite shutdown)."""
+    """Terminate processes and their groups, killing any still running after ``grace`` seconds
+    (an open SSE stream keeps a gunicorn thread busy past a polite shutdown)."""
     for p in procs:
-        p.terminate()
+        _signal_group(p, signal.SIGTERM)
+        if p.poll() is None:
+            p.terminate()
     for p in procs:
         try:
             p.wait(grace)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(grace)
+        _signal_group(p, signal.SIGKILL)  # whatever of the group is left
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _end_every_process_the_tests_started():
+    """The suite leaves nothing running: every process group it spawned is killed at the end."""
+    yield
+    for p in _SPAWNED:
+        _signal_group(p, signal.SIGKILL)
+        if p.poll() is None:
+            p.kill()
 
 
 def _wait_http(url: str, proc=None, timeout: float = 30) -> None:
@@ -178,11 +210,11 @@ def production(pg_settings, redis_url, tmp_path, extra_env: dict | None = None, 
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
-    api = subprocess.Popen(
+    api = spawn(
         [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "service.app:create_app()"],
         env=env, stdout=open(logs / "api.out", "w"), stderr=open(logs / "api.err", "w"))
-    worker = subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env,
+    worker = spawn([str(BIN / "orghistory"), "worker"], env=env,
                               stdout=open(logs / "worker.out", "w"), stderr=open(logs / "worker.err", "w"))
     if procs is not None:
         procs[:] = [api, worker]

@@ -13,7 +13,7 @@ import pytest
 from events.settings import Settings
 from workers.runtime import forget, open_store
 
-from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env
+from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, spawn
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -35,7 +35,7 @@ def browser():
 
 
 def _serve(env, port):
-    proc = subprocess.Popen([str(BIN / "orghistory"), "serve", "--no-seed", "--port", str(port)], env=env,
+    proc = spawn([str(BIN / "orghistory"), "serve", "--no-seed", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc

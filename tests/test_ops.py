@@ -99,3 +99,23 @@ def test_status_over_cli_and_http(production_service, pg_settings, redis_url):
     over_http = client.ok(client.s.get(client.base + "/v1/ops/projections",
                                        headers={"Authorization": f"Bearer {ADMIN}"}))
     assert over_http["head"] >= info["head"] and over_http["rq"]["workers"]
+
+
+def test_a_job_that_fails_before_it_begins_is_failed_not_queued(sqlite_settings, monkeypatch):
+    """On the embedded default, jobs run in a thread of the server: one that raised before it
+    could record anything (here: a projection that does not exist) read "queued" for ever."""
+    import time
+
+    from workers import joblog
+    from workers.dispatch import InProcessDispatcher
+    from workers.runtime import open_store
+
+    monkeypatch.setenv("ORGHISTORY_DATA_DIR", str(sqlite_settings.data_dir))  # jobs read the environment
+    _, db = open_store(sqlite_settings)
+    job_id = joblog.create(db, "replay", "history")
+    InProcessDispatcher(sqlite_settings).start_job("workers.jobs.replay_job", job_id, "nosuch", job_id, 5, None)
+    deadline = time.monotonic() + 10
+    while joblog.get(db, job_id)["state"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = joblog.get(db, job_id)
+    assert job["state"] == "failed" and "nosuch" in job["error"]

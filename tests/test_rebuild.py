@@ -29,7 +29,7 @@ from workers.locks import runner_lock
 from workers.rebuild import RebuildBusy, rebuild, replay
 from workers.runtime import forget, open_store
 
-from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, stop
+from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, stop, spawn
 from .test_properties import FAST, PEOPLE, _record, histories
 
 CRISIS = date(2023, 11, 18)  # Altman fired the day before: four directors left
@@ -170,7 +170,7 @@ def test_replay_until_a_position_or_record_time_is_queryable_and_removable(sqlit
 
     env = service_env(sqlite_settings, None)
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "orghistory"), "serve", "--port", str(port), "--no-seed"], env=env,
+    proc = spawn([str(BIN / "orghistory"), "serve", "--port", str(port), "--no-seed"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", proc)
@@ -280,7 +280,7 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
     reader.start()
     env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "100"}
     try:
-        proc = subprocess.Popen([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
+        proc = spawn([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
         with pytest.raises(RebuildBusy):  # a second rebuild is refused while the first runs
@@ -324,14 +324,14 @@ def test_a_worker_killed_with_sigkill_mid_catch_up_resumes_without_double_applyi
     reader.start()
     procs = []
     try:
-        procs.append(subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
+        procs.append(spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         _wait_until(lambda: catch_up_position(db) >= head // 4, proc=procs[0])
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait(10)
         killed_at = catch_up_position(db)
         assert 0 < killed_at < head, (killed_at, head)
-        procs.append(subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
+        procs.append(spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         _wait_until(lambda: catch_up_position(db) >= head, timeout=180)
         assert catch_up_position(db) == head
@@ -366,7 +366,7 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
     forget()
     env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "300"}
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "orghistory"), "serve", "--port", str(port)], env=env,
+    proc = spawn([str(BIN / "orghistory"), "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     errors: list[str] = []
     boards: list[int] = []
@@ -395,7 +395,7 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
 
         t = threading.Thread(target=read, daemon=True)
         t.start()
-        cli = subprocess.Popen([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
+        cli = spawn([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         appended = 0
         while cli.poll() is None:  # writes keep being acknowledged and folded meanwhile
@@ -490,7 +490,7 @@ def test_a_replay_killed_with_sigkill_is_shown_abandoned_and_can_be_dropped(tmp_
             return 0 if v is None else int(c.scalar("SELECT position FROM tracking WHERE name=?",
                                                     (f"history@v{v}",)) or 0)
 
-    proc = subprocess.Popen([str(BIN / "orghistory"), "replay", "--until-position", str(head)], env=env,
+    proc = spawn([str(BIN / "orghistory"), "replay", "--until-position", str(head)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_until(lambda: replayed() >= head // 4, proc=proc)
     proc.send_signal(signal.SIGKILL)
@@ -530,9 +530,9 @@ def test_a_rebuild_job_whose_process_is_gone_no_longer_counts_as_running(sqlite_
 
     forget()
     _, db = open_store(sqlite_settings)
-    dead = subprocess.Popen(["true"])
+    dead = spawn(["true"])
     dead.wait()
-    alive = subprocess.Popen(["sleep", "30"])
+    alive = spawn(["sleep", "30"])
     try:
         for proc in (dead, alive):
             job = joblog.create(db, "rebuild", "history")

@@ -11,12 +11,12 @@ import time
 import pytest
 import redis
 
-from .conftest import BIN, Client, _wait_http, free_port, service_env, stop
+from .conftest import BIN, Client, _wait_http, free_port, service_env, stop, spawn
 from .test_streams import read_sse
 
 
 def _redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+    proc = spawn([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -46,10 +46,10 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
     env = {**service_env(pg_settings, url), **FAST}
     receiver = Receiver()
     port = free_port()
-    api = subprocess.Popen([str(BIN / "gunicorn"), "--worker-class", "gthread", "--threads", "8", "--bind",
+    api = spawn([str(BIN / "gunicorn"), "--worker-class", "gthread", "--threads", "8", "--bind",
                             f"127.0.0.1:{port}", "service.app:create_app()"], env=env,
                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "api.err", "w"))
-    worker = subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
+    worker = spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
                               stderr=open(tmp_path / "worker.err", "w"))
     try:
         base = f"http://127.0.0.1:{port}"

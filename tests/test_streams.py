@@ -89,11 +89,11 @@ def test_tail_command_follows_the_stream(inprocess_service, tmp_path):
     import json
     import subprocess
 
-    from .conftest import BIN
+    from .conftest import BIN, spawn
 
     client = inprocess_service
     client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
-    proc = subprocess.Popen([str(BIN / "orghistory"), "tail", "--url", client.base, "--org", "acme", "--count", "3"],
+    proc = spawn([str(BIN / "orghistory"), "tail", "--url", client.base, "--org", "acme", "--count", "3"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     client.ok(client.post("/v1/orgs/acme/events", {"events": [

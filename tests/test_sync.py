@@ -283,7 +283,7 @@ def test_a_malformed_document_stores_nothing_and_names_the_path(settings, tmp_pa
 def test_a_killed_import_leaves_nothing_half_applied(settings, tmp_path):
     """kill -9 at moments spread over an import's run: each time the store holds none of it or
     all of it; run again, it finishes the job; once more, it stores nothing."""
-    from .conftest import BIN, service_env
+    from .conftest import BIN, service_env, spawn
 
     doc = big_council(3000)
     path = tmp_path / "council.json"
@@ -296,7 +296,7 @@ def test_a_killed_import_leaves_nothing_half_applied(settings, tmp_path):
     app, _ = open_store(settings)
     outcomes = set()
     for fraction in (0.6, 0.8, 0.9, 0.97):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = spawn(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(whole * fraction)
         proc.kill()
         proc.wait()

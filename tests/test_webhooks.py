@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .conftest import ADMIN, BIN, free_port, production, service_env
+from .conftest import ADMIN, BIN, free_port, production, service_env, spawn
 
 SECRET = "a-long-enough-webhook-secret"
 FAST = {"ORGHISTORY_WEBHOOK_BACKOFF": "1,1,1,1,1", "ORGHISTORY_WEBHOOK_ALLOW": "127.0.0.1,localhost"}
@@ -125,7 +125,7 @@ def test_killing_the_worker_mid_delivery_loses_nothing(prod):
         worker = client.procs[1]
         worker.kill()  # SIGKILL, mid-delivery
         worker.wait(10)
-        client.procs[1] = subprocess.Popen([str(BIN / "orghistory"), "worker"], env=client.env,
+        client.procs[1] = spawn([str(BIN / "orghistory"), "worker"], env=client.env,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_until(lambda: set(titles) <= set(receiver.titles()), 120), receiver.titles()
         got = receiver.titles()

@@ -14,7 +14,7 @@ from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
 from workers.runtime import open_store
 
-from .conftest import BIN, service_env, stop
+from .conftest import BIN, service_env, stop, spawn
 
 
 def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):
@@ -29,7 +29,7 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
     app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
     pool_log = tmp_path / "pool.err"
     worker_logs = [tmp_path / f"worker{i}.err" for i in range(2)]
-    pool = subprocess.Popen([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, "orghistory"],
+    pool = spawn([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, "orghistory"],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(pool_log, "w"))
     workers = []
     batches = iter(range(60))
@@ -37,7 +37,7 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
         _listening(conn, 2)
         _append_and_wake(app, conn, batches, 15)
         _caught_up(pg_settings)
-        workers = [subprocess.Popen([str(BIN / "orghistory"), "worker", "--name", f"w{i}-{time.time_ns()}"], env=env,
+        workers = [spawn([str(BIN / "orghistory"), "worker", "--name", f"w{i}-{time.time_ns()}"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
                    for i, log in enumerate(worker_logs)]
         _listening(conn, 4)

@@ -16,6 +16,7 @@ import time
 from events.settings import Settings
 from projections.projector import NAME
 
+from .runtime import open_store
 from .catchup import catch_up, lag, projected
 
 log = logging.getLogger("orghistory.dispatch")
@@ -152,8 +153,16 @@ class InProcessDispatcher:
         def run() -> None:
             try:
                 target(*args)
-            except Exception:  # recorded in the jobs table by the job itself
+            except Exception as e:
                 log.exception("job failed", extra={"job": job_id})
+                # A job records its own failure once it has begun; one that failed before (a bad
+                # argument, a locked database) would otherwise read "queued" for ever.
+                from . import joblog
+
+                _, db = open_store(self.settings)
+                job = joblog.get(db, job_id)
+                if job is not None and job["state"] in ("queued", "running"):
+                    joblog.update(db, job_id, state="failed", error=f"{type(e).__name__}: {e}"[:2000])
 
         threading.Thread(target=run, name=f"orghistory-job-{job_id[:8]}", daemon=True).start()
 

@@ -18,6 +18,32 @@ from .webhooks import pending
 log = logging.getLogger("orghistory.worker")
 
 
+def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
+    """rq's scheduler (it enqueues the retries that rq schedules with their backoff), run in a
+    thread of this worker instead of the process rq forks for it: a process outlived a worker
+    killed with SIGKILL and went on polling Redis for ever; a thread ends with the worker, however
+    it ends. Its lock in Redis expires a minute later and another worker's scheduler takes over."""
+    from rq.scheduler import RQScheduler
+
+    # a whole number of seconds: rq sets its keys' TTLs from it, and Redis takes integers only
+    sched = RQScheduler([QUEUE], connection=conn, interval=interval, logging_level="WARNING")
+    try:
+        while not stop.wait(interval):
+            try:
+                sched.register_birth()  # idempotent; again after Redis was away and lost it
+                if sched.should_reacquire_locks:
+                    sched.acquire_locks()
+                sched.heartbeat()
+                sched.enqueue_scheduled_jobs()
+            except Exception as e:  # Redis down: the worker's own loop reconnects; try again later
+                log.warning("scheduler: %s", e)
+    finally:
+        try:
+            sched.stop()  # releases its locks at once, so a restarted worker need not wait
+        except Exception:
+            pass
+
+
 def ticker(settings: Settings, stop: threading.Event, every: float = 2.0) -> None:
     conn = redis_for_clients(settings.redis_url)
     while not stop.wait(every):
@@ -44,6 +70,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     stop = threading.Event()
     if not burst:
         threading.Thread(target=ticker, args=(settings, stop), daemon=True, name="orghistory-ticker").start()
+        threading.Thread(target=scheduler, args=(conn, stop), daemon=True, name="orghistory-scheduler").start()
     wait = 1.0
     try:
         for attempt in itertools.count():
@@ -52,7 +79,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
                 # a heartbeat. Keep serving once Redis is back rather than leave the queue unworked.
                 worker = Worker([Queue(QUEUE, connection=conn)], connection=conn,
                                 name=None if name is None else (name if attempt == 0 else f"{name}-{attempt}"))
-                worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+                worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
                 return  # a requested shutdown (or the end of a burst)
             except redis.exceptions.ConnectionError as e:
                 if burst:
