@@ -82,3 +82,36 @@ def test_event_source_reconnects_after_a_restart_without_gaps_or_duplicates(brow
     finally:
         server.kill()
         server.wait(10)
+
+
+def test_names_are_shown_as_text_never_run_as_html(browser, tmp_path):
+    """Stored XSS: names and sources are inserted as text; and the page's CSP would refuse an
+    inline script even if one slipped through."""
+    settings = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
+    port = free_port()
+    server = _serve(service_env(settings, None), port)
+    base = f"http://127.0.0.1:{port}"
+    client = Client(base)
+    evil = '<img src=x onerror="window.pwned=1">'
+    try:
+        client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme " + evil}))
+        client.ok(client.post("/v1/people", {"slug": "mallory", "name": "Mallory " + evil}))
+        client.ok(client.post("/v1/orgs/acme/units", {"slug": "board", "name": "Board", "kind": "board",
+                                                       "effective": "2010"}))
+        client.ok(client.post("/v1/orgs/acme/events", {
+            "type": "member_joined", "unit": "board", "person": "mallory", "effective": "2020",
+            "sources": [{"publisher": '"><script>window.pwned=2</script>'}]}))
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/")
+        page.fill("#asof", "2021-01-01")
+        page.click("button")
+        page.wait_for_selector("#t tbody tr", timeout=10000)
+        assert page.inner_text("#t tbody tr td") == "Mallory " + evil  # shown as the text it is
+        assert page.inner_text("#org option") == "Acme " + evil
+        assert page.evaluate("window.pwned") is None and page.query_selector("#t img") is None
+        assert not errors
+    finally:
+        server.kill()
+        server.wait(10)

@@ -128,3 +128,25 @@ def test_security_headers(acme):
     csp = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "<script>" not in page.text  # the page's script is a file, so CSP can forbid inline ones
+
+
+def test_postgresql_refuses_what_sqlite_refuses(production_service):
+    """PostgreSQL text cannot hold NUL and its positions are 64-bit: such input used to pass the
+    API and park the event its projection could not store. Refused at the edge, on both stores."""
+    c = production_service
+    c.ok(c.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+    head = c.ok(c.get("/healthz"))["head"]
+    for raw, field in ((json.dumps({"slug": "nul", "name": "a\u0000b"}), "name"),
+                       ('{"slug": "sur", "name": "a\\ud800b"}', "name")):
+        resp = _post_raw(c, "/v1/orgs", raw.encode("utf-8", "surrogatepass"))
+        assert resp.status_code == 422 and resp.json()["field"] == field, resp.text
+    for raw, field in ((json.dumps({"type": "noted", "title": "a\u0000b", "effective": "2020"}), "title"),
+                       (json.dumps({"events": [{"type": "noted", "title": "x", "effective": "2020"}],
+                                    "expected_version": 2**64}), "expected_version")):
+        resp = _post_raw(c, "/v1/orgs/acme/events", raw.encode())
+        assert resp.status_code == 422 and resp.json()["field"] == field, resp.text
+    resp = c.get("/v1/orgs/acme/board", min_position=str(2**64))
+    assert resp.status_code == 422 and resp.json()["field"] == "min_position"
+    assert c.ok(c.get("/healthz"))["head"] == head
+    parked = c.ok(c.get("/v1/ops/parked"))["parked"]
+    assert parked == []
