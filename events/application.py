@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -45,7 +46,7 @@ from .errors import (
 from .settings import Settings
 from .vocabulary import TYPES, apply_changes, field_path, parse_fact, slug, text
 
-MAX_BATCH = 5000
+MAX_BATCH = int(os.environ.get("ORGHISTORY_MAX_BATCH_EVENTS") or 5000)
 WRITE_RETRIES = 40
 
 

@@ -6,6 +6,7 @@ Each fact type has a schema of fields. ``parse_fact`` turns one JSON object into
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from .validtime import InvalidValidTime, ValidTime, parse_date
 SLUG = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?\Z")
 DIGITS = re.compile(r"\A[0-9]{1,19}\Z")  # ASCII digits only: str.isdigit takes "²" and "٣", int takes "1_0"
 MAX_INT = 2**63 - 1  # positions and versions are 64-bit in both stores
-MAX_SOURCES = 100
+MAX_SOURCES = int(os.environ.get("ORGHISTORY_MAX_SOURCES") or 100)
 MAX_LIST = 1000  # roles, seats, commitments of one fact
 CONFIDENCE = ("confirmed", "reported", "disputed")
 UNIT_KINDS = ("board", "team", "department", "committee", "office")
@@ -29,7 +30,8 @@ URL = re.compile(r"\Ahttps?://[^\s\x00-\x1f\x7f]{1,2000}\Z", re.ASCII)
 # Which part of a source record a fact stands for: its seat in a group (a membership's party), or
 # the record kept as noted because it was rejected. The main part has none.
 ORIGIN_PARTS = ("group", "rejected")
-MAX_TEXT = 10_000
+# Limits on what one fact may hold (configurable; see the README's configuration table).
+MAX_TEXT = int(os.environ.get("ORGHISTORY_MAX_TEXT") or 10_000)
 
 
 def field_path(prefix: str, name: str) -> str:
