@@ -253,7 +253,7 @@ def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidFact("must be a JSON object with a type", path or None)
     kind = raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidFact(f"must be one of {', '.join(TYPES)}", at("type"))
     spec = TYPES[kind]
     allowed = set(COMMON) | {f.name for f in spec.fields}

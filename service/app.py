@@ -15,6 +15,27 @@ from .bootstrap import Services, bootstrap
 from workers.logs import configure_logging
 
 
+class OrghistoryApi(Api):
+    """flask-smorest's Api, documenting errors as they are answered: problem+json."""
+
+    def _register_responses(self) -> None:
+        from http import HTTPStatus
+
+        from flask_smorest.utils import prepare_response
+
+        from .schemas import ProblemSchema
+
+        for status in HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, "application/problem+json")
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error, as RFC 9457 problem details naming the field", "schema": ProblemSchema}
+        prepare_response(response, self.spec, "application/problem+json")
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     configure_logging()
     app = Flask(__name__, static_folder=None)
@@ -29,7 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from . import edge
 
     edge.register(app)
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = OrghistoryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from .api.imports import blp as imports_blp
     from .routes import blp

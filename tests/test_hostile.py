@@ -33,6 +33,8 @@ HOSTILE_WRITES = [
     ("/v1/orgs/acme/events", json.dumps({**GOOD, "note": "a\u0000b"}), {}, 422, "note"),
     ("/v1/orgs/acme/events", '{"type": "noted", "title": "x\\udfff", "effective": "2020"}', {}, 422, "title"),
     ("/v1/orgs/acme/events", json.dumps({**GOOD, "role": ["director"]}), {}, 422, "role"),
+    ("/v1/orgs/acme/events", json.dumps({"type": {}, "expected_version": None}), {}, 422, "type"),  # found by schemathesis
+    ("/v1/orgs/acme/events", json.dumps({"events": [{"type": ["noted"]}]}), {}, 422, "events[0].type"),
     ("/v1/orgs/acme/events", json.dumps({"type": "retracted", "target": "acme@\u00b2", "reason": "x"}), {}, 422,
      "target"),  # a superscript two: str.isdigit says yes, int says no
     ("/v1/orgs/acme/events", json.dumps({"type": "retracted", "target": "acme@\u0663", "reason": "x"}), {}, 422,
