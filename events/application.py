@@ -362,6 +362,33 @@ class OrgHistory(Application[UUID]):
             yield from page
             after = page[-1].position
 
+    def verify_chain(self, progress=None) -> tuple[int, str, Any]:
+        """Walk the log against its hash chain (``chain.py``): (events checked, head hash, the
+        first break or None)."""
+        from . import chain
+
+        def events() -> Iterator[Any]:
+            after = 0
+            while True:
+                page = self.recorder.select_notifications(start=after, limit=2000, inclusive_of_start=False)
+                if not page:
+                    return
+                yield from page
+                after = page[-1].id
+                if progress:
+                    progress(after)
+
+        def links() -> Iterator[tuple[int, str]]:
+            after = 0
+            while True:
+                page = self.recorder.select_links(after, 2000)
+                if not page:
+                    return
+                yield from page
+                after = page[-1][0]
+
+        return chain.check(events(), links())
+
     def decode(self, notification) -> RecordedEvent:
         event = self.mapper.to_domain_event(notification)
         # One dict lookup on the event's class instead of a chain of isinstance checks: a rebuild

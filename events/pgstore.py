@@ -15,13 +15,27 @@ from typing import Any, Sequence
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from . import chain
 
 CHUNK_BYTES = 2_000_000
 CHUNK_EVENTS = 2_000
 
 
 class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """Inserts a save in chunks, and links its events into the hash chain (``chain.py``) in the
+    same transaction, under the same table lock, so the chain's order is the positions'."""
+
     _ids = threading.local()  # notification ids of the save this thread is making
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        self._chain_table = SQL("{}.{}").format(schema, Identifier(chain.TABLE))
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, hash text NOT NULL)").format(self._chain_table))
+        self._events_table = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
@@ -31,7 +45,32 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
             with curs.connection.pipeline():  # a nested pipeline block syncs when it ends
                 PostgresAggregateRecorder._insert_stored_events(self, curs, chunk, **kwargs)
             ids += [row["notification_id"] for row in curs.fetchall()]
+        self._link(curs, ids, stored_events)
         self._ids.value = ids
+
+    def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT position, hash FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(
+                self._chain_table), (after, limit))
+            return [(int(r["position"]), r["hash"]) for r in curs.fetchall()]
+
+    def _link(self, curs: Any, ids: list[int], stored_events: Sequence[StoredEvent]) -> None:
+        with curs.connection.pipeline():
+            curs.execute(SQL("SELECT position, hash FROM {} ORDER BY position DESC LIMIT 1").format(self._chain_table))
+        last = curs.fetchone()
+        position, previous = (last["position"], last["hash"]) if last else (0, chain.GENESIS)
+        old: list[Any] = []
+        if ids:  # events from before the chain existed (an upgraded store): linked first, once
+            with curs.connection.pipeline():
+                curs.execute(SQL("SELECT notification_id AS id, originator_id, originator_version, topic, state "
+                                 "FROM {} WHERE notification_id > %s AND notification_id < %s "
+                                 "ORDER BY notification_id").format(self._events_table), (position, ids[0]))
+            old = [_Row(r["id"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                   for r in curs.fetchall()]
+        rows = old + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
+                      for i, e in zip(ids, stored_events)]
+        curs.executemany(SQL("INSERT INTO {} (position, hash) VALUES (%s, %s)").format(self._chain_table),
+                         list(chain.links(previous, rows)))
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
@@ -49,3 +88,11 @@ def _chunks(events: Sequence[StoredEvent]):
             start, size = i, len(e.state) + 200
     if start < len(events):
         yield events[start:]
+
+
+class _Row:
+    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
+
+    def __init__(self, id: int, originator_id: Any, originator_version: int, topic: str, state: bytes):
+        self.id, self.originator_id, self.originator_version, self.topic, self.state = (
+            id, originator_id, originator_version, topic, state)

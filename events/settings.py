@@ -70,7 +70,7 @@ class Settings:
                 "POSTGRES_MAX_OVERFLOW": "8",
                 "POSTGRES_CONNECT_TIMEOUT": "10",
                 "POSTGRES_LOCK_TIMEOUT": "10",
-                # large saves (an import is one) in chunks: see pgstore.py
+                # large saves (an import is one) in chunks, and the hash chain: see pgstore.py
                 "APPLICATION_RECORDER_TOPIC": "events.pgstore:ChunkedPostgresApplicationRecorder",
             }
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,4 +78,6 @@ class Settings:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            # each save's events linked into the hash chain: see chain.py
+            "APPLICATION_RECORDER_TOPIC": "events.sqlitestore:ChainedSQLiteApplicationRecorder",
         }

@@ -149,11 +149,24 @@ def status(as_json: bool) -> None:
 @main.command()
 @click.argument("name", default="history")
 @click.option("--version", "version", type=int, default=None, help="a version other than the live one")
-def verify(name: str, version: int | None) -> None:
-    """Fold the whole log afresh and compare with the stored projection; exit 1 if they differ."""
+@click.option("--chain", is_flag=True, help="check the log against its hash chain instead: an edited, deleted, "
+                                            "inserted or reordered event row is named by its position")
+def verify(name: str, version: int | None, chain: bool) -> None:
+    """Fold the whole log afresh and compare with the stored projection; exit 1 if they differ.
+    With --chain, check the log itself against its hash chain; exit 1 at the first break."""
     from projections.verify import verify as run_verify
 
     s = _services()
+    if chain:
+        with _bar("chain", s.app.head_position()) as (bar, task):
+            n, head, broken = s.app.verify_chain(progress=lambda pos: bar.update(task, completed=pos))
+        click.echo(json.dumps({"events": n, "head": head, "break": str(broken) if broken else None,
+                               "position": broken.position if broken else None}))
+        if broken:
+            err.print(f"[red]the log does not match its hash chain: {broken}[/]")
+            sys.exit(1)
+        err.print(f"[green]{n} events match their hash chain[/]; keep the head hash elsewhere to prove it later: {head}")
+        return
     with _version_errors(), _bar("verify", s.app.head_position()) as (bar, task), \
             s.read(version=version, name=name) as conn:
         position, diff = run_verify(s.app, conn, progress=lambda n: bar.update(task, completed=n))

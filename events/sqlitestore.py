@@ -1,0 +1,47 @@
+"""The SQLite event recorder, linking each save's events into the hash chain (``chain.py``) in
+the same transaction (SQLite has one writer at a time, so the chain's order is the positions')."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from . import chain
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {chain.TABLE} (position INTEGER PRIMARY KEY, hash TEXT NOT NULL)"]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None and len(ids) == len(stored_events)
+        c.execute(f"SELECT position, hash FROM {chain.TABLE} ORDER BY position DESC LIMIT 1")
+        last = c.fetchone()
+        position, previous = (last[0], last[1]) if last else (0, chain.GENESIS)
+        # Events from before the chain existed (an upgraded store): linked first, once.
+        c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                  "WHERE rowid > ? AND rowid < ? ORDER BY rowid", (position, ids[0] if ids else 0))
+        old = c.fetchall()
+        rows = [_Row(*r) for r in old] + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
+                                          for i, e in zip(ids, stored_events)]
+        c.executemany(f"INSERT INTO {chain.TABLE} (position, hash) VALUES (?, ?)", list(chain.links(previous, rows)))
+        return ids
+
+
+    def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT position, hash FROM {chain.TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+                      (after, limit))
+            return [(int(r[0]), r[1]) for r in c.fetchall()]
+
+
+class _Row:
+    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
+
+    def __init__(self, id: int, originator_id: Any, originator_version: int, topic: str, state: bytes):
+        self.id, self.originator_id, self.originator_version, self.topic, self.state = (
+            id, originator_id, originator_version, topic, state)
