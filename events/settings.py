@@ -70,6 +70,7 @@ class Settings:
                 "POSTGRES_MAX_OVERFLOW": "8",
                 "POSTGRES_CONNECT_TIMEOUT": "10",
                 "POSTGRES_LOCK_TIMEOUT": "10",
+                "POSTGRES_PRE_PING": "y",  # replace connections the server dropped (a restart) when taken
                 # large saves (an import is one) in chunks, and the hash chain: see pgstore.py
                 "APPLICATION_RECORDER_TOPIC": "events.pgstore:ChunkedPostgresApplicationRecorder",
             }

@@ -215,7 +215,10 @@ class PostgresDatabase(Database):
             if self._pool is None or self._pid != os.getpid():
                 from psycopg_pool import ConnectionPool
 
-                self._pool = ConnectionPool(self.conninfo(), min_size=1, max_size=16, open=True, timeout=30)
+                # check: a connection the server dropped (a restart, a failover) is found and replaced
+                # when it is taken from the pool, rather than failing the request that took it
+                self._pool = ConnectionPool(self.conninfo(), min_size=1, max_size=16, open=True, timeout=30,
+                                            check=ConnectionPool.check_connection)
                 self._pid = os.getpid()
             return self._pool
 

@@ -73,6 +73,17 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     return out
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import InterfaceError, OperationalError
+    from psycopg_pool import PoolTimeout
+
+    return (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout,
+            sqlite3.OperationalError)
+
+
 def register(app: Flask) -> None:
     from projections.db import NoSuchVersion
 
@@ -112,6 +123,16 @@ def register(app: Flask) -> None:
         log.warning("store busy: %s", e)
         return problem_response(503, "Service busy", "the store is busy; retry shortly", None,
                                 headers={"Retry-After": "1"})
+
+    def _store_unavailable(e: Exception):
+        # The database went away (a restart, a failover) or is locked for a moment: nothing was
+        # stored by this request (each write is one transaction), so the client can safely retry.
+        log.warning("store unavailable: %s: %s", type(e).__name__, e)
+        return problem_response(503, "Store unavailable", "the store cannot be reached just now; retry shortly",
+                                None, headers={"Retry-After": "1"})
+
+    for error in _store_errors():
+        app.register_error_handler(error, _store_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):

@@ -77,6 +77,10 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
         assert [d.get("title", d.get("name")) for _, _, d in received] == [
             "Acme", "during outage 0", "during outage 1", "during outage 2"]
         assert wait_until(lambda: receiver.titles() == [f"during outage {i}" for i in range(3)], 60), receiver.titles()
+        # the projection equals a fresh fold of the log, and the log its hash chain
+        for args in (["verify"], ["verify", "--chain"]):
+            out = subprocess.run([str(BIN / "orghistory"), *args], env=env, capture_output=True, text=True, timeout=300)
+            assert out.returncode == 0, out.stdout + out.stderr
     finally:
         stop(api, worker)
         receiver.close()
