@@ -68,6 +68,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return jsonify(status="ok", store="postgresql" if s.settings.is_postgres else "sqlite",
                        dispatch=s.dispatcher.mode, head=head, projected=position, lag=head - position)
 
+    @app.get("/livez")
+    def livez():
+        """The process answers (it touches no store): for liveness probes, and the load bench's baseline."""
+        return jsonify(status="ok")
+
     static = os.path.join(os.path.dirname(__file__), "static")
 
     @app.get("/")

@@ -69,9 +69,12 @@ def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
         except DuplicateJobError:
             try:
                 job = Job.fetch(job_id, connection=conn)
+                status = job.get_status()
             except Exception:
+                # Gone between the two calls: a finished job with result_ttl=0 is deleted at once.
+                # Then the id is free; enqueue again.
                 continue
-            if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 job.delete()
                 continue
             return False
@@ -175,11 +178,15 @@ class RqDispatcher:
         self.redis = redis_for_clients(settings.redis_url)
 
     def after_append(self, position: int | None = None) -> None:
+        # Redis down: the append stands; the workers' ticker catches up within seconds of its return.
         try:
             enqueue_catch_up(self.redis)
+        except Exception as e:
+            log.warning("could not enqueue the catch-up: %s", e)
+        try:
             enqueue_webhooks_dispatch(self.redis)
-        except Exception as e:  # Redis down: the append stands; the worker's ticker catches up later
-            log.warning("could not enqueue catch-up: %s", e)
+        except Exception as e:
+            log.warning("could not enqueue webhook deliveries: %s", e)
 
     nudge = after_append
 

@@ -1,0 +1,185 @@
+"""Benchmark: the production shape under load, on loopback.
+
+    .venv/bin/python bench/load.py [--seconds 15] [--connections 32] [--write-rate 20]
+
+Starts gunicorn (gthread, 2 workers x 16 threads) on PostgreSQL and Redis with two separate
+`orghistory worker` processes, loads the seed history, then, in one run:
+
+1. as-of throughput: wrk (Debian's) against the board as of a date, beside wrk against `/livez`,
+   a JSON route of the same app that touches no store (the baseline: what the server, Flask and
+   the machine cost by themselves); the ratio is the share of that rate the as-of answer keeps;
+2. end-to-end lag at a sustained write rate: writers append facts at `--write-rate` a second
+   while a prober appends a new member every 0.25 s and polls the as-of roster (without
+   `min_position`) until the member is in it; p50 and p99 of append-to-visible, beside the p50 of
+   the append alone.
+
+A benchmark, not a test: it prints numbers and ratios against baselines measured in the same run.
+Needs PostgreSQL on 127.0.0.1:5432 (database test), Redis on 127.0.0.1:6379 (db 14, flushed) and wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+TOKEN = "bench-load-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int, connections: int) -> float:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {TOKEN}",
+                          url], capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} failed answers under load\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def lag(base: str, seconds: float, write_rate: float) -> tuple[list[float], list[float]]:
+    """(append-to-visible seconds, append seconds) for members added while writers keep appending."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    stop = threading.Event()
+
+    def writer() -> None:
+        s = requests.Session()
+        n = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=30,
+                       json={"type": "noted", "title": f"load {n}", "effective": "2024"})
+            except requests.RequestException as e:
+                print(f"writer: {e}", file=sys.stderr)
+            n += 1
+            stop.wait(max(0.0, 1 / write_rate - (time.monotonic() - started)))
+
+    writers = [threading.Thread(target=writer) for _ in range(2)]
+    for t in writers:
+        t.start()
+    s = requests.Session()
+    unit = s.post(f"{base}/v1/orgs/openai/units", headers=headers, json={"slug": "load-probe", "name": "Probe",
+                                                                           "kind": "team", "effective": "2000"})
+    s.get(f"{base}/v1/orgs/openai/units", params={"min_position": unit.json()["events"][0]["position"]})
+    visible, appends = [], []
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        person = f"probe-{uuid.uuid4().hex[:8]}"
+        s.post(f"{base}/v1/people", headers=headers, json={"slug": person, "name": f"Probe {i}"})
+        started = time.monotonic()
+        s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=30,
+               json={"type": "member_joined", "unit": "load-probe", "person": person, "effective": "2020"})
+        appended = time.monotonic()
+        while time.monotonic() - started < 30:
+            answer = s.get(f"{base}/v1/orgs/openai/units/load-probe/members", params={"as_of": "2024-01-01"},
+                           timeout=30)
+            if answer.status_code == 200 and any(m["person"] == person for m in answer.json()["members"]):
+                break
+            time.sleep(0.002)
+        visible.append(time.monotonic() - started)
+        appends.append(appended - started)
+        i += 1
+        time.sleep(0.25)
+    stop.set()
+    for t in writers:
+        t.join()
+    return visible, appends
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--write-rate", type=float, default=20.0, help="appends a second, beside the prober's")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("needs wrk (apt-get install wrk)")
+    schema = f"bench_load_{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGHISTORY_")}
+    env.update(ORGHISTORY_DATABASE_URL=PG_URL, ORGHISTORY_DATABASE_SCHEMA=schema, ORGHISTORY_REDIS_URL=REDIS_URL,
+               ORGHISTORY_ADMIN_TOKEN=TOKEN)
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    procs = []
+    try:
+        subprocess.run([str(BIN / "orghistory"), "seed"], env=env, check=True, capture_output=True, cwd=ROOT)
+        procs.append(subprocess.Popen([str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2",
+                                       "--threads", "16", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                                       "service.app:create_app()"], env=env, cwd=ROOT, start_new_session=True))
+        for i in range(2):
+            procs.append(subprocess.Popen([str(BIN / "orghistory"), "worker", "--name", f"bench-{i}-{port}"], env=env,
+                                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True))
+        wait_http(base + "/healthz")
+        while requests.get(base + "/healthz").json()["lag"]:
+            time.sleep(0.2)  # the seed folded
+        board = f"{base}/v1/orgs/openai/board?as_of=2023-11-18"
+        wrk(board, 3, args.connections)  # warm up both
+        live = wrk(f"{base}/livez", args.seconds, args.connections)
+        asof = wrk(board, args.seconds, args.connections)
+        live2 = wrk(f"{base}/livez", args.seconds, args.connections)  # again: the machine is shared and noisy
+        baseline = (live + live2) / 2
+        visible, appends = lag(base, args.seconds, args.write_rate)
+        print(f"as-of throughput ({args.connections} connections, gunicorn gthread 2x16, PostgreSQL):")
+        print(f"  /livez (baseline)         {live:8.0f} and {live2:8.0f} req/s")
+        print(f"  board as of a date        {asof:8.0f} req/s   ratio {asof / baseline:.2f} of the baseline")
+        print(f"end-to-end lag at {args.write_rate:.0f} appends/s from 2 writers, 2 rq workers ({len(visible)} probes):")
+        print(f"  append alone              p50 {pct(appends, 50) * 1000:6.1f} ms")
+        print(f"  append to visible         p50 {pct(visible, 50) * 1000:6.1f} ms   p99 {pct(visible, 99) * 1000:6.1f} ms"
+              f"   (p50 {pct(visible, 50) / pct(appends, 50):.1f}x the append alone)")
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, 15)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            p.wait(30)
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    main()
