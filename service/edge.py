@@ -68,6 +68,8 @@ class BoundedParser(FlaskParser):
 
     def _raw_load_json(self, req) -> Any:
         if not is_json_request(req):
+            if req.get_data(cache=True).strip():
+                raise _not_json()
             return core.missing
         raw = req.get_data(cache=True)
         try:
@@ -81,12 +83,18 @@ class BoundedParser(FlaskParser):
         return value
 
 
+def _not_json() -> Problem:
+    return Problem(415, "Unsupported Media Type", "send the body as application/json", "Content-Type")
+
+
 def json_body(expected: type, what: str) -> Any:
     """The request's JSON body: 400 naming ``body`` if it is not JSON, 422 if it is JSON of another
     shape than ``expected`` (a ``dict`` or a ``list``)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise Problem(400, "Malformed JSON", "the request body is empty; it must be JSON", "body")
+    if not request.is_json:
+        raise _not_json()
     try:
         value = request.get_json(force=True, silent=False)
     except TooDeep as e:

@@ -40,3 +40,19 @@ def test_seed_twice_on_postgres(pg_settings):
     second = _seed(env)
     assert all(o["appended"] == 0 for o in second["orgs"].values())
     assert _status(env)["head"] == head
+
+
+def test_the_development_server_does_not_announce_its_versions(sqlite_settings):
+    import requests
+
+    from .conftest import _wait_http, free_port, spawn, stop
+
+    port = free_port()
+    proc = spawn([str(BIN / "orghistory"), "serve", "--no-seed", "--port", str(port)],
+                 env=service_env(sqlite_settings, None), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/livez", proc)
+        server = requests.get(f"http://127.0.0.1:{port}/livez", timeout=10).headers.get("Server", "")
+        assert "Werkzeug" not in server and "Python" not in server, server
+    finally:
+        stop(proc)

@@ -66,16 +66,57 @@ HOSTILE_WRITES = [
 ]
 
 
-@pytest.mark.parametrize("path,raw,headers,status,field", HOSTILE_WRITES,
-                         ids=[f"{i}-{w[4]}" for i, w in enumerate(HOSTILE_WRITES)])
-def test_hostile_writes(acme, path, raw, headers, status, field):
-    head = acme.ok(acme.get("/healthz"))["head"]
-    resp = _post_raw(acme, path, raw.encode("utf-8", "surrogatepass"), headers)
-    assert resp.status_code == status, resp.text
-    if status >= 400:
-        assert resp.headers["Content-Type"] == "application/problem+json"
-        assert resp.json()["field"] == field, resp.json()
-        assert acme.ok(acme.get("/healthz"))["head"] == head  # nothing stored
+INJECTIONS = ["'; DROP TABLE stored_events; --", "1' OR '1'='1", "acme'); DELETE FROM facts_v1; --",
+              "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}", "${jndi:ldap://x}",
+              "../../etc/passwd", "%00", "\u202eevil"]
+HOSTILE_WRITES += [("/v1/orgs", json.dumps({"slug": bad, "name": "X"}), {}, 422, "slug") for bad in INJECTIONS]
+HOSTILE_WRITES += [("/v1/orgs/acme/events", json.dumps({**GOOD, "person": bad}), {}, 422, "person") for bad in INJECTIONS]
+HOSTILE_WRITES += [
+    ("/v1/orgs/acme/events", json.dumps({"type": "retracted", "target": INJECTIONS[0], "reason": "x"}), {}, 422,
+     "target"),
+    # duplicate keys: JSON parsers keep the last one; the fact is then checked as any other
+    ("/v1/orgs/acme/events", '{"type": "noted", "title": "t", "effective": "2020", "type": "coronation"}', {}, 422,
+     "type"),
+    ("/v1/orgs/acme/events", '{"type": "noted", "title": "t", "effective": "2020", "effective": "2020-13"}', {}, 422,
+     "effective"),
+    ("/v1/orgs/acme/events", '{"type": "noted", "title": "t", "effective": "20', {}, 400, "body"),  # truncated
+    ("/v1/orgs/acme/events", '', {}, 400, "body"),
+    ("/v1/orgs/acme/events", json.dumps(GOOD), {"Content-Type": "text/plain"}, 415, "Content-Type"),
+    ("/v1/orgs/acme/events", json.dumps(GOOD), {"Content-Type": "application/x-www-form-urlencoded"}, 415,
+     "Content-Type"),
+    ("/v1/orgs", json.dumps({"slug": "ct", "name": "X"}), {"Content-Type": "text/plain"}, 415, "Content-Type"),
+    ("/v1/orgs/acme/popolo", json.dumps({"persons": []}), {"Content-Type": "text/csv"}, 415, "Content-Type"),
+]
+
+
+def _run_corpus(c, cases) -> list[str]:
+    """Send each case; every refusal must be problem+json naming the field, and change nothing."""
+    failures = []
+    for path, raw, headers, status, field in cases:
+        head = c.ok(c.get("/healthz"))["head"]
+        resp = _post_raw(c, path, raw.encode("utf-8", "surrogatepass"), headers)
+        where = f"{path} {raw[:60]!r} {headers}"
+        if resp.status_code != status:
+            failures.append(f"{where}: {resp.status_code} {resp.text[:200]}")
+            continue
+        if status >= 400:
+            if resp.headers["Content-Type"] != "application/problem+json" or resp.json().get("field") != field:
+                failures.append(f"{where}: {resp.headers['Content-Type']} {resp.text[:200]}")
+            elif c.ok(c.get("/healthz"))["head"] != head:
+                failures.append(f"{where}: the log changed")
+    return failures
+
+
+def test_hostile_writes_on_both_stores(service):
+    """The whole corpus, on the embedded default and on the production shape (PostgreSQL)."""
+    c = service
+    c.ok(c.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+    c.ok(c.post("/v1/people", {"slug": "alice", "name": "Alice"}))
+    unit = c.ok(c.post("/v1/orgs/acme/units", {"slug": "board", "name": "Board", "kind": "board", "effective": "2010"}))
+    c.ok(c.post("/v1/orgs/acme/events", GOOD))
+    c.ok(c.get("/v1/orgs/acme/board", min_position=unit["events"][0]["position"]))
+    failures = _run_corpus(c, HOSTILE_WRITES)
+    assert not failures, "\n".join(failures)
 
 
 def test_the_token_is_checked_before_the_body(acme):

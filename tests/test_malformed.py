@@ -94,7 +94,7 @@ def test_not_json_at_all(acme):
                            headers={"Content-Type": ctype, "Authorization": f"Bearer {ADMIN}"})
         assert resp.status_code in (400, 415, 422), resp.text
         assert resp.headers["Content-Type"] == "application/problem+json"
-        assert resp.json()["field"] == "body"
+        assert resp.json()["field"] == ("Content-Type" if resp.status_code == 415 else "body")
     assert acme.ok(acme.get("/healthz"))["head"] == head
 
 

@@ -157,6 +157,20 @@ def test_a_receiver_that_never_recovers_marks_the_subscription_failing(prod):
         receiver.close()
 
 
+def test_a_receiver_that_is_not_there_marks_the_subscription_failing_too(prod):
+    """Not only an HTTP error: any error of a delivery (here the connection refused) counts as a
+    failed attempt, and after the last one the subscription says failing, with the error."""
+    client = prod
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+    sub = client.ok(client.post("/v1/subscriptions", {"url": f"http://127.0.0.1:{free_port()}/nobody",
+                                                      "secret": SECRET}))
+    _notes(client, ["into the void"])
+    view = lambda: client.ok(client.s.get(client.base + f"/v1/subscriptions/{sub['id']}", headers=auth))
+    assert wait_until(lambda: view()["status"] == "failing", 60), view()
+    assert "Connection refused" in view()["failures"][0]["error"] or "refused" in view()["last_error"]
+
+
 def test_subscription_input_is_checked(prod, monkeypatch):
     client = prod
     cases = [({"url": "ftp://x.example", "secret": SECRET}, "url"),
