@@ -1,6 +1,7 @@
 """Processes end with what started them: a worker killed with SIGKILL leaves nothing of itself
-running (rq's scheduler used to be a forked process that outlived it, polling Redis and the
-database for ever, on the Redis database the next test run uses)."""
+running: not rq's scheduler (a forked process that outlived it, polling Redis and the database for
+ever, on the Redis database the next test run uses), not the work horse of the job it was running
+(which went on answering to nobody)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,14 @@ def test_a_killed_worker_leaves_nothing_running(pg_settings, redis_url):
         while not r.exists("rq:worker:doomed") and time.monotonic() < deadline:
             time.sleep(0.2)
         assert r.exists("rq:worker:doomed"), "the worker never started"
-        time.sleep(2)  # it has started whatever it starts (rq forked its scheduler at once)
+        # a long job, run in a work horse rq forks for it
+        from rq import Queue
+
+        Queue("orghistory", connection=r).enqueue("time.sleep", 120, job_id="long-job")
+        deadline = time.monotonic() + 30
+        while len(session_members(worker.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(session_members(worker.pid)) >= 2, "no work horse started"
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         deadline = time.monotonic() + 10

@@ -44,14 +44,58 @@ def enqueue_catch_up(conn, name: str = NAME) -> str | None:
     # While one run is in progress a second may wait behind it, so an append made during the
     # first run's final read is never left waiting for the next append.
     for job_id in (catchup_job_id(name), catchup_job_id(name) + "-next"):
-        try:
-            q.enqueue("workers.jobs.catch_up_job", name, job_id=job_id, unique=True, result_ttl=0,
-                      failure_ttl=7 * 24 * 3600, job_timeout=3600,
-                      description=f"catch up projection {name}")
-            return job_id
-        except DuplicateJobError:
-            continue
+        for _ in range(2):
+            try:
+                q.enqueue("workers.jobs.catch_up_job", name, job_id=job_id, unique=True, result_ttl=0,
+                          failure_ttl=7 * 24 * 3600, job_timeout=3600,
+                          description=f"catch up projection {name}")
+                return job_id
+            except DuplicateJobError:
+                if not _free_if_abandoned(conn, job_id):
+                    break
     return None
+
+
+def _free_if_abandoned(conn, job_id: str) -> bool:
+    """A job id held by a job that will never end (its worker died with it, or it is done and
+    vanished meanwhile): delete what is left of it and say the id is free again."""
+    from rq.job import Job, JobStatus
+
+    try:
+        job = Job.fetch(job_id, connection=conn)
+        status = job.get_status()
+    except Exception:
+        return True  # gone between the two calls (result_ttl=0 deletes a finished job at once)
+    if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        job.delete()
+        return True
+    if status == JobStatus.STARTED and job.worker_name and _worker_gone(conn, job.worker_name):
+        # Started by a worker that is gone (its work horse went with it): rq itself would notice
+        # only when it next cleans its registries, minutes later. The job is retried from scratch:
+        # catch-ups and deliveries resume from their own tracked positions, so nothing is doubled.
+        job.delete()
+        return True
+    return False
+
+
+def _worker_gone(conn, name: str) -> bool:
+    """rq's worker ``name`` has ended: its record expired, its process on this host is gone, or
+    (elsewhere) it has not sent a heartbeat for two minutes."""
+    from datetime import datetime, timezone
+
+    from rq.utils import utcparse
+    from rq.worker import Worker
+
+    from . import processes
+
+    host, pid, beat = conn.hmget(Worker.redis_worker_namespace_prefix + name, "hostname", "pid", "last_heartbeat")
+    if host is None and pid is None:
+        return True
+    if processes.gone(host.decode() if host else None, pid.decode() if pid else None):
+        return True
+    if beat is None:
+        return False
+    return (datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)).total_seconds() > 120
 
 
 def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
@@ -59,7 +103,6 @@ def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
     same id is replaced (so a subscription resumed after failing gets a fresh job)."""
     from rq import Queue
     from rq.exceptions import DuplicateJobError
-    from rq.job import Job, JobStatus
 
     q = Queue(QUEUE, connection=conn)
     for _ in range(2):
@@ -67,17 +110,8 @@ def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
             q.enqueue(func, *args, job_id=job_id, unique=True, **kwargs)
             return True
         except DuplicateJobError:
-            try:
-                job = Job.fetch(job_id, connection=conn)
-                status = job.get_status()
-            except Exception:
-                # Gone between the two calls: a finished job with result_ttl=0 is deleted at once.
-                # Then the id is free; enqueue again.
-                continue
-            if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                job.delete()
-                continue
-            return False
+            if not _free_if_abandoned(conn, job_id):
+                return False
     return False
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from projections import clock
 from projections.clock import now as _now
 from projections.db import Database
+from . import processes
 
 STATES = ("queued", "running", "finished", "failed")
 # A running job whose runner has not written for this long (or whose process, on this host, is
@@ -85,15 +86,7 @@ def active(db: Database, name: str, kind: str = "rebuild") -> dict | None:
 def _runner_gone(runner: str | None) -> bool:
     """The job's process ran on this host and no longer exists (killed: it could not say so)."""
     host, _, pid = (runner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's (or container's) process: only its silence tells
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists, as another user's process
-        return False
-    return False
+    return processes.gone(host, pid)
 
 
 def describe(row: dict) -> dict:
