@@ -19,7 +19,15 @@ import requests
 from .conftest import BIN, service_env
 
 
-def test_writers_racing_for_a_version_have_exactly_one_winner(service):
+def _verify(settings) -> None:
+    """`orghistory verify` (the projection equals a fresh fold of the log) and `--chain`."""
+    for args in (["verify"], ["verify", "--chain"]):
+        out = subprocess.run([str(BIN / "orghistory"), *args], env=service_env(settings, None), capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_writers_racing_for_a_version_have_exactly_one_winner(service, request):
     client = service
     position = client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))["position"]
     expected = 1
@@ -36,6 +44,9 @@ def test_writers_racing_for_a_version_have_exactly_one_winner(service):
         expected += 1
     log = client.ok(client.get("/v1/orgs/acme/events", limit=1000, min_position=position))["events"]
     assert [int(e["id"].rpartition("@")[2]) for e in log] == list(range(1, 6))  # one fact per version
+    client.ok(client.get("/v1/orgs/acme/timeline", min_position=client.ok(client.get("/healthz"))["head"]))
+    settings = client.services.settings if hasattr(client, "services") else request.getfixturevalue("pg_settings")
+    _verify(settings)
 
 
 def _restart_postgres() -> None:
@@ -108,9 +119,4 @@ def test_postgres_restarted_under_load(production_service, pg_settings):
     assert set(acknowledged) <= set(batches)
     assert len(log) == len(set(log)), "a batch stored twice"
     client.ok(client.get("/v1/orgs/acme/timeline", min_position=head, limit=10))  # folded, too
-    out = subprocess.run([str(BIN / "orghistory"), "verify"], env=service_env(pg_settings, None),
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    out = subprocess.run([str(BIN / "orghistory"), "verify", "--chain"], env=service_env(pg_settings, None),
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
+    _verify(pg_settings)
