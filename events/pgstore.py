@@ -60,7 +60,7 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
         last = curs.fetchone()
         position, previous = (last["position"], last["hash"]) if last else (0, chain.GENESIS)
         old: list[Any] = []
-        if ids:  # events from before the chain existed (an upgraded store): linked first, once
+        if ids and ids[0] - position > 1:  # a gap: events from before the chain (or a sequence gap)
             with curs.connection.pipeline():
                 curs.execute(SQL("SELECT notification_id AS id, originator_id, originator_version, topic, state "
                                  "FROM {} WHERE notification_id > %s AND notification_id < %s "

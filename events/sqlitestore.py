@@ -22,10 +22,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         c.execute(f"SELECT position, hash FROM {chain.TABLE} ORDER BY position DESC LIMIT 1")
         last = c.fetchone()
         position, previous = (last[0], last[1]) if last else (0, chain.GENESIS)
-        # Events from before the chain existed (an upgraded store): linked first, once.
-        c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
-                  "WHERE rowid > ? AND rowid < ? ORDER BY rowid", (position, ids[0] if ids else 0))
-        old = c.fetchall()
+        old = []
+        if ids and ids[0] - position > 1:  # a gap: events from before the chain existed (an upgraded store)
+            c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                      "WHERE rowid > ? AND rowid < ? ORDER BY rowid", (position, ids[0]))
+            old = c.fetchall()
         rows = [_Row(*r) for r in old] + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
                                           for i, e in zip(ids, stored_events)]
         c.executemany(f"INSERT INTO {chain.TABLE} (position, hash) VALUES (?, ?)", list(chain.links(previous, rows)))
