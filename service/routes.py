@@ -43,13 +43,16 @@ blp = Blueprint("v1", __name__, url_prefix="/v1", description="Organizations, pe
 def _wait(args: dict) -> int:
     """Read-your-writes: wait (bounded) for ``min_position``; answer 503 if it is not reached."""
     wanted = args.get("min_position")
-    if wanted and wanted > services().app.head_position():
+    if not wanted:
+        return 0
+    head = services().app.head_position()
+    if wanted > head:
         # Nothing to wait for: no append has reached it (a thread held for nothing is a cheap attack).
-        raise InvalidFact(f"is beyond the head of the log ({services().app.head_position()})", "min_position")
-    if wanted and not services().wait_for(wanted):
+        raise InvalidFact(f"is beyond the head of the log ({head})", "min_position")
+    if not services().wait_for(wanted):
         raise Problem(503, "Projection behind", f"the projection has not reached position {wanted} yet; retry",
                       "min_position")
-    return wanted or 0
+    return wanted
 
 
 def _idempotency_key() -> str | None:
