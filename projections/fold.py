@@ -74,21 +74,28 @@ class _Person:
         self.person = person
         self.formed = formed  # unit -> earliest day it existed: nobody sat in it before
         self.seats: dict[tuple[str, str, str], _Open] = {}
+        self.by_unit: dict[str, dict[tuple[str, str, str], None]] = {}  # unit -> its open seats, in order
         self.roles: dict[str, _Open] = {}
         self.ousted: dict[str, list[str]] = {}
         self.rows: list[Row] = []
+        # Seats (unit, role, key) and roles (None, role, "") opened, closed or given more evidence
+        # since ``take_changes``: only their rows can differ from what was stored before.
+        self.dirty: set[tuple[str | None, str, str]] = set()
 
     # -- opening and closing ------------------------------------------------------------------
 
     def open_seat(self, unit: str, role: str, key: str, f: FactView) -> None:
+        self.dirty.add((unit, role, key))
         current = self.seats.get((unit, role, key))
         if current is not None:  # a second report of the same appointment: more evidence
             current.evidence += _ids(f)
             current.disputed |= f.confidence == "disputed"
             return
         self.seats[(unit, role, key)] = _Open(f.when, f.id, _ids(f), f.confidence == "disputed")
+        self.by_unit.setdefault(unit, {})[(unit, role, key)] = None
 
     def open_role(self, role: str, f: FactView) -> None:
+        self.dirty.add((None, role, ""))
         current = self.roles.get(role)
         if current is not None:
             current.evidence += _ids(f)
@@ -119,9 +126,11 @@ class _Person:
 
     def close_seats(self, f: FactView, cause: str, unit: str | None = None, role: str | None = None,
                     key: str | None = None, unmatched: bool = True) -> list[str]:
-        matched = [k for k in self.seats
-                   if (unit is None or k[0] == unit) and (role is None or k[1] == role) and (key is None or k[2] == key)]
+        among = self.seats if unit is None else self.by_unit.get(unit, ())
+        matched = [k for k in among if (role is None or k[1] == role) and (key is None or k[2] == key)]
         for k in matched:
+            self.dirty.add(k)
+            del self.by_unit[k[0]][k]
             self.rows.append(self._row(k[0], k[1], k[2], self.seats.pop(k), f, cause))
         if not matched and unmatched and unit is not None:
             # A leave we cannot match: they held the seat from some time we do not know.
@@ -130,6 +139,7 @@ class _Person:
 
     def close_role(self, f: FactView, role: str, cause: str, unmatched: bool = True) -> None:
         o = self.roles.pop(role, None)
+        self.dirty.add((None, role, ""))
         if o is None:
             if not unmatched:
                 return
@@ -176,6 +186,17 @@ class _Person:
         """The rows of what is still held, without ending the fold (more facts may follow)."""
         return ([self._row(unit, role, key, o, None, None) for (unit, role, key), o in self.seats.items()] +
                 [self._row(None, role, "", o, None, None) for role, o in self.roles.items()])
+
+    def take_changes(self) -> tuple[list[Row], set[tuple[str | None, str, str]]]:
+        """The rows closed since the last call and the open rows of the seats touched since, and
+        those seats: what folding the facts since then changed, whatever else the person holds."""
+        dirty, rows = self.dirty, self.rows
+        for unit, role, key in sorted(dirty, key=lambda k: (k[0] is not None, k[0] or "", k[1], k[2])):
+            o = self.seats.get((unit, role, key)) if unit is not None else self.roles.get(role)
+            if o is not None:
+                rows.append(self._row(unit, role, key, o, None, None))
+        self.rows, self.dirty = [], set()
+        return rows, dirty
 
     def finish(self) -> list[Row]:
         return self.rows + self.open_rows()

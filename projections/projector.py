@@ -1,8 +1,10 @@
 """The projector: applies recorded events to the read-side tables, with the tracking position
 written in the same transaction, so a crash can never apply an event twice or skip one.
 
-The logic is written once against a store (``store.py``): ``SqlStore`` for the incremental
-catch-up (statements inside the caller's transaction), ``MemoryStore`` for rebuilds (bulk flushes).
+One engine for both paths: the fold runs against a ``MemoryStore`` and its changes are written in
+bulk. A rebuild's store holds the whole version (``store.py``); the incremental catch-up's
+(``batchstore.py``) reads from the tables what one batch needs, and writes back in the batch's
+transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from events.application import RecordedEvent
 from events.validtime import ValidTime
@@ -19,7 +21,8 @@ from events.vocabulary import apply_changes
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
 from .fold import FactView, Row, _Person, fold_person, people_of, units_of
-from .store import TABLE_COLUMNS, SqlStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
+from .batchstore import BatchStore
+from .store import TABLE_COLUMNS, MemoryStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 
 NAME = DEFAULT_PROJECTION
 # Facts that only add to what we know of the people they name (see ``Projector._extend``).
@@ -80,13 +83,31 @@ def _row_key(r: Row) -> tuple:
     return key if r.unit is None else (r.unit,) + key
 
 
-class Projector:
-    """Folds a batch of events into a store. With a connection (the incremental path), ``apply``
-    must run inside a write transaction on it; with a ``MemoryStore``, ``flush`` it afterwards."""
+def apply_events(conn: Conn, events: Sequence[RecordedEvent]) -> int:
+    """The incremental path: fold ``events`` (those after the tracked position) inside ``conn``'s
+    write transaction, and write what changed in bulk, with the position, in the same one."""
+    store = BatchStore(conn)
+    store.prefetch(events)
+    n = Projector(store).apply(events)
+    if n:
+        store.take().write(conn, now())
+    return n
 
-    def __init__(self, conn: Conn | None = None, store: Any = None):
-        self.c = conn
-        self.s = store if store is not None else SqlStore(conn)
+
+def reapply_event(conn: Conn, e: RecordedEvent) -> None:
+    """Apply one (parked) event now, out of its place: its rows are recorded from now on."""
+    store = BatchStore(conn)
+    Projector(store).reapply(e)
+    store.take().write(conn, now())
+
+
+class Projector:
+    """Folds events into a ``MemoryStore``: the rebuild's, which holds the whole version, or a
+    ``BatchStore`` (``apply_events``), which reads what it needs from the tables. Nothing is
+    written until the store's changes are taken and written."""
+
+    def __init__(self, store: MemoryStore):
+        self.s = store
 
     def apply(self, events: Iterable[RecordedEvent]) -> int:
         position, last = self.s.position(lock=True)
@@ -101,10 +122,6 @@ class Projector:
         if n:
             self.s.set_position(position, last)
         return n
-
-    def park(self, position: int, event_id: str | None, type_: str | None, error: str) -> None:
-        """Record an event whose fold raised, and move past it (in this same transaction)."""
-        park(self.c, position, event_id, type_, error)
 
     def reapply(self, e: RecordedEvent) -> None:
         """Apply one (parked) event now, out of its place: its rows are recorded from now on."""
@@ -274,8 +291,8 @@ class Projector:
         if len(group) > 1:
             self._rederive_group(org, person, group, recorded)
             return
-        cache = getattr(s, "derived", None)  # a MemoryStore keeps each person's unfinished fold
-        if cache is not None and new is not None:
+        cache = s.derived  # each person's unfinished fold, kept while the store lives
+        if new is not None:
             hit = cache.get((org, person))
             if hit is None and s.fact_count(org, person) == 1:
                 # Their first fact: folding it onto an empty fold is the whole derivation.
@@ -301,13 +318,12 @@ class Projector:
         rows = state.finish()
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
         self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
-        if cache is not None:
-            state.rows = []  # the closed rows are stored; going on from here needs only what is open
-            cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
-            for r in own:
-                _forget_parsed(r)
-            for r in dissolutions:
-                _forget_parsed(r)
+        state.rows, state.dirty = [], set()  # all stored; going on from here needs only what is open
+        cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
+        for r in own:
+            _forget_parsed(r)
+        for r in dissolutions:
+            _forget_parsed(r)
 
     def _rederive_group(self, org: str, person: str, group: set[str], recorded: str) -> None:
         """Fold the facts of ``person`` and of everyone merged into them as one person's."""
@@ -339,9 +355,7 @@ class Projector:
         rows = fold_person(person, views, formed).finish()
         self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
         self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
-        cache = getattr(s, "derived", None)
-        if cache is not None:
-            cache.pop((org, person), None)  # folded without the cache: nothing kept to extend
+        s.derived.pop((org, person), None)  # folded without the cache: nothing kept to extend
 
     def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full
@@ -364,24 +378,26 @@ class Projector:
         hit.state.apply(view)
         hit.last = key
         _forget_parsed(row)
-        changed = hit.state.rows + hit.state.open_rows()
-        hit.state.rows = []  # closed by this fact, stored below, never needed by the fold again
-        self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only_open=True)
-        self._store(org, person, [r for r in changed if r.unit is None], "roles", recorded, only_open=True)
+        # Only what the fact touched is built and compared, so a fact costs the same whether its
+        # person holds one seat or a hundred.
+        changed, seats = hit.state.take_changes()
+        self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only=seats)
+        self._store(org, person, [r for r in changed if r.unit is None], "roles", recorded, only=seats)
         return True
 
     def _store(self, org: str, person: str, rows: list[Row], table: str, recorded: str,
-               only_open: bool = False) -> None:
+               only: set[tuple[str | None, str, str]] | None = None) -> None:
         """Close what we no longer believe and add what we newly believe, from ``recorded`` on.
-        ``only_open``: ``rows`` replace just the stored rows still open in valid time."""
+        ``only``: ``rows`` replace just the stored rows still open in valid time of these seats
+        (unit, role, tenure key; unit None for a role)."""
         wanted: dict[tuple, int] = {}
         for r in rows:
             key = _row_key(r)
             wanted[key] = wanted.get(key, 0) + 1
-        current = self.s.current_rows(table, org, person)
-        if only_open:
-            at = (1 if table == "tenures" else 0) + _END_EVENT
-            current = [(i, k) for i, k in current if k[at] is None]
+        if only is None:
+            current = self.s.current_rows(table, org, person)
+        else:
+            current = self.s.open_rows(table, org, person, only)
         if not wanted and not current:
             return
         stale = []

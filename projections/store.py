@@ -1,11 +1,10 @@
-"""Where the projector keeps its working state: one interface, two stores.
+"""Where the projector keeps its working state: in memory, written back in bulk.
 
-``SqlStore`` reads and writes the tables of one version directly: the incremental path, a few
-statements per event inside the catch-up transaction. ``MemoryStore`` holds the same state in
-dicts and writes what changed in bulk (COPY on PostgreSQL) when ``flush`` is called: the rebuild
-path, where a round trip per statement would make a million events take hours. The projector's
-logic (``projector.py``) is the same for both, so a rebuilt version equals an incrementally
-folded one (``verify`` checks exactly that).
+``MemoryStore`` holds a version's state in dicts and writes what changed in bulk (COPY on
+PostgreSQL) when its changes are taken: the rebuild holds the whole version in one. The
+incremental catch-up uses ``BatchStore`` (``batchstore.py``), the same store read through from the
+tables for one batch. The projector's logic is the same for both, so a rebuilt version equals an
+incrementally folded one (``verify`` checks exactly that).
 
 Rows of ``tenures``/``roles`` are handled as *keys*: ``(unit?,) + TABLE_COLUMNS`` values, the
 identity the projector diffs on.
@@ -16,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .clock import now
 from .db import Conn
 from .schema import FOREVER, OPEN_END, span_years
 
@@ -38,11 +36,12 @@ IMPORT_COLUMNS = ("org", "id", "source", "format", "digest", "position", "record
 MERGE_COLUMNS = ("person", "into_person", "position", "recorded_at", "reason")
 EDGES = ("formed", "dissolved")
 _START_LO, _END_HI = TABLE_COLUMNS.index("start_lo"), TABLE_COLUMNS.index("end_hi")
+_END_EVENT = TABLE_COLUMNS.index("end_event")
+Seat = tuple  # (unit, role, tenure key): unit None for an organization-level role
 
 
 class FactRow:
-    """A ``facts`` row as ``MemoryStore`` keeps it: read and written like the dicts ``SqlStore``
-    returns (``row["payload"]``, ``row.get("_view")``), in slots rather than a dict, because a
+    """A ``facts`` row as ``MemoryStore`` keeps it: read and written like a dict (``row["payload"]``, ``row.get("_view")``), in slots rather than a dict, because a
     rebuild holds every fact of the log (measured: a fifth of its memory went on these dicts).
     ``_payload`` and ``_view`` are the projector's parsed caches."""
 
@@ -109,151 +108,12 @@ def _spans(table: str, org: str, closed: Iterable[tuple[tuple, int]]) -> list[tu
     return out
 
 
-class SqlStore:
-    def __init__(self, conn: Conn):
-        self.c = conn
-
-    # position
-    def position(self, lock: bool = False) -> tuple[int, str]:
-        return tracked(self.c, lock=lock)
-
-    def set_position(self, position: int, recorded: str) -> None:
-        write_tracking(self.c, position, recorded, now())
-
-    # registrations and subscriptions
-    def add_org(self, slug: str, name: str, position: int, recorded: str) -> None:
-        self.c.execute("INSERT INTO orgs (slug, name, position, recorded_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-                       (slug, name, position, recorded))
-
-    def add_person(self, slug: str, name: str, position: int, recorded: str) -> None:
-        self.c.execute("INSERT INTO people (slug, name, position, recorded_at) VALUES (?,?,?,?) "
-                       "ON CONFLICT DO NOTHING", (slug, name, position, recorded))
-
-    # names, identifiers, merges, imports
-    def add_name(self, values: tuple) -> None:
-        self.c.execute(f"INSERT INTO names ({', '.join(NAME_COLUMNS)}) VALUES ({','.join('?' * len(NAME_COLUMNS))}) "
-                       "ON CONFLICT DO NOTHING", values)
-
-    def set_person_name(self, person: str, name: str) -> None:
-        self.c.execute("UPDATE people SET name=? WHERE slug=?", (name, person))
-
-    def add_identifier(self, values: tuple) -> None:
-        self.c.execute(f"INSERT INTO identifiers ({', '.join(IDENTIFIER_COLUMNS)}) "
-                       f"VALUES ({','.join('?' * len(IDENTIFIER_COLUMNS))}) ON CONFLICT DO NOTHING", values)
-
-    def add_import(self, values: tuple) -> None:
-        self.c.execute(f"INSERT INTO imports ({', '.join(IMPORT_COLUMNS)}) VALUES ({','.join('?' * len(IMPORT_COLUMNS))}) "
-                       "ON CONFLICT DO NOTHING", values)
-
-    def set_merge(self, values: tuple | None, person: str) -> None:
-        self.c.execute("DELETE FROM merges WHERE person=?", (person,))
-        if values is not None:
-            self.c.execute(f"INSERT INTO merges ({', '.join(MERGE_COLUMNS)}) VALUES ({','.join('?' * len(MERGE_COLUMNS))})",
-                           values)
-
-    def merged_into(self, person: str) -> str | None:
-        return self.c.scalar("SELECT into_person FROM merges WHERE person=?", (person,))
-
-    def merged_from(self, person: str) -> set[str]:
-        return {r["person"] for r in self.c.all("SELECT person FROM merges WHERE into_person=?", (person,))}
-
-    def person_orgs(self, person: str) -> set[str]:
-        return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))}
-
-    def add_subscription(self, values: tuple) -> None:
-        self.c.execute(f"INSERT INTO subscriptions ({', '.join(SUB_COLUMNS)}) VALUES ({','.join('?' * len(SUB_COLUMNS))}) "
-                       "ON CONFLICT DO NOTHING", values)
-
-    def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
-                            from_position: int | None) -> None:
-        self.c.execute("UPDATE subscriptions SET status=COALESCE(?, status), control_position=?, "
-                       "redeliver_from=CASE WHEN ?='redeliver' THEN CAST(? AS BIGINT) ELSE NULL END WHERE aggregate_id=?",
-                       (status, position, action, from_position, aggregate_id))
-
-    # facts
-    def insert_fact(self, values: tuple, fields: dict | None = None) -> None:
-        self.c.execute(f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) VALUES ({','.join('?' * len(FACT_COLUMNS))}) "
-                       "ON CONFLICT DO NOTHING", values)
-
-    def fact(self, org: str, fact_id: str) -> dict | None:
-        return self.c.one("SELECT * FROM facts WHERE org=? AND id=?", (org, fact_id))
-
-    def retract(self, org: str, fact_id: str, by: str, at: str) -> None:
-        self.c.execute("UPDATE facts SET retracted_by=?, retracted_at=? WHERE org=? AND id=?", (by, at, org, fact_id))
-
-    def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,
-                eff_lo: str, eff_hi: str, confidence: str) -> None:
-        self.c.execute("UPDATE facts SET payload=?, corrections=?, effective=?, eff_lo=?, eff_hi=?, confidence=? "
-                       "WHERE org=? AND id=?", (payload, corrections, effective, eff_lo, eff_hi, confidence, org, fact_id))
-
-    def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
-        self.c.executemany("INSERT INTO fact_people (org, person, fact) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                           [(org, p, fact_id) for p in people])
-        self.c.executemany("INSERT INTO fact_units (org, unit, fact) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                           [(org, u, fact_id) for u in units])
-
-    def person_facts(self, org: str, person: str) -> list[dict]:
-        return self.c.all("SELECT f.* FROM fact_people p JOIN facts f ON f.org=p.org AND f.id=p.fact "
-                          "WHERE p.org=? AND p.person=? AND f.retracted_by IS NULL", (org, person))
-
-    def facts_by_ids(self, org: str, ids: Sequence[str]) -> list[dict]:
-        if not ids:
-            return []
-        return self.c.all(f"SELECT * FROM facts WHERE org=? AND id IN ({','.join('?' * len(ids))})", (org, *ids))
-
-    # units
-    def unit_people(self, org: str, unit: str) -> set[str]:
-        return {r["person"] for r in self.c.all(
-            "SELECT DISTINCT p.person FROM fact_units u JOIN fact_people p ON p.org=u.org AND p.fact=u.fact "
-            "WHERE u.org=? AND u.unit=?", (org, unit))}
-
-    def unit_edges(self, org: str, unit: str) -> list[dict]:
-        """The unit's formation and dissolution facts still believed, in log order."""
-        return self.c.all(
-            "SELECT f.id, f.type, f.payload FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
-            "WHERE u.org=? AND u.unit=? AND f.type IN ('unit_formed','unit_dissolved') AND f.retracted_by IS NULL "
-            "ORDER BY f.position", (org, unit))
-
-    def set_unit(self, org: str, unit: str, values: tuple | None) -> None:
-        self.c.execute("DELETE FROM units WHERE org=? AND slug=?", (org, unit))
-        if values is not None:
-            self.c.execute(f"INSERT INTO units ({', '.join(UNIT_COLUMNS)}) VALUES ({','.join('?' * len(UNIT_COLUMNS))})",
-                           values)
-
-    def units_info(self, org: str, units: Sequence[str]) -> list[dict]:
-        if not units:
-            return []
-        return self.c.all(f"SELECT slug, formed_lo, dissolved_event FROM units WHERE org=? AND slug IN "
-                          f"({','.join('?' * len(units))})", (org, *units))
-
-    # tenures and roles
-    def current_rows(self, table: str, org: str, person: str) -> list[tuple[int, tuple]]:
-        cols = row_columns(table)
-        rows = self.c.execute(f"SELECT id, {', '.join(cols)} FROM {table} WHERE org=? AND person=? AND recorded_to=?",
-                              (org, person, FOREVER)).fetchall()
-        return [(int(r[0]), tuple(r[1:])) for r in rows]
-
-    def close_rows(self, table: str, ids: list[int], recorded: str) -> None:
-        if ids:
-            self.c.execute(f"UPDATE {table} SET recorded_to=? WHERE id IN ({','.join('?' * len(ids))})",
-                           (recorded, *ids))
-
-    def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
-        cols = ", ".join(row_columns(table)) + ", org, recorded_from, recorded_to"
-        marks = ",".join("?" * (len(row_columns(table)) + 3))
-        end_hi = (1 if table == "tenures" else 0) + _END_HI
-        still_open = [k + (org, recorded, FOREVER) for k in keys if k[end_hi] == OPEN_END]
-        self.c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", still_open)
-        closed = [k for k in keys if k[end_hi] != OPEN_END]
-        ids = self.c.insert_with_ids(table, cols, [k + (org, recorded, FOREVER) for k in closed])
-        self.c.executemany("INSERT INTO spans (kind, org, unit, year, row_id) VALUES (?,?,?,?,?)",
-                           _spans(table, org, zip(closed, ids)))
-
-
 class MemoryStore:
     """The projector's state in dicts; ``flush`` writes what changed since the last flush, and the
     position reached, in one transaction. ``load`` rebuilds the state from a version's tables, so an
     interrupted rebuild resumes from what it last flushed."""
+
+    ignore_conflicts = False  # this store holds every row of the version (see ``BatchStore``)
 
     def __init__(self) -> None:
         self.pos, self.last = 0, ""
@@ -267,7 +127,10 @@ class MemoryStore:
         self.fact_persons: dict[tuple[str, str], tuple[str, ...]] = {}
         self.units: dict[tuple[str, str], tuple] = {}
         self.rows: dict[str, dict[int, tuple]] = {"tenures": {}, "roles": {}}  # id -> key + (org, from)
-        self.current: dict[str, dict[tuple[str, str], list[int]]] = {"tenures": {}, "roles": {}}
+        # Current rows (record time) by (org, person), and those still open in valid time by
+        # (org, person) + seat; dicts as ordered sets of row ids.
+        self.current: dict[str, dict[tuple[str, str], dict[int, None]]] = {"tenures": {}, "roles": {}}
+        self.open_seats: dict[str, dict[tuple, dict[int, None]]] = {"tenures": {}, "roles": {}}
         self.next_id = {"tenures": 1, "roles": 1}
         self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
         self.derived: dict[tuple[str, str], object] = {}  # (org, person) -> the projector's unfinished fold
@@ -463,27 +326,48 @@ class MemoryStore:
         rows = self.rows[table]
         return [(i, rows[i][:-2]) for i in self.current[table].get((org, person), ())]
 
+    def open_rows(self, table: str, org: str, person: str, seats: Iterable[Seat]) -> list[tuple[int, tuple]]:
+        """The person's current rows still open in valid time in ``seats``: found through an
+        index, so the cost does not grow with the rows the person holds."""
+        rows, index = self.rows[table], self.open_seats[table]
+        return [(i, rows[i][:-2]) for seat in seats for i in index.get((org, person) + seat, ())]
+
+    def _keep(self, table: str, i: int, row: tuple) -> None:
+        """Index a current row (``row`` ends with org and recorded_from)."""
+        if table == "tenures":
+            self.current[table].setdefault((row[-2], row[1]), {})[i] = None
+            if row[_END_EVENT + 1] is None:
+                self.open_seats[table].setdefault((row[-2], row[1], row[0], row[2], row[3]), {})[i] = None
+        else:
+            self.current[table].setdefault((row[-2], row[0]), {})[i] = None
+            if row[_END_EVENT] is None:
+                self.open_seats[table].setdefault((row[-2], row[0], None, row[1], row[2]), {})[i] = None
+
+    def _drop(self, table: str, i: int, row: tuple) -> None:
+        if table == "tenures":
+            del self.current[table][(row[-2], row[1])][i]
+            if row[_END_EVENT + 1] is None:
+                del self.open_seats[table][(row[-2], row[1], row[0], row[2], row[3])][i]
+        else:
+            del self.current[table][(row[-2], row[0])][i]
+            if row[_END_EVENT] is None:
+                del self.open_seats[table][(row[-2], row[0], None, row[1], row[2])][i]
+
     def close_rows(self, table: str, ids: list[int], recorded: str) -> None:
-        if not ids:
-            return
         rows, closed = self.rows[table], self.closed[table]
-        person_at = 1 if table == "tenures" else 0
         for i in ids:
-            key = rows[i]
-            current = self.current[table][(key[-2], key[person_at])]
-            current.remove(i)
+            self._drop(table, i, rows[i])
             closed[i] = recorded
 
     def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
         end_hi = (1 if table == "tenures" else 0) + _END_HI
-        person_at = 1 if table == "tenures" else 0
         closed = []
         for k in keys:
             i = self.next_id[table]
             self.next_id[table] = i + 1
-            self.rows[table][i] = k + (org, recorded)
+            self.rows[table][i] = row = k + (org, recorded)
             self.new_rows[table].append(i)
-            self.current[table].setdefault((org, k[person_at]), []).append(i)
+            self._keep(table, i, row)
             if k[end_hi] != OPEN_END:
                 closed.append((k, i))
         self.new_spans += _spans(table, org, closed)
@@ -498,7 +382,7 @@ class MemoryStore:
     def take(self) -> Changes:
         """Every change since the last flush, as plain tuples that later folding cannot alter, so
         another thread may write them while this one folds on."""
-        c = Changes(position=self.pos, last=self.last)
+        c = Changes(position=self.pos, last=self.last, ignore_conflicts=self.ignore_conflicts)
         c.orgs, c.people = self.new_orgs, self.new_people
         c.subs = [tuple(self.subs[a]) for a in self.new_subs]
         c.sub_updates = [(x[6], x[7], x[8], a) for a, x in ((a, self.subs[a]) for a in self.changed_subs - self.new_subs)]
@@ -552,21 +436,24 @@ class MemoryStore:
         s.imports = {(r[0], r[1]) for r in conn.execute("SELECT org, id FROM imports").fetchall()}
         for table in ("tenures", "roles"):
             cols = row_columns(table)
-            person_at = 1 if table == "tenures" else 0
             for r in conn.execute(f"SELECT id, {', '.join(cols)}, org, recorded_from FROM {table} "
                                   "WHERE recorded_to=?", (FOREVER,)).fetchall():
                 i, key = int(r[0]), tuple(r[1:])
                 s.rows[table][i] = key
-                s.current[table].setdefault((key[-2], key[person_at]), []).append(i)
+                s._keep(table, i, key)
             s.next_id[table] = int(conn.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
         return s
 
 
-def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
-    """Many rows at once: COPY on PostgreSQL, one executemany on SQLite."""
+def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple], ignore_conflicts: bool = False) -> int:
+    """Many rows at once: COPY on PostgreSQL, one executemany on SQLite. ``ignore_conflicts``: a
+    row whose key is taken already is left out (no COPY then: it cannot skip a row)."""
     if not rows:
         return 0
-    if conn.postgres:
+    if ignore_conflicts:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
+                         "ON CONFLICT DO NOTHING", rows)
+    elif conn.postgres:
         with conn.raw.cursor() as cur:
             with cur.copy(f"COPY {conn.table(table)} ({', '.join(columns)}) FROM STDIN") as copy:
                 for r in rows:
@@ -603,25 +490,29 @@ class Changes:
     imports: list = field(default_factory=list)
     merge_deletes: list = field(default_factory=list)
     merges: list = field(default_factory=list)
+    # Written by a store that saw only part of the tables (``BatchStore``): registrations and
+    # facts it did not load may be there already.
+    ignore_conflicts: bool = False
 
     def write(self, conn: Conn, now: str) -> int:
-        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs)
-        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people)
-        n += _insert(conn, "names", NAME_COLUMNS, self.names)
+        ic = self.ignore_conflicts
+        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs, ic)
+        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people, ic)
+        n += _insert(conn, "names", NAME_COLUMNS, self.names, ic)
         conn.executemany("UPDATE people SET name=? WHERE slug=?", [(name, p) for p, name in self.renamed])
-        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers)
-        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports)
+        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers, ic)
+        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports, ic)
         conn.executemany("DELETE FROM merges WHERE person=?", [(p,) for p in self.merge_deletes])
         n += _insert(conn, "merges", MERGE_COLUMNS, self.merges)
-        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs)
+        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs, ic)
         conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
                          self.sub_updates)
-        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts)
+        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts, ic)
         conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
                          self.fact_updates)
         n += len(self.fact_updates)
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people)
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic)
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic)
         conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
         n += _insert(conn, "units", UNIT_COLUMNS, self.units)
         for table in ("tenures", "roles"):

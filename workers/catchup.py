@@ -11,7 +11,7 @@ import traceback
 
 from events.settings import Settings
 from projections.clock import now as _now
-from projections.projector import NAME, Projector, tracked
+from projections.projector import NAME, apply_events, park, reapply_event, tracked
 
 from .locks import runner_lock
 from .runtime import open_store
@@ -35,7 +35,7 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
                     notes = app.recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
                     if not notes:
                         break
-                    applied += Projector(conn).apply([app.decode(n) for n in notes])
+                    applied += apply_events(conn, [app.decode(n) for n in notes])
                     last = notes[-1].id
             except Exception as e:
                 if notes is None or transient(e):
@@ -59,7 +59,7 @@ def _one_by_one(app, db, name: str, notes) -> int:
             with db.write(name=name) as conn:
                 if tracked(conn)[0] >= note.id:
                     continue
-                applied += Projector(conn).apply([app.decode(note)])
+                applied += apply_events(conn, [app.decode(note)])
         except Exception as e:
             if transient(e):
                 raise
@@ -67,8 +67,8 @@ def _one_by_one(app, db, name: str, notes) -> int:
                       extra={"projection": name, "position": note.id, "error": repr(e)})
             with db.write(name=name) as conn:
                 if tracked(conn)[0] < note.id:
-                    Projector(conn).park(note.id, _event_id(app, note), note.topic.rsplit(".", 1)[-1],
-                                               "".join(traceback.format_exception_only(type(e), e)).strip())
+                    park(conn, note.id, _event_id(app, note), note.topic.rsplit(".", 1)[-1],
+                         "".join(traceback.format_exception_only(type(e), e)).strip())
     return applied
 
 
@@ -114,7 +114,7 @@ def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
         notes = app.recorder.select_notifications(start=position, limit=1)
         try:
             with db.write(name=name) as conn:
-                Projector(conn).reapply(app.decode(notes[0]))
+                reapply_event(conn, app.decode(notes[0]))
                 conn.execute("UPDATE parked SET resolved_at=?, resolution='retried' WHERE name=? AND position=?",
                              (_now(), conn.track, position))
         except Exception as e:

@@ -220,7 +220,7 @@ class _Folder:
 
     def run(self, stop: int | None, switch: bool = False) -> None:
         last_flush = time.monotonic()
-        projector = Projector(store=self.store)
+        projector = Projector(self.store)
         while True:
             # pages no larger than a flush, so a flush comes every ``flush_events`` events
             notes = self.app.recorder.select_notifications(start=self.store.pos, limit=min(PAGE, self.flush_events),
@@ -240,7 +240,7 @@ class _Folder:
                     if transient(exc):
                         raise
                     self._poisoned(note, exc)
-                    projector = Projector(store=self.store)
+                    projector = Projector(self.store)
                 self.report.events += 1
             if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
                 self._flush()
@@ -257,7 +257,7 @@ class _Folder:
         self.writer.drain()  # the tables must hold every flush before we reload from them
         with self.db.read(version=self.version, name=self.name) as c:
             self.store = MemoryStore.load(c)
-        projector = Projector(store=self.store)
+        projector = Projector(self.store)
         for e in self.pending:
             if e.position > self.store.pos:
                 projector.apply([e])

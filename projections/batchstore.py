@@ -1,0 +1,262 @@
+"""The incremental catch-up's store: the rebuild's in-memory fold, read through from the tables.
+
+A catch-up batch folds a few hundred events. ``BatchStore`` is a ``MemoryStore`` that starts
+empty and loads, on first use, only what the batch needs from the version's tables: the facts and
+current rows of the people it touches, the units it names, the facts a correction targets. It
+loads the people and units a batch names up front (``prefetch``: a handful of queries for the
+whole batch), and anything else the fold asks for on demand. At the end, ``take().write`` writes
+every change in bulk in the caller's transaction, with the tracked position, so exactly-once holds
+as before: one engine for catch-up and rebuild, and a few statements per batch instead of a dozen
+per event.
+
+Rows this store did not load may already be in the tables (a fact, a person, a name registered
+twice): its inserts of those ignore conflicts, as the tables' keys say which row is the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+from events.application import RecordedEvent
+from events.vocabulary import TYPES as FACT_TYPES
+
+from .db import Conn
+from .fold import people_of, units_of
+from .schema import FOREVER
+from .store import ALL_FACT_COLUMNS, MERGE_COLUMNS, SUB_COLUMNS, UNIT_COLUMNS, FactRow, MemoryStore, row_columns, \
+    tracked
+
+_CHUNK = 500  # keys per IN (...) list: well under SQLite's limit of bound parameters
+
+
+def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(keys), _CHUNK):
+        yield keys[i:i + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class BatchStore(MemoryStore):
+    """A ``MemoryStore`` over one write transaction of ``conn``: reads what it lacks from the
+    tables, and its changes go back with ``take().write(conn, now)``."""
+
+    ignore_conflicts = True
+
+    def __init__(self, conn: Conn) -> None:
+        super().__init__()
+        self.c = conn
+        self.pos, self.last = tracked(conn, lock=True)
+        self._people_loaded: set[tuple[str, str]] = set()
+        self._units_loaded: set[tuple[str, str]] = set()
+        self._unit_info_loaded: set[tuple[str, str]] = set()
+        self._rows_loaded: set[tuple[str, str, str]] = set()
+        self._subs_loaded = False
+        self._ids_loaded = False
+        # Merges are few and every re-derivation asks who is whom: read them once.
+        for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
+            self.merges[r[0]] = tuple(r)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def prefetch(self, events: Sequence[RecordedEvent]) -> None:
+        """Load, in a few queries, the people and units the batch's facts name."""
+        people: dict[str, set[str]] = {}
+        units: dict[str, set[str]] = {}
+        targets: dict[str, list[str]] = {}
+        edges: dict[str, set[str]] = {}
+        for e in events:
+            if e.org is None or e.type not in FACT_TYPES:
+                continue
+            if e.type in ("unit_formed", "unit_dissolved"):
+                edges.setdefault(e.org, set()).add(e.fields["unit"])
+            if e.type in ("corrected", "retracted"):
+                targets.setdefault(e.org, []).append(e.fields["target"])
+            people.setdefault(e.org, set()).update(people_of(e.type, e.fields))
+            units.setdefault(e.org, set()).update(units_of(e.type, e.fields))
+        for org, ids in targets.items():  # a correction re-derives the people of the fact it corrects
+            self._load_facts(org, ids)
+            for i in ids:
+                row = self.facts.get((org, i))
+                if row is not None:
+                    fields = json.loads(row.payload)
+                    people.setdefault(org, set()).update(people_of(row.type, fields))
+                    units.setdefault(org, set()).update(units_of(row.type, fields))
+                    if row.type in ("unit_formed", "unit_dissolved"):
+                        edges.setdefault(org, set()).add(fields["unit"])
+        for org, names in edges.items():  # a unit formed or dissolved re-derives everyone in it
+            self._load_units(org, sorted(names))
+        for org, names in people.items():
+            self._load_people(org, sorted(names))
+            for table in ("tenures", "roles"):
+                self._load_rows(table, org, sorted(names))
+        for org, names in units.items():
+            self._load_unit_info(org, sorted(names))
+
+    def _adopt(self, r: Sequence) -> FactRow:
+        """A facts row read from the tables, unless this store holds it already (maybe changed)."""
+        row = FactRow(r)
+        row.position = int(row.position)
+        key = (row.org, row.id)
+        kept = self.facts.get(key)
+        if kept is not None:
+            return kept
+        self.facts[key] = row
+        self._flushed_facts.add(key)
+        return row
+
+    def _load_people(self, org: str, people: Sequence[str]) -> None:
+        todo = [p for p in people if (org, p) not in self._people_loaded]
+        cols = ", ".join("f." + c for c in ALL_FACT_COLUMNS)
+        for part in _chunks(todo):
+            for r in self.c.execute(
+                    f"SELECT p.person, {cols} FROM fact_people p JOIN facts f ON f.org=p.org AND f.id=p.fact "
+                    f"WHERE p.org=? AND p.person IN ({_marks(len(part))})", (org, *part)).fetchall():
+                row = self._adopt(r[1:])
+                self.fact_people.setdefault((org, r[0]), set()).add(row.id)
+            self._people_loaded.update((org, p) for p in part)
+
+    def _load_rows(self, table: str, org: str, people: Sequence[str]) -> None:
+        todo = [p for p in people if (table, org, p) not in self._rows_loaded]
+        cols = row_columns(table)
+        for part in _chunks(todo):
+            for r in self.c.execute(
+                    f"SELECT id, {', '.join(cols)}, org, recorded_from FROM {table} "
+                    f"WHERE org=? AND person IN ({_marks(len(part))}) AND recorded_to=?",
+                    (org, *part, FOREVER)).fetchall():
+                i, key = int(r[0]), tuple(r[1:])
+                self.rows[table][i] = key
+                self._keep(table, i, key)
+            self._rows_loaded.update((table, org, p) for p in part)
+
+    def _load_units(self, org: str, units: Sequence[str]) -> None:
+        """Which facts name each unit, who each of them names, and the units' formation and
+        dissolution facts (``unit_edges``)."""
+        todo = [u for u in units if (org, u) not in self._units_loaded]
+        cols = ", ".join("f." + c for c in ALL_FACT_COLUMNS)
+        for part in _chunks(todo):
+            for u in part:
+                self.fact_units.setdefault((org, u), set())
+            for unit, fact, person in self.c.execute(
+                    "SELECT u.unit, u.fact, p.person FROM fact_units u "
+                    "LEFT JOIN fact_people p ON p.org=u.org AND p.fact=u.fact "
+                    f"WHERE u.org=? AND u.unit IN ({_marks(len(part))})", (org, *part)).fetchall():
+                self.fact_units[(org, unit)].add(fact)
+                if person is not None:
+                    self._add_person_of((org, fact), person)
+            for r in self.c.execute(
+                    f"SELECT {cols} FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
+                    f"WHERE u.org=? AND u.unit IN ({_marks(len(part))}) AND f.type IN ('unit_formed','unit_dissolved')",
+                    (org, *part)).fetchall():
+                self._adopt(r)
+            self._units_loaded.update((org, u) for u in part)
+
+    def _load_unit_info(self, org: str, units: Sequence[str]) -> None:
+        todo = [u for u in units if (org, u) not in self._unit_info_loaded]
+        for part in _chunks(todo):
+            for r in self.c.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units WHERE org=? AND slug IN "
+                                    f"({_marks(len(part))})", (org, *part)).fetchall():
+                self.units.setdefault((r[0], r[1]), tuple(r))
+            self._unit_info_loaded.update((org, u) for u in part)
+
+    def _load_facts(self, org: str, ids: Sequence[str]) -> None:
+        todo = [i for i in ids if (org, i) not in self.facts]
+        for part in _chunks(todo):
+            for r in self.c.execute(f"SELECT {', '.join(ALL_FACT_COLUMNS)} FROM facts WHERE org=? AND id IN "
+                                    f"({_marks(len(part))})", (org, *part)).fetchall():
+                self._adopt(r)
+
+    def _load_subs(self) -> None:
+        if not self._subs_loaded:
+            self._subs_loaded = True
+            for r in self.c.execute(f"SELECT {', '.join(SUB_COLUMNS)} FROM subscriptions").fetchall():
+                self.subs.setdefault(r[1], list(r))
+
+    def _load_ids(self) -> None:
+        if not self._ids_loaded:
+            self._ids_loaded = True
+            for table in ("tenures", "roles"):
+                self.next_id[table] = int(self.c.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
+
+    # -- the MemoryStore interface, read through ----------------------------------------------
+
+    def person_orgs(self, person: str) -> set[str]:
+        return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))} | \
+            super().person_orgs(person)
+
+    def add_subscription(self, values: tuple) -> None:
+        self._load_subs()
+        super().add_subscription(values)
+
+    def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
+                            from_position: int | None) -> None:
+        self._load_subs()
+        super().change_subscription(aggregate_id, status, position, action, from_position)
+
+    def fact(self, org: str, fact_id: str) -> FactRow | None:
+        if (org, fact_id) not in self.facts:
+            self._load_facts(org, [fact_id])
+        return self.facts.get((org, fact_id))
+
+    def retract(self, org: str, fact_id: str, by: str, at: str) -> None:
+        self.fact(org, fact_id)
+        super().retract(org, fact_id, by, at)
+
+    def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,
+                eff_lo: str, eff_hi: str, confidence: str) -> None:
+        self.fact(org, fact_id)
+        super().correct(org, fact_id, payload, corrections, effective, eff_lo, eff_hi, confidence)
+
+    def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
+        # The unit's facts are not loaded for this (a unit may have thousands): a link the tables
+        # hold already is left out when written (``ignore_conflicts``).
+        self._load_people(org, sorted(people))
+        super().link(org, fact_id, people, units)
+
+    def person_facts(self, org: str, person: str) -> list[FactRow]:
+        self._load_people(org, [person])
+        return super().person_facts(org, person)
+
+    def facts_by_ids(self, org: str, ids: Sequence[str]) -> list[FactRow]:
+        self._load_facts(org, ids)
+        return super().facts_by_ids(org, ids)
+
+    def fact_count(self, org: str, person: str) -> int:
+        self._load_people(org, [person])
+        return super().fact_count(org, person)
+
+    def unit_people(self, org: str, unit: str) -> set[str]:
+        self._load_units(org, [unit])
+        return super().unit_people(org, unit)
+
+    def unit_edges(self, org: str, unit: str) -> list[FactRow]:
+        # Every edge fact of the unit is loaded (``_load_units``) or new in this batch; the unit's
+        # other facts need not be, and are not edges.
+        self._load_units(org, [unit])
+        edges = [r for r in (self.facts.get((org, i)) for i in self.fact_units.get((org, unit), ())) if r is not None]
+        return sorted((r for r in edges if r["type"] in ("unit_formed", "unit_dissolved") and r["retracted_by"] is None),
+                      key=lambda r: r["position"])
+
+    def units_info(self, org: str, units: Sequence[str]) -> list[dict]:
+        self._load_unit_info(org, units)
+        return super().units_info(org, units)
+
+    def set_unit(self, org: str, unit: str, values: tuple | None) -> None:
+        self._unit_info_loaded.add((org, unit))
+        super().set_unit(org, unit, values)
+
+    def current_rows(self, table: str, org: str, person: str) -> list[tuple[int, tuple]]:
+        self._load_rows(table, org, [person])
+        return super().current_rows(table, org, person)
+
+    def open_rows(self, table: str, org: str, person: str, seats: Iterable[tuple]) -> list[tuple[int, tuple]]:
+        self._load_rows(table, org, [person])
+        return super().open_rows(table, org, person, seats)
+
+    def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
+        self._load_ids()
+        person_at = 1 if table == "tenures" else 0
+        self._load_rows(table, org, sorted({k[person_at] for k in keys}))
+        super().add_rows(table, org, keys, recorded)
