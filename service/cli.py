@@ -43,41 +43,41 @@ def _local_admin_token(s) -> str | None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1024),
+              help="requests (and live streams) served at once")
 @click.option("--no-seed", is_flag=True, help="do not load the seed history on first start")
-def serve(host: str, port: int, no_seed: bool) -> None:
-    """Run the HTTP service (development server; use gunicorn in production)."""
+def serve(host: str, port: int, threads: int, no_seed: bool) -> None:
+    """Run the HTTP service under gunicorn (one gthread worker), on any store."""
     from events.seed import load_seed
+    from workers.runtime import forget
 
-    from .app import create_app
-
-    s = _services(start_background=True)
+    s = _services(start_background=False)
     if not no_seed and not s.settings.is_postgres:
         report = load_seed(s.app)
-        s.dispatcher.nudge()
         if any(o["appended"] for o in report["orgs"].values()):
             err.print(f"[green]loaded the seed history[/] ({sum(o['appended'] for o in report['orgs'].values())} events)")
-    from workers.jobs import rebuild_if_stale
-
-    upgrade = rebuild_if_stale(s.settings, s.dispatcher)
-    if upgrade:
-        err.print(f"[yellow]the projection was folded by an older version of orghistory: rebuilding it in the "
-                  f"background (GET /v1/ops/jobs/{upgrade}); answers come from the old one until then[/]")
     token = _local_admin_token(s)
     if token:
         err.print(f"write token (also in {s.settings.data_dir / 'admin-token'}): [bold]{token}[/]")
     err.print(f"serving on http://{host}:{port}/  (store: {'postgresql' if s.settings.is_postgres else s.settings.sqlite_path})")
-    app = create_app(services=s)
-    import logging
+    forget()  # nothing opened here may cross gunicorn's fork: the worker opens its own
+    from .server import run
 
-    from werkzeug.serving import WSGIRequestHandler, run_simple
+    run(host, port, threads, _worker_app)
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # quiet by default: no per-request lines
 
-    class Handler(WSGIRequestHandler):
-        def version_string(self) -> str:
-            return "orghistory"  # not "Werkzeug/x Python/y": versions help nobody but an attacker
+def _worker_app():
+    """The app, built in gunicorn's worker process: its stores, its background fold, and the
+    rebuild an older projection needs."""
+    from workers.jobs import rebuild_if_stale
 
-    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=Handler)
+    from .app import create_app
+
+    s = _services(start_background=True)
+    if rebuild_if_stale(s.settings, s.dispatcher):
+        err.print("[yellow]the projection was folded by an older version of orghistory: rebuilding it in the "
+                  "background (GET /v1/ops/jobs); answers come from the old one until then[/]")
+    return create_app(services=s)
 
 
 @main.command()
