@@ -11,7 +11,10 @@ Starts gunicorn (gthread, 2 workers x 16 threads) on PostgreSQL and Redis with t
 2. end-to-end lag at a sustained write rate: writers append facts at `--write-rate` a second
    while a prober appends a new member every 0.25 s and polls the as-of roster (without
    `min_position`) until the member is in it; p50 and p99 of append-to-visible, beside the p50 of
-   the append alone.
+   the append alone;
+3. ingest to visible: `--ingest` facts of team churn appended over HTTP in batches of 1,000, then
+   the time until the workers have folded them all, as a rate beside the append rate alone (the
+   baseline). Goal: >= 0.8 (the fold keeps up with the writers).
 
 A benchmark, not a test: it prints numbers and ratios against baselines measured in the same run.
 Needs PostgreSQL on 127.0.0.1:5432 (database test), Redis on 127.0.0.1:6379 (db 14, flushed) and wrk.
@@ -68,23 +71,27 @@ def wrk(url: str, seconds: int, connections: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def lag(base: str, seconds: float, write_rate: float) -> tuple[list[float], list[float]]:
-    """(append-to-visible seconds, append seconds) for members added while writers keep appending."""
+def lag(base: str, seconds: float, write_rate: float, write_batch: int = 1) -> tuple[list[float], list[float]]:
+    """(append-to-visible seconds, append seconds) for members added while two writers keep
+    appending ``write_rate`` facts a second between them, ``write_batch`` facts per request."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     stop = threading.Event()
+    interval = 2 * write_batch / write_rate  # each writer's time between requests
 
     def writer() -> None:
         s = requests.Session()
         n = 0
+        due = time.monotonic()
         while not stop.is_set():
-            started = time.monotonic()
             try:
                 s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=30,
-                       json={"type": "noted", "title": f"load {n}", "effective": "2024"})
+                       json={"events": [{"type": "noted", "title": f"load {n} {k}", "effective": "2024"}
+                                        for k in range(write_batch)]})
             except requests.RequestException as e:
                 print(f"writer: {e}", file=sys.stderr)
             n += 1
-            stop.wait(max(0.0, 1 / write_rate - (time.monotonic() - started)))
+            due += interval
+            stop.wait(max(0.0, due - time.monotonic()))
 
     writers = [threading.Thread(target=writer) for _ in range(2)]
     for t in writers:
@@ -119,6 +126,38 @@ def lag(base: str, seconds: float, write_rate: float) -> tuple[list[float], list
     return visible, appends
 
 
+def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tuple[float, float]:
+    """(append rate, ingest-to-visible rate) in events a second: ``events`` facts of team churn
+    appended over HTTP in batches of ``batch``, and the time until the projection has folded the
+    last of them (``/healthz`` lag 0), both from the first append."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    s = requests.Session()
+    s.post(f"{base}/v1/orgs/openai/units", headers=headers, json={"slug": "ingest", "name": "Ingest",
+                                                                   "kind": "team", "effective": "2000"})
+    for p in range(people):
+        s.post(f"{base}/v1/people", headers=headers, json={"slug": f"ingest-{p}", "name": f"Ingest {p}"})
+    while requests.get(base + "/healthz").json()["lag"]:
+        time.sleep(0.05)
+    facts, seated, day = [], set(), 0
+    while len(facts) < events:
+        p = f"ingest-{len(facts) * 7919 % people}"
+        day += 1
+        effective = f"{2000 + day // 300:04d}-{day % 300 // 25 + 1:02d}-{day % 25 + 1:02d}"
+        kind = "member_left" if p in seated else "member_joined"
+        facts.append({"type": kind, "unit": "ingest", "person": p, "effective": effective})
+        seated ^= {p}
+    started = time.monotonic()
+    for i in range(0, events, batch):
+        answer = s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=120,
+                        json={"events": facts[i:i + batch]})
+        answer.raise_for_status()
+    appended = time.monotonic()
+    while requests.get(base + "/healthz").json()["lag"]:
+        time.sleep(0.01)
+    visible = time.monotonic()
+    return events / (appended - started), events / (visible - started)
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -127,7 +166,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--write-rate", type=float, default=20.0, help="appends a second, beside the prober's")
+    parser.add_argument("--write-rate", type=float, default=20.0,
+                        help="facts a second from two writers, beside the prober's")
+    parser.add_argument("--write-batch", type=int, default=1, help="facts per writer request")
+    parser.add_argument("--ingest", type=int, default=20_000, help="facts appended for the ingest-to-visible rate")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk (apt-get install wrk)")
@@ -159,14 +201,21 @@ def main() -> None:
         asof = wrk(board, args.seconds, args.connections)
         live2 = wrk(f"{base}/livez", args.seconds, args.connections)  # again: the machine is shared and noisy
         baseline = (live + live2) / 2
-        visible, appends = lag(base, args.seconds, args.write_rate)
+        visible, appends = lag(base, args.seconds, args.write_rate, args.write_batch)
+        append_rate, visible_rate = ingest(base, args.ingest)
         print(f"as-of throughput ({args.connections} connections, gunicorn gthread 2x16, PostgreSQL):")
         print(f"  /livez (baseline)         {live:8.0f} and {live2:8.0f} req/s")
         print(f"  board as of a date        {asof:8.0f} req/s   ratio {asof / baseline:.2f} of the baseline")
-        print(f"end-to-end lag at {args.write_rate:.0f} appends/s from 2 writers, 2 rq workers ({len(visible)} probes):")
+        print(f"end-to-end lag at {args.write_rate:.0f} facts/s from 2 writers ({args.write_batch} per request), "
+              f"2 rq workers ({len(visible)} probes):")
         print(f"  append alone              p50 {pct(appends, 50) * 1000:6.1f} ms")
         print(f"  append to visible         p50 {pct(visible, 50) * 1000:6.1f} ms   p99 {pct(visible, 99) * 1000:6.1f} ms"
               f"   (p50 {pct(visible, 50) / pct(appends, 50):.1f}x the append alone)")
+        ratio = visible_rate / append_rate
+        print(f"ingest: {args.ingest:,} facts appended over HTTP in batches of 1,000, 2 rq workers:")
+        print(f"  appended                  {append_rate:8.0f} ev/s   (baseline)")
+        print(f"  appended, then visible    {visible_rate:8.0f} ev/s   ratio {ratio:.2f}   goal >= 0.8  "
+              f"{'PASS' if ratio >= 0.8 else 'FAIL'}")
     finally:
         for p in procs:
             try:

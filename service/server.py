@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
+from workers.processes import end_with_parent
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any], build: Callable[[], Any]):
@@ -39,4 +41,6 @@ def run(host: str, port: int, threads: int, build: Callable[[], Any]) -> None:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "orghistory",
+        # killed outright (SIGKILL, an OOM kill), the server must not leave its worker serving on
+        "post_fork": lambda arbiter, worker: end_with_parent(arbiter.pid),
     }, build).run()

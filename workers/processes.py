@@ -3,9 +3,12 @@ elsewhere only its silence can tell (heartbeats, job rows), which is the caller'
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import signal
 import socket
+import sys
 
 _PID = re.compile(r"\A[0-9]{1,10}\Z")
 
@@ -25,3 +28,15 @@ def gone(host: str | None, pid: int | str | None) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return False
+
+
+def end_with_parent(parent: int) -> None:
+    """In a forked child (an rq work horse, a gunicorn worker): end when the parent ends, however
+    it ends. A child left running after its parent was killed answers to nobody: a work horse's
+    job is retried and resumes from its own tracked position; a server's clients reconnect."""
+    if not sys.platform.startswith("linux"):
+        return  # pragma: no cover
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above: no signal would come
+        os._exit(1)

@@ -4,12 +4,9 @@ during an append) costs seconds, never an event."""
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 
@@ -17,21 +14,10 @@ from events.settings import Settings
 
 from .catchup import lag
 from .dispatch import QUEUE, enqueue_catch_up, enqueue_delivery, redis_for_clients
+from .processes import end_with_parent
 from .webhooks import pending
 
 log = logging.getLogger("orghistory.worker")
-
-
-def _end_with(parent: int) -> None:
-    """In a work horse (the process rq forks to run one job): end when the worker ends, however it
-    ends. A job cut short is retried (``dispatch._free_if_abandoned``) and resumes from its own
-    tracked position; a horse left running after its worker was killed answered to nobody."""
-    if not sys.platform.startswith("linux"):
-        return  # pragma: no cover
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the worker died before the line above: no signal would come
-        os._exit(1)
 
 
 def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
@@ -84,7 +70,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     conn = redis.Redis.from_url(settings.redis_url, socket_timeout=None, socket_connect_timeout=5,
                                 health_check_interval=30)
     me = os.getpid()
-    os.register_at_fork(after_in_child=lambda: _end_with(me))
+    os.register_at_fork(after_in_child=lambda: end_with_parent(me))
     stop = threading.Event()
     if not burst:
         threading.Thread(target=ticker, args=(settings, stop), daemon=True, name="orghistory-ticker").start()
