@@ -43,18 +43,27 @@ class BatchStore(MemoryStore):
     """A ``MemoryStore`` over one write transaction of ``conn``: reads what it lacks from the
     tables, and its changes go back with ``take().write(conn, now)``."""
 
-    ignore_conflicts = True
+    # Registrations, facts and links it did not load may be in the tables already.
+    ignore_conflicts = frozenset({"orgs", "people", "names", "identifiers", "imports", "subscriptions", "facts",
+                                  "fact_people", "fact_units"})
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, carry: MemoryStore | None = None) -> None:
+        """``carry``: the store this one takes over from, everything it held written to the
+        tables (a rebuild over its memory budget): its position, row ids, merges and
+        subscriptions go on; the rest is read back as needed."""
         super().__init__()
         self.c = conn
-        self.pos, self.last = tracked(conn, lock=True)
         self._people_loaded: set[tuple[str, str]] = set()
         self._units_loaded: set[tuple[str, str]] = set()
         self._unit_info_loaded: set[tuple[str, str]] = set()
         self._rows_loaded: set[tuple[str, str, str]] = set()
-        self._subs_loaded = False
-        self._ids_loaded = False
+        self._subs_loaded = self._ids_loaded = carry is not None
+        if carry is not None:
+            self.pos, self.last = carry.pos, carry.last
+            self.next_id, self.merges, self.subs = dict(carry.next_id), dict(carry.merges), carry.subs
+            self.orgs = carry.orgs
+            return
+        self.pos, self.last = tracked(conn, lock=True)
         # Merges are few and every re-derivation asks who is whom: read them once.
         for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
             self.merges[r[0]] = tuple(r)
@@ -260,3 +269,11 @@ class BatchStore(MemoryStore):
         person_at = 1 if table == "tenures" else 0
         self._load_rows(table, org, sorted({k[person_at] for k in keys}))
         super().add_rows(table, org, keys, recorded)
+
+
+class RebuildStore(BatchStore):
+    """A rebuild's store once its memory budget is spent: what it flushed is read back as needed.
+    A rebuild folds each event once, so of the rows it writes only a unit's links to a corrected
+    fact can be there already."""
+
+    ignore_conflicts = frozenset({"fact_units"})

@@ -139,6 +139,12 @@ class Database:
         """A write transaction; ``bind=False`` for the shared tables only (before any version exists)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    @contextmanager
+    def reader(self, version: int, name: str = DEFAULT_PROJECTION) -> Iterator[Conn]:
+        """A connection bound to ``version`` that reads outside any transaction: each statement
+        sees what was committed before it (a rebuild reading back its own flushes)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
     def close(self) -> None:
         pass
 
@@ -180,6 +186,10 @@ class SQLiteDatabase(Database):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def reader(self, version: int, name: str = DEFAULT_PROJECTION) -> Iterator[Conn]:
+        yield Conn(self._conn(), False, version, name)  # autocommit: no BEGIN, a snapshot per statement
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -244,6 +254,15 @@ class PostgresDatabase(Database):
         with self.pool().connection() as raw:
             c = Conn(raw, True)
             yield c.bind(version, name) if bind else c
+
+    @contextmanager
+    def reader(self, version: int, name: str = DEFAULT_PROJECTION) -> Iterator[Conn]:
+        with self.pool().connection() as raw:
+            raw.autocommit = True
+            try:
+                yield Conn(raw, True, version, name)
+            finally:
+                raw.autocommit = False
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

@@ -72,6 +72,8 @@ def version_ddl(postgres: bool, s: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS fact_units{s} (org TEXT NOT NULL, unit TEXT NOT NULL, fact TEXT NOT NULL,
             PRIMARY KEY (org, unit, fact))""",
         f"CREATE INDEX IF NOT EXISTS fact_people_person{s} ON fact_people{s} (person, org)",
+        # who a unit's facts name (the fold's read-through of a unit formed, dissolved or corrected)
+        f"CREATE INDEX IF NOT EXISTS fact_people_fact{s} ON fact_people{s} (org, fact)",
         f"CREATE TABLE IF NOT EXISTS tenures{s} (id {serial}, unit TEXT NOT NULL, {INTERVAL_COLUMNS})",
         f"CREATE TABLE IF NOT EXISTS roles{s} (id {serial}, {INTERVAL_COLUMNS})",
         # As-of lookups. Rows still open in valid time are found by a covering index on
@@ -196,8 +198,17 @@ def create_version(conn: Conn, version: int, indexes: bool = True) -> None:
             conn.raw.execute(statement)
 
 
-def index_statements(conn: Conn, version: int) -> list[str]:
-    return [st for st in version_ddl(conn.postgres, suffix(version)) if st.startswith("CREATE INDEX")]
+def index_statements(conn: Conn, version: int, only: tuple[str, ...] | None = None) -> list[str]:
+    """The secondary indexes of a version (``only``: those named, without the version suffix)."""
+    out = [st for st in version_ddl(conn.postgres, suffix(version)) if st.startswith("CREATE INDEX")]
+    if only is not None:
+        out = [st for st in out if st.split()[5][:-len(suffix(version))] in only]
+    return out
+
+
+# What the fold's read-through (``batchstore.py``) looks rows up by: a rebuild that has to read
+# back what it flushed builds these before the rest.
+READ_THROUGH_INDEXES = ("fact_people_fact", "tenures_person", "roles_person")
 
 
 def drop_version(conn: Conn, version: int, tables: tuple[str, ...] = VERSIONED) -> None:

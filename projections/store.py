@@ -110,10 +110,12 @@ def _spans(table: str, org: str, closed: Iterable[tuple[tuple, int]]) -> list[tu
 
 class MemoryStore:
     """The projector's state in dicts; ``flush`` writes what changed since the last flush, and the
-    position reached, in one transaction. ``load`` rebuilds the state from a version's tables, so an
-    interrupted rebuild resumes from what it last flushed."""
+    position reached, in one transaction. (An interrupted rebuild resumes with a ``RebuildStore``,
+    which reads back what it flushed as needed.)"""
 
-    ignore_conflicts = False  # this store holds every row of the version (see ``BatchStore``)
+    # Tables whose rows this store may write again (it did not load all of them: ``BatchStore``);
+    # none here, as this store holds every row of the version.
+    ignore_conflicts: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self.pos, self.last = 0, ""
@@ -408,42 +410,6 @@ class MemoryStore:
         self._reset_changes()
         return c
 
-    @classmethod
-    def load(cls, conn: Conn) -> MemoryStore:
-        """The state a version's tables hold (what an interrupted rebuild had flushed)."""
-        s = cls()
-        s.pos, s.last = tracked(conn)
-        for r in conn.execute("SELECT slug, name, position, recorded_at FROM orgs").fetchall():
-            s.orgs[r[0]] = tuple(r)
-        s.people = {r[0] for r in conn.execute("SELECT slug FROM people").fetchall()}
-        for r in conn.execute(f"SELECT {', '.join(SUB_COLUMNS)} FROM subscriptions").fetchall():
-            s.subs[r[1]] = list(r)
-        for r in conn.execute(f"SELECT {', '.join(ALL_FACT_COLUMNS)} FROM facts").fetchall():
-            row = FactRow(r)
-            row.position = int(row.position)
-            s.facts[(row.org, row.id)] = row
-        s._flushed_facts = set(s.facts)
-        for org, person, fact in conn.execute("SELECT org, person, fact FROM fact_people").fetchall():
-            s.fact_people.setdefault((org, person), set()).add(fact)
-            s._add_person_of((org, fact), person)
-        for org, unit, fact in conn.execute("SELECT org, unit, fact FROM fact_units").fetchall():
-            s.fact_units.setdefault((org, unit), set()).add(fact)
-        for r in conn.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units").fetchall():
-            s.units[(r[0], r[1])] = tuple(r)
-        for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
-            s.merges[r[0]] = tuple(r)
-        s.identifiers = {(r[0], r[1]) for r in conn.execute("SELECT scheme, value FROM identifiers").fetchall()}
-        s.imports = {(r[0], r[1]) for r in conn.execute("SELECT org, id FROM imports").fetchall()}
-        for table in ("tenures", "roles"):
-            cols = row_columns(table)
-            for r in conn.execute(f"SELECT id, {', '.join(cols)}, org, recorded_from FROM {table} "
-                                  "WHERE recorded_to=?", (FOREVER,)).fetchall():
-                i, key = int(r[0]), tuple(r[1:])
-                s.rows[table][i] = key
-                s._keep(table, i, key)
-            s.next_id[table] = int(conn.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
-        return s
-
 
 def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple], ignore_conflicts: bool = False) -> int:
     """Many rows at once: COPY on PostgreSQL, one executemany on SQLite. ``ignore_conflicts``: a
@@ -490,29 +456,28 @@ class Changes:
     imports: list = field(default_factory=list)
     merge_deletes: list = field(default_factory=list)
     merges: list = field(default_factory=list)
-    # Written by a store that saw only part of the tables (``BatchStore``): registrations and
-    # facts it did not load may be there already.
-    ignore_conflicts: bool = False
+    # Tables a store that saw only part of the version (``BatchStore``) may write a row of again.
+    ignore_conflicts: frozenset[str] = frozenset()
 
     def write(self, conn: Conn, now: str) -> int:
-        ic = self.ignore_conflicts
-        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs, ic)
-        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people, ic)
-        n += _insert(conn, "names", NAME_COLUMNS, self.names, ic)
+        ic = self.ignore_conflicts.__contains__
+        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs, ic("orgs"))
+        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people, ic("people"))
+        n += _insert(conn, "names", NAME_COLUMNS, self.names, ic("names"))
         conn.executemany("UPDATE people SET name=? WHERE slug=?", [(name, p) for p, name in self.renamed])
-        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers, ic)
-        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports, ic)
+        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers, ic("identifiers"))
+        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports, ic("imports"))
         conn.executemany("DELETE FROM merges WHERE person=?", [(p,) for p in self.merge_deletes])
         n += _insert(conn, "merges", MERGE_COLUMNS, self.merges)
-        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs, ic)
+        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs, ic("subscriptions"))
         conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
                          self.sub_updates)
-        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts, ic)
+        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts, ic("facts"))
         conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
                          self.fact_updates)
         n += len(self.fact_updates)
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic)
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic("fact_people"))
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic("fact_units"))
         conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
         n += _insert(conn, "units", UNIT_COLUMNS, self.units)
         for table in ("tenures", "roles"):

@@ -111,11 +111,11 @@ def create(db: Database, name: str, state: str, until_position: int | None = Non
     return version
 
 
-def create_indexes(db: Database, version: int) -> None:
-    """The secondary indexes of a bulk-loaded version, one transaction each (on SQLite each holds
-    the write lock only as long as its own index takes to build)."""
+def create_indexes(db: Database, version: int, only: tuple[str, ...] | None = None) -> None:
+    """The secondary indexes of a bulk-loaded version (``only``: those named), one transaction
+    each (on SQLite each holds the write lock only as long as its own index takes to build)."""
     with db.read(bind=False) as conn:
-        statements = index_statements(conn, version)
+        statements = index_statements(conn, version, only)
     for statement in statements:
         with db.write(bind=False) as conn:
             conn.raw.execute(statement)

@@ -98,3 +98,35 @@ def test_batch_boundaries_change_nothing(store, request):
     with db.read() as conn:
         position, diff = verify(app, conn)
     assert position == app.head_position() and diff == {}
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, request, monkeypatch):
+    """With a budget spent at every flush, the rebuild lets go of its state each time and reads
+    back what it needs (facts, rows, units, corrected facts, merges) from the version it is
+    building: the result equals one long in-memory fold. (A resumed rebuild reads back the same
+    way: ``test_rebuild.py`` kills rebuilds and resumes them.)"""
+    from workers import rebuild as rebuild_module
+
+    settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
+    app, db = open_store(settings)
+    _wide_history(app, people=4, seats=6, churn=60)
+    app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
+                        {"type": "retracted", "target": "acme@30", "reason": "wrong"},
+                        {"type": "unit_dissolved", "unit": "team-2", "effective": "2000-03-01"}], writer="test")
+    app.merge_people("p3", "p2", "same person", "test")
+    app.append("acme", [{"type": "corrected", "target": "acme@40", "changes": {"person": "p1"}},
+                        {"type": "unit_formed", "unit": "late", "name": "Late", "kind": "team",
+                         "effective": "2000-01-01"},
+                        {"type": "member_joined", "unit": "late", "person": "p0", "effective": "2001-01-01"}],
+                   writer="test")
+    catch_up(settings)
+    monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 1)
+    evictions = []
+    real = rebuild_module._Folder._evict
+    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
+    rebuild(settings, flush_events=9, memory=1)
+    assert len(evictions) > 10
+    with db.read() as conn:
+        position, diff = verify(app, conn)
+    assert position == app.head_position() and diff == {}

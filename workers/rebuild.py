@@ -17,6 +17,7 @@ for debugging (``?version=N``) until dropped.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -33,7 +34,9 @@ from events.application import RecordedEvent
 from events.settings import Settings
 from projections import clock, versions
 from projections.projector import Projector, park
-from projections.store import Changes, MemoryStore, write_tracking
+from projections.batchstore import BatchStore, RebuildStore
+from projections.schema import READ_THROUGH_INDEXES
+from projections.store import Changes, MemoryStore, tracked, write_tracking
 
 from . import joblog
 from .catchup import transient
@@ -83,9 +86,11 @@ def flush_every() -> int:
 
 
 def rebuild(settings: Settings, name: str = "history", job_id: str | None = None,
-            progress: Progress | None = None, flush_events: int | None = None) -> Report:
+            progress: Progress | None = None, flush_events: int | None = None,
+            memory: int | None = None) -> Report:
     """Build a new version of ``name`` from position zero (or resume an interrupted one), then
-    switch readers to it and drop the old one."""
+    switch readers to it and drop the old one. ``memory``: the fold's budget in bytes (default
+    ``memory_budget()``)."""
     versions.check_name(name)
     flush_events = flush_events or flush_every()
     app, db = open_store(settings)
@@ -97,7 +102,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
                 version = versions.building(c, name)
             if version is None:
                 version = versions.create(db, name, "building")
-            folder = _Folder(settings, name, version, job_id, progress, flush_events, "rebuild")
+            folder = _Folder(settings, name, version, job_id, progress, flush_events, "rebuild", memory)
             folders.append(folder)
             folder.run(stop=None)
             versions.create_indexes(db, version)
@@ -199,20 +204,26 @@ def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
 
 class _Folder:
     def __init__(self, settings: Settings, name: str, version: int, job_id: str, progress: Progress | None,
-                 flush_events: int, kind: str):
+                 flush_events: int, kind: str, memory: int | None = None):
         self.settings, self.name, self.version = settings, name, version
         self.app, self.db = open_store(settings)
         self.job_id, self.progress, self.flush_events = job_id, progress, flush_events
-        with self.db.read(version=version, name=name) as c:
-            self.store = MemoryStore.load(c)
-            # Events an operator chose to skip stay skipped in every version of the projection.
-            self.skipped = {int(r["position"]) for r in c.all(
-                "SELECT DISTINCT position FROM parked WHERE name LIKE ? AND resolution='skipped'", (f"{name}@v%",))}
         self.pending: list[RecordedEvent] = []  # folded since the last flush (re-folded after a poison)
         self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record
         self.started = time.monotonic()
         self.old: int | None = None
         self.writer = _Writer(self._write)
+        self.budget = Budget(memory or memory_budget())
+        self._reading = contextlib.ExitStack()
+        self.reader = self._reading.enter_context(self.db.reader(version, name))
+        with self.db.read(version=version, name=name) as c:
+            resumed = tracked(c)[0] > 0
+            # Events an operator chose to skip stay skipped in every version of the projection.
+            self.skipped = {int(r["position"]) for r in c.all(
+                "SELECT DISTINCT position FROM parked WHERE name LIKE ? AND resolution='skipped'", (f"{name}@v%",))}
+        # From scratch, everything is kept in memory until the budget is spent; resumed, what was
+        # flushed is read back as needed rather than loaded whole.
+        self.store: MemoryStore = self._read_through() if resumed else MemoryStore()
         start = self.store.pos
         self.report = Report(name, version, kind, start, start, 0, 0.0)
         joblog.started(self.db, job_id, version, start, self.app.head_position())
@@ -220,33 +231,65 @@ class _Folder:
 
     def run(self, stop: int | None, switch: bool = False) -> None:
         last_flush = time.monotonic()
-        projector = Projector(self.store)
         while True:
             # pages no larger than a flush, so a flush comes every ``flush_events`` events
             notes = self.app.recorder.select_notifications(start=self.store.pos, limit=min(PAGE, self.flush_events),
                                                            inclusive_of_start=False, stop=stop)
             if not notes:
                 break
-            for note in notes:
-                if note.id in self.skipped:
-                    self.parked.append((None, note.id, "skipped by an operator in an earlier version"))
-                    self.store.set_position(note.id, self.store.last)
-                    continue
-                try:
-                    e = self.app.decode(note)
-                    projector.apply([e])
-                    self.pending.append(e)
-                except Exception as exc:
-                    if transient(exc):
-                        raise
-                    self._poisoned(note, exc)
-                    projector = Projector(self.store)
-                self.report.events += 1
+            self._fold_page(notes)
             if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
                 self._flush()
                 last_flush = time.monotonic()
+                if self.budget.spent(self.store):
+                    self._evict()
         self._flush(switch=switch)
         self.writer.drain()
+
+    def _fold_page(self, notes) -> None:
+        decoded = []
+        for note in notes:
+            try:
+                decoded.append((note, None if note.id in self.skipped else self.app.decode(note)))
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                decoded.append((note, exc))
+        if isinstance(self.store, BatchStore):  # read back, in a few queries, what the page needs
+            self.store.prefetch([e for _, e in decoded if isinstance(e, RecordedEvent)])
+        projector = Projector(self.store)
+        for note, e in decoded:
+            if e is None:
+                self.parked.append((None, note.id, "skipped by an operator in an earlier version"))
+                self.store.set_position(note.id, self.store.last)
+                continue
+            try:
+                if isinstance(e, Exception):
+                    raise e
+                projector.apply([e])
+                self.pending.append(e)
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                self._poisoned(note, exc)
+                projector = Projector(self.store)
+            self.report.events += 1
+
+    def _read_through(self, carry: MemoryStore | None = None) -> RebuildStore:
+        """A store that reads back what was flushed (all of it written: the writer is drained),
+        with the indexes that reading needs, built now if this version has none yet."""
+        self.writer.drain()
+        versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
+        return RebuildStore(self.reader, carry)
+
+    def _evict(self) -> None:
+        """Over the memory budget: let go of everything folded so far and read it back as needed."""
+        log.info("memory budget spent: reading back what was flushed from now on",
+                 extra={"projection": self.name, "version": self.version, "position": self.store.pos,
+                        "budget_mb": self.budget.limit >> 20})
+        self.store = self._read_through(carry=self.store)
+        gc.unfreeze()  # the old state is garbage now
+        gc.collect()
 
     def _poisoned(self, note, exc: Exception) -> None:
         """An event whose fold raised may have half-changed the in-memory state: reload what was
@@ -254,9 +297,7 @@ class _Folder:
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         log.error("parked an event whose fold raised",
                   extra={"projection": self.name, "version": self.version, "position": note.id, "error": error})
-        self.writer.drain()  # the tables must hold every flush before we reload from them
-        with self.db.read(version=self.version, name=self.name) as c:
-            self.store = MemoryStore.load(c)
+        self.store = self._read_through()  # the tables hold every flush: read back from them
         projector = Projector(self.store)
         for e in self.pending:
             if e.position > self.store.pos:
@@ -315,6 +356,47 @@ class _Folder:
 
     def close(self) -> None:
         self.writer.close()
+        self._reading.close()
+
+
+def memory_budget() -> int:
+    """Bytes a rebuild's fold may hold (``ORGHISTORY_REBUILD_MEMORY_MB``, default 512)."""
+    return max(16, int(os.environ.get("ORGHISTORY_REBUILD_MEMORY_MB") or 512)) << 20
+
+
+class Budget:
+    """How much memory the fold holds, estimated from what it holds (facts, current rows, kept
+    folds) at a cost per item measured on this run: the process's resident memory grown since
+    the start, over the items held the first time there are enough to tell. Resident memory
+    itself cannot say when to let go: Python keeps what it freed and reuses it."""
+
+    CALIBRATE_AT = 20_000  # items held before the cost per item is measured
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.start = _rss()
+        self.per_item: float | None = None
+
+    @staticmethod
+    def items(store: MemoryStore) -> int:
+        return len(store.facts) + sum(len(r) for r in store.rows.values()) + len(store.derived)
+
+    def spent(self, store: MemoryStore) -> bool:
+        n = self.items(store)
+        if self.per_item is None:
+            if n < self.CALIBRATE_AT:
+                return False
+            self.per_item = max(64.0, (_rss() - self.start) / n)
+        # a margin for what is not counted: the flush in the writer's hands, the page being folded
+        return n * self.per_item > 0.7 * self.limit
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: no reading, no calibration (the floor per item applies)
+        return 0
 
 
 class _Writer(threading.Thread):
