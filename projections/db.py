@@ -91,6 +91,14 @@ class Conn:
         sql = self.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})")
         return [int(self.raw.execute(sql, r).lastrowid) for r in rows]
 
+    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """``column`` is one of ``values``, as a condition and its parameters. PostgreSQL gets one
+        array parameter, so the statement's text is the same however many values there are and it
+        is prepared and planned once; SQLite gets a list of placeholders."""
+        if self.postgres:
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.execute(sql, params)
         names = [d[0] for d in cur.description]
@@ -204,33 +212,52 @@ class PostgresDatabase(Database):
     def __init__(self, settings: Settings):
         self.params = settings.postgres_params()
         self.schema = self.params["schema"]
-        self._pool = None
-        self._pid = None
+        self._pools: dict[str, Any] = {}
+        self._pid: int | None = None
         self._lock = threading.Lock()
 
-    def conninfo(self) -> str:
+    def conninfo(self, plan_cache_mode: str = "force_custom_plan") -> str:
         from psycopg.conninfo import make_conninfo
 
         p = self.params
         return make_conninfo(
             dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"], password=p["password"] or None,
-            # Custom plans always: a cached generic plan for an as-of range query cannot know
-            # which index the actual dates make selective.
-            options=f"-c search_path={self.schema} -c plan_cache_mode=force_custom_plan",
+            options=f"-c search_path={self.schema} -c plan_cache_mode={plan_cache_mode}",
         )
 
-    def pool(self):
-        # A pool must never be shared across a fork (rq forks per job): make one per process.
+    def pool(self, purpose: str = "write"):
+        """The process's pool for ``purpose``: ``read`` or ``write``.
+
+        Two pools because the two sides want different plans. Readers run a few fixed statements
+        (the as-of lookups) thousands of times: psycopg prepares a statement on its fifth use, and
+        PostgreSQL's own choice (``auto``) then keeps one generic plan when it costs no more than the
+        custom ones, which saves the planning that was most of an answer's time. Their
+        transactions begin REPEATABLE READ, one snapshot per answer, in psycopg's own BEGIN (no
+        extra round trip). The fold plans every statement afresh (``force_custom_plan``): its
+        per-person lookups run while statistics lag the tables it is filling, where a cached plan
+        once chose a scan over a person's index."""
+        # A pool must never be shared across a fork (rq forks per job): make them per process.
         with self._lock:
-            if self._pool is None or self._pid != os.getpid():
+            if self._pid != os.getpid():
+                self._pools, self._pid = {}, os.getpid()
+            pool = self._pools.get(purpose)
+            if pool is None:
+                from psycopg import IsolationLevel
                 from psycopg_pool import ConnectionPool
+
+                reading = purpose == "read"
+
+                def configure(conn: Any) -> None:
+                    if reading:
+                        conn.isolation_level = IsolationLevel.REPEATABLE_READ
 
                 # check: a connection the server dropped (a restart, a failover) is found and replaced
                 # when it is taken from the pool, rather than failing the request that took it
-                self._pool = ConnectionPool(self.conninfo(), min_size=1, max_size=16, open=True, timeout=30,
-                                            check=ConnectionPool.check_connection)
-                self._pid = os.getpid()
-            return self._pool
+                pool = ConnectionPool(self.conninfo("auto" if reading else "force_custom_plan"),
+                                      min_size=1, max_size=16, open=True, timeout=30,
+                                      configure=configure, check=ConnectionPool.check_connection)
+                self._pools[purpose] = pool
+            return pool
 
     def ensure_schema(self) -> None:
         import psycopg
@@ -244,8 +271,7 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
-        with self.pool().connection() as raw:
-            raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with self.pool("read").connection() as raw:
             c = Conn(raw, True)
             yield c.bind(version, name) if bind else c
 
@@ -265,6 +291,7 @@ class PostgresDatabase(Database):
                 raw.autocommit = False
 
     def close(self) -> None:
-        if self._pool is not None and self._pid == os.getpid():
-            self._pool.close()
-        self._pool = None
+        if self._pid == os.getpid():
+            for pool in self._pools.values():
+                pool.close()
+        self._pools = {}

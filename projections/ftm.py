@@ -47,8 +47,8 @@ def export(conn: Conn, org: str, source: str | None = None) -> Iterator[dict[str
     facts: dict[str, dict] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND id IN ({','.join('?' * len(chunk))})",
-                          (org, *chunk)):
+        among, among_params = conn.one_of("id", chunk)
+        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND {among}", (org, *among_params)):
             facts[r["id"]] = json.loads(r["payload"])
     # Units keep the entity id their source gave them where there is one (so an export imported
     # back as the same source names the same records); ours otherwise.

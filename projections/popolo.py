@@ -44,8 +44,8 @@ def _facts(conn: Conn, org: str, ids: set[str]) -> dict[str, dict]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
-        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND id IN ({','.join('?' * len(chunk))})",
-                          (org, *chunk)):
+        among, among_params = conn.one_of("id", chunk)
+        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND {among}", (org, *among_params)):
             out[r["id"]] = json.loads(r["payload"])
     return out
 
@@ -75,8 +75,9 @@ def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
     memberships, posts = _memberships(rows, joins, source, export_id)
     rejected = _rejected(conn, org, source)
     people = sorted({m["person_id"] for m in memberships})
+    among, among_params = conn.one_of("slug", people)
     names = dict((r["slug"], r["name"]) for r in conn.all(
-        f"SELECT slug, name FROM people WHERE slug IN ({','.join('?' * len(people))})", people)) if people else {}
+        f"SELECT slug, name FROM people WHERE {among}", among_params)) if people else {}
     identifiers = _identifiers(conn, people)
     organizations = []
     for u in units:

@@ -48,9 +48,10 @@ def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, dict[str, Any]]:
     """The cited events, each with its sources, confidence and record time."""
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(ids), 200):
+        among, among_params = conn.one_of("id", chunk)
         rows = conn.all(
             f"SELECT id, position, type, recorded_at, payload, confidence, corrections FROM facts "
-            f"WHERE org=? AND id IN ({','.join('?' * len(chunk))})", (org, *chunk))
+            f"WHERE org=? AND {among}", (org, *among_params))
         for r in rows:
             p = json.loads(r["payload"])
             out[r["id"]] = {
@@ -77,17 +78,16 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     known, kparams = _known("t", known_at)
     unit_where, unit_params = ("t.unit=? AND ", (unit,)) if unit is not None else ("", ())
     cols = ASOF_COLUMNS + (", t.unit" if unit is not None else "")
-    open_rows = conn.all(
-        f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?",
-        (org, *unit_params, OPEN_END, *kparams, d))
+    open_part = f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?"
     # One equality lookup per span year (the date's year, and WIDE for rows spanning decades):
     # an IN list is not always used as an index condition by PostgreSQL's planner.
     closed = (f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
               f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year=? AND {known} AND t.start_lo <= ? AND t.end_hi > ?")
-    closed_rows = conn.all(f"{closed} UNION ALL {closed}",
-                           (table, org, unit or "", int(d[:4]), *kparams, d, d,
-                            table, org, unit or "", WIDE, *kparams, d, d))
-    rows = open_rows + closed_rows
+    # One statement, one round trip: the same text for every date, so PostgreSQL can keep its plan.
+    rows = conn.all(f"{open_part} UNION ALL {closed} UNION ALL {closed}",
+                    (org, *unit_params, OPEN_END, *kparams, d,
+                     table, org, unit or "", int(d[:4]), *kparams, d, d,
+                     table, org, unit or "", WIDE, *kparams, d, d))
     names = _names(conn, {r["person"] for r in rows}, d, known_at)
     for r in rows:
         r["name"] = names.get(r["person"])
@@ -102,8 +102,9 @@ class NameBook:
     def __init__(self, conn: Conn, people: set[str]):
         self.rows: dict[str, list[dict]] = {}
         for chunk in _chunks(sorted(people), 500):
+            among, among_params = conn.one_of("person", chunk)
             for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
-                              f"WHERE person IN ({','.join('?' * len(chunk))}) ORDER BY person, position", chunk):
+                              f"WHERE {among} ORDER BY person, position", among_params):
                 self.rows.setdefault(r["person"], []).append(r)
 
     def name(self, person: str, as_of: str | None = None, known_at: str | None = None) -> str | None:
@@ -220,8 +221,9 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
         touched = sorted(_import_touched(conn, org, import_id))
         if not touched:
             return []
-        where.append(f"id IN ({','.join('?' * len(touched))})")
-        params += touched
+        among, among_params = conn.one_of("id", touched)
+        where.append(among)
+        params += among_params
     if start:
         where.append("eff_hi >= ?")
         params.append(start.isoformat())

@@ -29,3 +29,30 @@ def test_chunks_cover_every_event_once_and_stay_small():
     chunks = list(_chunks(events))
     assert [e for c in chunks for e in c] == events
     assert all(sum(len(e.state) for e in c) <= 2_000_000 for c in chunks) and len(chunks) > 4
+
+
+def test_as_of_reads_keep_one_prepared_plan(pg_settings):
+    """Readers on PostgreSQL prepare the as-of statements and PostgreSQL keeps a generic plan for
+    them, instead of planning each answer afresh (planning was most of an answer's time); the
+    names of any number of people are looked up by one statement text."""
+    from datetime import date
+
+    from events.seed import load_seed
+    from projections import queries
+    from workers.catchup import catch_up
+    from workers.runtime import forget, open_store
+
+    forget()
+    app, db = open_store(pg_settings)
+    load_seed(app)
+    catch_up(pg_settings)
+    with db.read() as c:
+        units = queries.board_units(c, "openai")
+        answers = {queries.members(c, "openai", units, day, None).__len__()
+                   for day in (date(2023, 11, 18), date(2023, 11, 18), date(2024, 3, 10)) * 4}
+        assert answers == {4, 8}  # the four left on 2023-11-18; seven and the observer on 2024-03-10
+        plans = c.all("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+    as_of = [p for p in plans if "spans" in p["statement"]]
+    names = [p for p in plans if "FROM names" in p["statement"]]
+    assert len(as_of) == 1 and as_of[0]["generic_plans"] > 0, plans
+    assert len(names) == 1 and "ANY" in names[0]["statement"], plans  # 4 and 8 people: one statement
