@@ -71,6 +71,14 @@ def wrk(url: str, seconds: int, connections: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+def wrk_p50_ms(url: str, seconds: int) -> float:
+    """Median latency of one connection's back-to-back requests (wrk --latency, one thread)."""
+    out = subprocess.run(["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {TOKEN}",
+                          url], capture_output=True, text=True, check=True).stdout
+    value, unit = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
 def lag(base: str, seconds: float, write_rate: float, write_batch: int = 1) -> tuple[list[float], list[float]]:
     """(append-to-visible seconds, append seconds) for members added while two writers keep
     appending ``write_rate`` facts a second between them, ``write_batch`` facts per request."""
@@ -201,16 +209,26 @@ def main() -> None:
         asof = wrk(board, args.seconds, args.connections)
         live2 = wrk(f"{base}/livez", args.seconds, args.connections)  # again: the machine is shared and noisy
         baseline = (live + live2) / 2
+        # latency, one request at a time: the as-of answer between two runs of /healthz (same server)
+        health_ms = wrk_p50_ms(f"{base}/healthz", args.seconds)
+        board_ms = wrk_p50_ms(board, args.seconds)
+        health2_ms = wrk_p50_ms(f"{base}/healthz", args.seconds)
         visible, appends = lag(base, args.seconds, args.write_rate, args.write_batch)
         append_rate, visible_rate = ingest(base, args.ingest)
         print(f"as-of throughput ({args.connections} connections, gunicorn gthread 2x16, PostgreSQL):")
         print(f"  /livez (baseline)         {live:8.0f} and {live2:8.0f} req/s")
         print(f"  board as of a date        {asof:8.0f} req/s   ratio {asof / baseline:.2f} of the baseline")
+        health_p50 = (health_ms + health2_ms) / 2
+        print(f"as-of latency, one connection (wrk -c1), p50: board {board_ms:.2f} ms, /healthz {health_ms:.2f} and "
+              f"{health2_ms:.2f} ms   ratio {board_ms / health_p50:.2f}   goal <= 1.5  "
+              f"{'PASS' if board_ms / health_p50 <= 1.5 else 'FAIL'}")
         print(f"end-to-end lag at {args.write_rate:.0f} facts/s from 2 writers ({args.write_batch} per request), "
               f"2 rq workers ({len(visible)} probes):")
         print(f"  append alone              p50 {pct(appends, 50) * 1000:6.1f} ms")
         print(f"  append to visible         p50 {pct(visible, 50) * 1000:6.1f} ms   p99 {pct(visible, 99) * 1000:6.1f} ms"
-              f"   (p50 {pct(visible, 50) / pct(appends, 50):.1f}x the append alone)")
+              f"   (p50 {pct(visible, 50) / pct(appends, 50):.1f}x the append alone)"
+              + (f"   goal p99 < 500 ms at 500 facts/s: {'PASS' if pct(visible, 99) < 0.5 else 'FAIL'}"
+                 if args.write_rate >= 500 else ""))
         ratio = visible_rate / append_rate
         print(f"ingest: {args.ingest:,} facts appended over HTTP in batches of 1,000, 2 rq workers:")
         print(f"  appended                  {append_rate:8.0f} ev/s   (baseline)")
