@@ -196,7 +196,9 @@ class OrgHistory(Application[UUID]):
             raise InvalidFact(f"at most {MAX_BATCH} events per append", path)
         facts = [parse_fact(raw, self._item_path(path, i)) for i, raw in enumerate(raw_events)]
         scope = f"{org_slug}"
-        fingerprint = _fingerprint({"facts": facts, "expected_version": expected_version})
+        # what an idempotency key promises to repeat; a digest of the whole batch, so only when asked
+        fingerprint = _fingerprint({"facts": facts, "expected_version": expected_version}) \
+            if idempotency_key is not None else ""
         if idempotency_key is not None:
             previous = self._idempotent_answer(scope, idempotency_key, fingerprint)
             if previous is not None:

@@ -15,6 +15,7 @@ signed note, another system), it makes any later rewrite of history show.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
@@ -24,6 +25,7 @@ GENESIS = hashlib.sha256(b"orghistory event chain").hexdigest()
 TABLE = "event_chain"
 
 
+@functools.lru_cache(maxsize=4096)  # a save's events share a few aggregates
 def _id(originator_id: UUID | str) -> str:
     """One spelling of an aggregate id: SQLite hands back hex, the library and PostgreSQL UUIDs."""
     try:

@@ -243,6 +243,8 @@ TYPES: dict[str, FactType] = {
 }
 
 COMMON = ("type", "effective", "announced", "sources", "confidence", "note", "origin")
+_confidence = one_of(CONFIDENCE)
+_ALLOWED = {kind: frozenset(COMMON) | {f.name for f in spec.fields} for kind, spec in TYPES.items()}
 
 
 def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
@@ -256,7 +258,7 @@ def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
     if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidFact(f"must be one of {', '.join(TYPES)}", at("type"))
     spec = TYPES[kind]
-    allowed = set(COMMON) | {f.name for f in spec.fields}
+    allowed = _ALLOWED[kind]
     for name in raw:
         if name not in allowed:
             raise InvalidFact(f"unknown field for {kind}", at(name))
@@ -278,7 +280,7 @@ def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
         out["effective"] = valid_time(effective, at("effective"))
     out["announced"] = calendar_date(raw["announced"], at("announced")) if raw.get("announced") is not None else None
     out["sources"] = sources(raw.get("sources") or [], at("sources"))
-    out["confidence"] = one_of(CONFIDENCE)(raw.get("confidence", "reported"), at("confidence"))
+    out["confidence"] = _confidence(raw.get("confidence", "reported"), at("confidence"))
     out["note"] = text(raw["note"], at("note")) if raw.get("note") is not None else None
     out["origin"] = origin(raw["origin"], at("origin")) if raw.get("origin") is not None else None
     if kind == "lead_replaced" and out["outgoing"] == out["incoming"]:
