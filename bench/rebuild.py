@@ -24,6 +24,7 @@ import gc
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,14 +51,14 @@ GOAL = 0.5
 EVENTS_PER_FACT = 1.436  # the generator registers ~0.44 people per fact, before the facts
 
 
-def fill_sqlite(path: Path, events: int) -> None:
-    """Append a seeded history of about ``events`` stored events into a SQLite store at ``path``."""
+def fill(settings: Settings, events: int) -> None:
+    """Append a seeded history of about ``events`` stored events through ``OrgHistory``."""
     n = int(events / EVENTS_PER_FACT)
     t = time.perf_counter()
     history = Generator(n).build()
     facts = history.sorted_facts()
     ERR.print(f"generated {len(facts):,} facts and {len(history.people):,} people in {time.perf_counter() - t:.1f}s")
-    app, _ = open_store(Settings(data_dir=path))
+    app, _ = open_store(settings)
     app.register_org(ORG, "Acme Holdings")
     people = list(history.people.items())
     with progress_bar() as bar:
@@ -185,14 +186,15 @@ class PeakRSS(threading.Thread):
         self.join()
 
 
-def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int]:
+def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int, int]:
     """(fold rate in events/s, wall seconds including the switch and the old version's drop, events,
-    how much the process's resident memory grew during the rebuild, at its peak)."""
+    how much the process's resident memory grew during the rebuild, at its peak, and that peak)."""
     t = time.perf_counter()
     with progress_bar() as bar, PeakRSS() as rss:
         task = bar.add_task(label, total=None)
         report = rebuild(settings, progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
-    return report.rate, time.perf_counter() - t, report.events, max(rss.peak, rss.before) - rss.before
+    return (report.rate, time.perf_counter() - t, report.events, max(rss.peak, rss.before) - rss.before,
+            max(rss.peak, rss.before))
 
 
 def measure(settings: Settings, store: str) -> dict:
@@ -201,7 +203,7 @@ def measure(settings: Settings, store: str) -> dict:
     scan_before = scan(app, f"{store}: library scan")
     fast = scan(app, f"{store}: scan, orghistory's decoder", app._fast.to_domain_event)
     floor_rate = floor(app, settings, f"{store}: floor (facts rows only)")
-    rate, wall, events, peak = run_rebuild(settings, f"{store}: rebuild")
+    rate, wall, events, peak, peak_total = run_rebuild(settings, f"{store}: rebuild")
     gc.collect()  # the rebuild's freed state, collected now rather than during the timed scan
     scan_after = scan(app, f"{store}: library scan")
     with db.read() as c:
@@ -209,7 +211,7 @@ def measure(settings: Settings, store: str) -> dict:
         rows = {t: int(c.scalar(f"SELECT count(*) FROM {t}")) for t in ("facts", "tenures", "roles", "spans")}
     return {"store": store, "events": events, "head": head, "scan": (scan_before + scan_after) / 2,
             "scans": (scan_before, scan_after), "fast_scan": fast, "floor": floor_rate, "rebuild": rate,
-            "peak_rss": peak, "wall": wall, "live": live, "rows": rows}
+            "peak_rss": peak, "peak_total": peak_total, "wall": wall, "live": live, "rows": rows}
 
 
 def main() -> None:
@@ -219,13 +221,24 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "orghistory-bench-cache"))
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--fill-only", action="store_true", help="only make sure the cached history exists")
+    ap.add_argument("--direct", action="store_true",
+                    help="PostgreSQL only: fill the schema straight through OrgHistory (in a child process, so its "
+                         "memory is not the rebuild's) instead of moving the cached SQLite log; for the 10M run")
+    ap.add_argument("--schema", help="with --direct: use this schema, filling it only if it has no events, and keep it")
+    ap.add_argument("--fill-postgres", metavar="SCHEMA", help=argparse.SUPPRESS)  # the child of --direct
     args = ap.parse_args()
     stores = args.store.split(",")
+    if args.fill_postgres:
+        fill(Settings(database_url=args.database_url, database_schema=args.fill_postgres), args.events)
+        return
+    if args.direct:
+        direct(args)
+        return
 
     cache = Path(args.cache) / f"log-{args.events}"
     if not (cache / "done").exists():  # filled completely once; reused after
         shutil.rmtree(cache, ignore_errors=True)
-        fill_sqlite(cache, args.events)
+        fill(Settings(data_dir=cache), args.events)
         (cache / "done").touch()
     if args.fill_only:
         return
@@ -267,6 +280,38 @@ def main() -> None:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(work, ignore_errors=True)
 
+    report(args, results, notes)
+
+
+def direct(args: argparse.Namespace) -> None:
+    """The scale run: a PostgreSQL schema filled directly (or reused), then measured as above."""
+    import psycopg
+
+    schema = args.schema or f"bench_rebuild_{uuid.uuid4().hex[:10]}"
+    work = Path(tempfile.mkdtemp(prefix="orghistory-rebuild-"))
+    pg = Settings(data_dir=work / "pg", database_url=args.database_url, database_schema=schema)
+    notes = []
+    try:
+        with psycopg.connect(args.database_url, autocommit=True) as c:
+            filled = c.execute("SELECT to_regclass(%s)", (f'"{schema}".stored_events',)).fetchone()[0] is not None and \
+                c.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}".stored_events)').fetchone()[0]
+        if not filled:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--events", str(args.events), "--fill-postgres", schema,
+                            "--database-url", args.database_url], check=True)
+            notes.append(f"fill: {args.events:,} events appended through OrgHistory into PostgreSQL in "
+                         f"{time.perf_counter() - t:.0f} s")
+        results = [measure(pg, "postgres")]
+    finally:
+        forget()
+        if not args.schema:
+            with contextlib.suppress(Exception), psycopg.connect(args.database_url, autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(work, ignore_errors=True)
+    report(args, results, notes)
+
+
+def report(args: argparse.Namespace, results: list[dict], notes: list[str]) -> None:
     print(f"\nrebuild of a {args.events:,}-event history (seeded; one org, 30 years) vs the eventsourcing "
           "library's select_notifications + decode scan of the same store, same run")
     print(f"{'store':<9}{'events':>11}{'scan ev/s':>12}{'rebuild ev/s':>14}{'ratio':>7}{'wall s':>8}  rows written")
@@ -284,7 +329,7 @@ def main() -> None:
         print(f"{'':<9}floor (scan + build and write the facts rows alone, no fold): {r['floor']:,.0f} ev/s, "
               f"{r['floor'] / r['scan']:.2f} x scan")
         print(f"{'':<9}resident memory the rebuild added, at its peak: {r['peak_rss'] / 2**20:,.0f} MiB "
-              f"(budget {memory_budget() >> 20:,} MiB)"
+              f"(budget {memory_budget() >> 20:,} MiB); the process's peak: {r['peak_total'] / 2**20:,.0f} MiB"
               + ("" if r is results[0] else " (less than it needs: it reuses what the first store's rebuild freed)"))
     for note in notes:
         print(note)
