@@ -330,7 +330,7 @@ def report(args: argparse.Namespace, results: list[dict], notes: list[str]) -> N
               f"{r['floor'] / r['scan']:.2f} x scan")
         print(f"{'':<9}resident memory the rebuild added, at its peak: {r['peak_rss'] / 2**20:,.0f} MiB "
               f"(budget {memory_budget() >> 20:,} MiB); the process's peak: {r['peak_total'] / 2**20:,.0f} MiB"
-              + ("" if r is results[0] else " (less than it needs: it reuses what the first store's rebuild freed)"))
+              + ("" if r is results[0] else " (a second rebuild in this process: it reuses memory the first freed, so this reads low)"))
     for note in notes:
         print(note)
     print(f"goal: rebuild >= {GOAL} x scan: {'PASS' if ok else 'FAIL'}")
