@@ -11,6 +11,8 @@ import os
 import re
 import sqlite3
 import threading
+import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,6 +27,10 @@ _VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "
               "subscriptions", "names", "identifiers", "imports", "merges")
 # A quoted literal (left alone: ``kind='tenures'`` is data) or a versioned table name.
 _NAMES = re.compile(r"'[^']*'|\b(" + "|".join(_VERSIONED) + r")\b")
+
+
+# A pooled connection idle longer than this is checked (one round trip) before it is handed out.
+IDLE_CHECK_SECONDS = 2.0
 
 
 class NoSuchVersion(LookupError):
@@ -101,8 +107,9 @@ class Conn:
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.execute(sql, params)
+        rows = cur.fetchall()  # first: in pipeline mode the description comes with the rows
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row)) for row in rows]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.all(sql, params)
@@ -233,7 +240,7 @@ class PostgresDatabase(Database):
         PostgreSQL's own choice (``auto``) then keeps one generic plan when it costs no more than the
         custom ones, which saves the planning that was most of an answer's time. Their
         transactions begin REPEATABLE READ, one snapshot per answer, in psycopg's own BEGIN (no
-        extra round trip). The fold plans every statement afresh (``force_custom_plan``): its
+        statement of ours). The fold plans every statement afresh (``force_custom_plan``): its
         per-person lookups run while statistics lag the tables it is filling, where a cached plan
         once chose a scan over a person's index."""
         # A pool must never be shared across a fork (rq forks per job): make them per process.
@@ -251,11 +258,22 @@ class PostgresDatabase(Database):
                     if reading:
                         conn.isolation_level = IsolationLevel.REPEATABLE_READ
 
-                # check: a connection the server dropped (a restart, a failover) is found and replaced
-                # when it is taken from the pool, rather than failing the request that took it
+                returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+                def reset(conn: Any) -> None:
+                    returned[conn] = time.monotonic()
+
+                def check(conn: Any) -> None:
+                    # A connection the server dropped (a restart, a failover) is found and replaced
+                    # when it is taken from the pool, rather than failing the request that took it.
+                    # The check is a round trip: only for a connection idle a while, which is when
+                    # the server may have gone; one in steady use was just seen working.
+                    if time.monotonic() - returned.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+                        ConnectionPool.check_connection(conn)
+
                 pool = ConnectionPool(self.conninfo("auto" if reading else "force_custom_plan"),
                                       min_size=1, max_size=16, open=True, timeout=30,
-                                      configure=configure, check=ConnectionPool.check_connection)
+                                      configure=configure, check=check, reset=reset)
                 self._pools[purpose] = pool
             return pool
 

@@ -56,3 +56,22 @@ def test_as_of_reads_keep_one_prepared_plan(pg_settings):
     names = [p for p in plans if "FROM names" in p["statement"]]
     assert len(as_of) == 1 and as_of[0]["generic_plans"] > 0, plans
     assert len(names) == 1 and "ANY" in names[0]["statement"], plans  # 4 and 8 people: one statement
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(pg_settings, monkeypatch):
+    """A connection idle a while is checked when taken from the pool: one the server ended (a
+    restart, a failover) is replaced, and the read that took it answers."""
+    import psycopg
+
+    from projections import db as db_module
+    from workers.runtime import forget, open_store
+
+    forget()
+    _, db = open_store(pg_settings)
+    with db.read(bind=False) as c:
+        pid = c.scalar("SELECT pg_backend_pid()")
+    with psycopg.connect(db.conninfo(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(db_module, "IDLE_CHECK_SECONDS", 0.0)  # idle long enough to be checked
+    with db.read(bind=False) as c:
+        assert c.scalar("SELECT pg_backend_pid()") != pid
