@@ -79,6 +79,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def index():
         return send_from_directory(static, "index.html")
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204  # no icon, and no 404 in every browser's console
+
     @app.get("/static/<path:name>")
     def static_file(name):
         return send_from_directory(static, name)

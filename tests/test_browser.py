@@ -34,9 +34,9 @@ def browser():
         b.close()
 
 
-def _serve(env, port):
-    proc = spawn([str(BIN / "orghistory"), "serve", "--no-seed", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _serve(env, port, seed: bool = False):
+    proc = spawn([str(BIN / "orghistory"), "serve", *([] if seed else ["--no-seed"]), "--port", str(port)], env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
 
