@@ -292,9 +292,10 @@ def direct(args: argparse.Namespace) -> None:
     pg = Settings(data_dir=work / "pg", database_url=args.database_url, database_schema=schema)
     notes = []
     try:
+        table = f'"{schema}".orghistory_events'  # the library names it after the application
         with psycopg.connect(args.database_url, autocommit=True) as c:
-            filled = c.execute("SELECT to_regclass(%s)", (f'"{schema}".stored_events',)).fetchone()[0] is not None and \
-                c.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}".stored_events)').fetchone()[0]
+            filled = c.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None and \
+                c.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
         if not filled:
             t = time.perf_counter()
             subprocess.run([sys.executable, __file__, "--events", str(args.events), "--fill-postgres", schema,
