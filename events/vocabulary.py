@@ -104,6 +104,7 @@ def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
             raise InvalidFact(f"must be one of {', '.join(choices)}", path)
         return value
 
+    check.choices = choices  # type: ignore[attr-defined]  # what the API's schema lists
     return check
 
 

@@ -52,9 +52,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     edge.register(app)
     api = OrghistoryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
+    from . import openapi
     from .api.imports import blp as imports_blp
     from .routes import blp
 
+    openapi.register(api.spec)  # the fact vocabulary's schemas, which the append route refers to
     api.register_blueprint(blp)
     api.register_blueprint(imports_blp)
     problems.register(app)  # after Api: our problem+json handlers replace flask-smorest's
@@ -78,6 +80,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.get("/")
     def index():
         return send_from_directory(static, "index.html")
+
+    @app.get("/docs")
+    def docs():
+        """Interactive API documentation: Swagger UI from the installed ``swagger-ui-bundle-v2``
+        package, started by a script of ours (the CSP forbids inline scripts)."""
+        resp = send_from_directory(static, "docs.html")
+        # Swagger UI draws some icons from data: URLs in its stylesheet
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        return resp
+
+    @app.get("/docs/assets/<any('swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js'):name>")
+    def docs_asset(name):
+        from swagger_ui_bundle import swagger_ui_path
+
+        return send_from_directory(str(swagger_ui_path), name)
 
     @app.get("/favicon.ico")
     def favicon():

@@ -14,6 +14,7 @@ from projections import queries
 from .api import Blueprint, org_or_404
 from .auth import require, services
 from .edge import json_body
+from .openapi import APPEND_BODY
 from .problems import Problem
 from .schemas import (
     ReplayIn,
@@ -186,11 +187,7 @@ class OrgEvents(MethodView):
         events, cursor = page(services().app, args["after"], args["limit"], org, _types(args))
         return {"org": org, "events": events, "next": cursor}
 
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [{"type": "object", "required": ["type"], "description": "one fact (see DESIGN.md vocabulary)"},
-                  {"type": "object", "required": ["events"], "properties": {
-                      "events": {"type": "array", "items": {"type": "object"}},
-                      "expected_version": {"type": "integer"}}}]}}}})
+    @blp.doc(requestBody=APPEND_BODY, summary="Append one fact or a batch, all or nothing")
     @require("write")
     @blp.response(201, AppendOut)
     def post(self, org):
