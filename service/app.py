@@ -53,12 +53,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api = OrghistoryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     from . import openapi
+    from .api import RESOURCES
     from .api.imports import blp as imports_blp
     from .routes import blp
 
     openapi.register(api.spec)  # the fact vocabulary's schemas, which the append route refers to
     api.register_blueprint(blp)
     api.register_blueprint(imports_blp)
+    # /docs groups routes by resource (each route's tag, ``api.RESOURCES``), not by the blueprint
+    # that holds them: drop the tags flask-smorest gave the blueprints (apispec has no public way)
+    api.spec._tags[:] = []
+    for tag, description, _ in RESOURCES:
+        api.spec.tag({"name": tag, "description": description})
     problems.register(app)  # after Api: our problem+json handlers replace flask-smorest's
     app.extensions["orghistory"] = services or bootstrap(settings)
 

@@ -152,3 +152,18 @@ def test_hostile_names_are_shown_as_text(page, seeded):
     assert page.locator("img").count() == 0  # nothing was parsed into an element
     _shot(page, "7-hostile-name")
     assert page.problems == []
+
+
+def test_the_api_documentation_is_served_from_the_app(page, seeded):
+    """/docs: Swagger UI from the installed package (nothing from a CDN), on the app's own
+    document, its routes grouped by resource."""
+    base, client = seeded
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock-tag")
+    tags = [t.split("\n")[0] for t in page.locator(".opblock-tag").all_inner_texts()]
+    assert tags[:3] == ["as of", "events", "imports"] and "operations" in tags
+    document = client.ok(client.get("/openapi.json"), 200)
+    operations = sum(1 for ops in document["paths"].values() for m in ops if m in ("get", "post", "delete"))
+    assert page.locator(".opblock").count() == operations
+    _shot(page, "8-api-docs")
+    assert page.outside == [] and page.problems == []
