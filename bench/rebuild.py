@@ -52,23 +52,30 @@ EVENTS_PER_FACT = 1.436  # the generator registers ~0.44 people per fact, before
 
 
 def fill(settings: Settings, events: int) -> None:
-    """Append a seeded history of about ``events`` stored events through ``OrgHistory``."""
+    """Append a seeded history of about ``events`` stored events through ``OrgHistory``. An
+    interrupted fill resumes: the history is the same every time (seeded), and what the store
+    already holds (the people, the organization's first facts) is not appended again."""
     n = int(events / EVENTS_PER_FACT)
     t = time.perf_counter()
     history = Generator(n).build()
     facts = history.sorted_facts()
     ERR.print(f"generated {len(facts):,} facts and {len(history.people):,} people in {time.perf_counter() - t:.1f}s")
     app, _ = open_store(settings)
-    app.register_org(ORG, "Acme Holdings")
+    org = app.find_org(ORG)
+    done = 0 if org is None else org.version - 1  # facts appended before an interruption
+    if org is None:
+        app.register_org(ORG, "Acme Holdings")
     people = list(history.people.items())
     with progress_bar() as bar:
-        task = bar.add_task("register people", total=len(people))
-        for i in range(0, len(people), PEOPLE_BATCH):
-            chunk = people[i:i + PEOPLE_BATCH]
-            app.save(*[Person(slug=s, name=name, writer=None) for s, name in chunk])
-            bar.advance(task, len(chunk))
-        task = bar.add_task("append facts", total=len(facts))
-        for i in range(0, len(facts), APPEND_BATCH):
+        if not done:  # the people come first: once a fact is in, they all are
+            task = bar.add_task("register people", total=len(people))
+            for i in range(0, len(people), PEOPLE_BATCH):
+                chunk = people[i:i + PEOPLE_BATCH]
+                missing = app.registered_people({s for s, _ in chunk}) ^ {s for s, _ in chunk}
+                app.save(*[Person(slug=s, name=name, writer=None) for s, name in chunk if s in missing])
+                bar.advance(task, len(chunk))
+        task = bar.add_task("append facts", total=len(facts), completed=done)
+        for i in range(done, len(facts), APPEND_BATCH):
             app.append(ORG, facts[i:i + APPEND_BATCH], writer="bench")
             bar.advance(task, min(APPEND_BATCH, len(facts) - i))
     forget()
@@ -292,14 +299,15 @@ def direct(args: argparse.Namespace) -> None:
     pg = Settings(data_dir=work / "pg", database_url=args.database_url, database_schema=schema)
     notes = []
     try:
-        table = f'"{schema}".orghistory_events'  # the library names it after the application
+        marker = f'"{schema}".bench_filled'  # made when a fill ends; an interrupted one resumes
         with psycopg.connect(args.database_url, autocommit=True) as c:
-            filled = c.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None and \
-                c.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+            filled = c.execute("SELECT to_regclass(%s)", (marker,)).fetchone()[0] is not None
         if not filled:
             t = time.perf_counter()
             subprocess.run([sys.executable, __file__, "--events", str(args.events), "--fill-postgres", schema,
                             "--database-url", args.database_url], check=True)
+            with psycopg.connect(args.database_url, autocommit=True) as c:
+                c.execute(f"CREATE TABLE {marker} (filled_at timestamptz DEFAULT now())")
             notes.append(f"fill: {args.events:,} events appended through OrgHistory into PostgreSQL in "
                          f"{time.perf_counter() - t:.0f} s")
         results = [measure(pg, "postgres")]

@@ -52,8 +52,10 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def recorded_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates have any event: one indexed query instead of loading each."""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)").format(
-                self._events_table), (list(originator_ids),))
+            # an aggregate exists if it has its first event: one primary-key lookup each, however
+            # many events it has (an organization's millions are not read)
+            curs.execute(SQL("SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1")
+                         .format(self._events_table), (list(originator_ids),))
             return {r["originator_id"] for r in curs.fetchall()}
 
     def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:

@@ -41,8 +41,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                          f"WHERE originator_id IN ({','.join('?' * len(chunk))})", chunk)
+                # its first event: one primary-key lookup each, however many events it has
+                c.execute(f"SELECT originator_id FROM {self.events_table_name} "
+                          f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND originator_version = 1", chunk)
                 found |= {UUID(r[0]) for r in c.fetchall()}
         return found
 
