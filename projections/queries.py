@@ -224,18 +224,26 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
         among, among_params = conn.one_of("id", touched)
         where.append(among)
         params += among_params
+    # As known at a record time, a fact corrected since may have had other dates then: the date
+    # filters keep every corrected fact, and judge it below by the dates it had at known_at.
+    corrected = " OR corrections <> '[]'" if known_at is not None else ""
+    if known_at is not None:
+        where.append("recorded_at <= ?")
+        params.append(known_at)
     if start:
-        where.append("eff_hi >= ?")
+        where.append(f"(eff_hi >= ?{corrected})")
         params.append(start.isoformat())
     if end:
-        where.append("eff_lo < ?")
+        where.append(f"(eff_lo < ?{corrected})")
         params.append(end.isoformat())
-    rows = conn.all(f"SELECT * FROM facts WHERE {' AND '.join(where)} ORDER BY eff_lo, eff_hi, position LIMIT ?",
-                    (*params, limit))
+    # with known_at the limit is applied after that judgement, in the order then believed
+    cap = "LIMIT ?" if known_at is None else ""
+    rows = conn.all(f"SELECT * FROM facts WHERE {' AND '.join(where)} ORDER BY eff_lo, eff_hi, position {cap}",
+                    (*params, limit) if known_at is None else params)
     out = []
     for r in rows:
         p = _as_known(r, known_at)
-        if p is None:
+        if p is None or not _within(p.get("effective"), start, end):
             continue
         out.append({"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"],
                     "corrected_by": [c["id"] for c in json.loads(r["corrections"])
@@ -244,7 +252,15 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
     from events.validtime import ValidTime
 
     out.sort(key=lambda f: (ValidTime.parse(f.get("effective") or "unknown").earliest, f["position"]))
-    return out
+    return out[:limit]
+
+
+def _within(effective: str | None, start: date | None, end: date | None) -> bool:
+    """Whether a fact dated ``effective`` may fall in ``[start, end)``."""
+    from events.validtime import ValidTime
+
+    when = ValidTime.parse(effective or "unknown")
+    return (start is None or when.latest >= start) and (end is None or when.earliest < end)
 
 
 def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[str, Any]]:

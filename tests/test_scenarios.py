@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+
 import pytest
 
 from .seedload import post_seed
@@ -285,3 +288,27 @@ def test_a_persons_history_spans_organizations(seeded):
     history = client.ok(client.get("/v1/people/jan-leike/history", min_position=top))["history"]
     assert [h["org"] for h in history] == ["openai", "anthropic"]  # valid-time order across organizations
     assert history[0]["unit"] == "superalignment" and history[0]["cause"] == "resigned"
+
+
+def test_the_timeline_as_known_before_a_correction_moved_a_fact(service):
+    """A correction moved a note from June to July: the June timeline no longer lists it, and
+    the June timeline as known before the correction does, with its June date (it used to filter
+    on the corrected dates and lose it)."""
+    client = service
+    _acme(client)
+    note = _append(client, {"type": "noted", "title": "Annual report", "effective": "2024-06"})["events"][0]
+    client.ok(client.get("/v1/orgs/acme/timeline", min_position=note["position"]))
+    time.sleep(0.01)
+    before = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    time.sleep(0.01)
+    fix = _append(client, {"type": "corrected", "target": note["id"], "changes": {"effective": "2024-07"}})["events"][0]
+
+    def titles(**params):
+        answer = client.ok(client.get("/v1/orgs/acme/timeline", min_position=fix["position"], **params))
+        return [(e["title"], e["effective"]) for e in answer["events"] if e["type"] == "noted"]
+
+    assert titles(**{"from": "2024-06-01", "to": "2024-07-01"}) == []
+    assert titles(**{"from": "2024-07-01", "to": "2024-08-01"}) == [("Annual report", "2024-07")]
+    assert titles(**{"from": "2024-06-01", "to": "2024-07-01", "known_at": before}) == [("Annual report", "2024-06")]
+    assert titles(**{"from": "2024-07-01", "to": "2024-08-01", "known_at": before}) == []
+    assert titles(known_at=before, limit=2) == [("Annual report", "2024-06")]  # the unit, then the note
