@@ -55,6 +55,9 @@ def serve(host: str, port: int, threads: int, no_seed: bool) -> None:
     if not no_seed and not s.settings.is_postgres:
         report = load_seed(s.app)
         if any(o["appended"] for o in report["orgs"].values()):
+            from workers.catchup import catch_up
+
+            catch_up(s.settings)  # folded before the first request, so the first answers are whole
             err.print(f"[green]loaded the seed history[/] ({sum(o['appended'] for o in report['orgs'].values())} events)")
     token = _local_admin_token(s)
     if token:
