@@ -104,13 +104,14 @@ def test_names_are_shown_as_text_never_run_as_html(browser, tmp_path):
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/")
-        page.fill("#asof", "2021-01-01")
-        page.click("button")
-        page.wait_for_selector("#t tbody tr", timeout=10000)
-        assert page.inner_text("#t tbody tr td") == "Mallory " + evil  # shown as the text it is
+        page.goto(base + "/?org=acme&date=2021-01-01")
+        page.wait_for_selector("#board tbody button.person", timeout=10000)
+        assert page.inner_text("#board tbody button.person") == "Mallory " + evil  # shown as the text it is
         assert page.inner_text("#org option") == "Acme " + evil
-        assert page.evaluate("window.pwned") is None and page.query_selector("#t img") is None
+        page.click("#board tbody button.person")
+        page.wait_for_selector("#evidence-body .sources li", timeout=10000)
+        assert page.inner_text("#evidence-body .sources li") == '"><script>window.pwned=2</script>'
+        assert page.evaluate("window.pwned") is None and page.query_selector("img") is None
         assert not errors
     finally:
         server.kill()
