@@ -110,6 +110,15 @@ def test_the_seed_history_on_the_page(page, seeded):
     assert "held Board of Directors" in page.inner_text("#evidence-body")
     _shot(page, "4-evidence-adam-dangelo")
 
+    # the board in focus: the chart narrows to it, the URL keeps it; and why someone is not there
+    page.select_option("#unit", "board")
+    assert "unit=board" in page.url
+    assert page.locator("#chart .group").all_text_contents() == ["Board of Directors of OpenAI, Inc. (the nonprofit)"]
+    page.locator("#chart .label", has_text="Sam Altman · director").first.click()
+    page.wait_for_function("() => document.querySelector('#evidence-body h3')?.textContent === 'Sam Altman'")
+    assert "did not hold" in page.inner_text("#evidence-body .holds-not")  # removed on 2023-11-17
+    _shot(page, "5-why-not-sam-altman")
+
     # A correction recorded now: D'Angelo's join moved after the crisis. The page shows the
     # corrected answer, and, known at a moment before the correction, the answer as it stood.
     time.sleep(1.1)  # the correction in a later second than the seed, which the control resolves
@@ -121,13 +130,13 @@ def test_the_seed_history_on_the_page(page, seeded):
     page.goto(base + "/?org=openai&date=2023-11-18")
     page.wait_for_selector("body[data-first-render-ms]")
     assert sorted(_names(page, "board")) == ["Helen Toner", "Ilya Sutskever", "Tasha McCauley"]
-    _shot(page, "5-after-the-correction")
+    _shot(page, "6-after-the-correction")
     before = (recorded - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     page.locator("#known").fill(before)
     page.wait_for_function("() => document.getElementById('status').textContent.includes('as the record stood')")
     assert sorted(_names(page, "board")) == ["Adam D'Angelo", "Helen Toner", "Ilya Sutskever", "Tasha McCauley"]
     assert "known_at=" in page.url
-    _shot(page, "6-known-before-the-correction")
+    _shot(page, "7-known-before-the-correction")
 
     assert page.outside == [], "the page reached beyond loopback"
     assert page.problems == []
@@ -150,7 +159,7 @@ def test_hostile_names_are_shown_as_text(page, seeded):
     assert page.inner_text("#evidence-body h3") == hostile
     assert page.evaluate("window.__pwned") is None and dialogs == []
     assert page.locator("img").count() == 0  # nothing was parsed into an element
-    _shot(page, "7-hostile-name")
+    _shot(page, "8-hostile-name")
     assert page.problems == []
 
 
@@ -165,5 +174,5 @@ def test_the_api_documentation_is_served_from_the_app(page, seeded):
     document = client.ok(client.get("/openapi.json"), 200)
     operations = sum(1 for ops in document["paths"].values() for m in ops if m in ("get", "post", "delete"))
     assert page.locator(".opblock").count() == operations
-    _shot(page, "8-api-docs")
+    _shot(page, "9-api-docs")
     assert page.outside == [] and page.problems == []

@@ -185,10 +185,26 @@ async function loadHistory() {
   slider.min = String(dayNumber(data.min));
   slider.max = String(dayNumber(data.max));
   slider.value = String(dayNumber(state.date));
+  fillUnits();
   fillImports();
   renderTimeline();
   renderChart();
 }
+
+function fillUnits() {
+  const select = $("unit");
+  select.replaceChildren(el("option", "All units and roles", { value: "" }), el("option", "Roles", { value: "-" }),
+    ...data.units.map((u) => {
+      const option = el("option", u.name);
+      option.value = u.slug;
+      return option;
+    }));
+  if (state.unit && ![...select.options].some((o) => o.value === state.unit)) state.unit = null;
+  select.value = state.unit || "";
+}
+
+// The unit in focus: a unit's slug, "-" for the organization's roles, null for everything.
+function inFocus(unit) { return !state.unit || (state.unit === "-" ? !unit : unit === state.unit); }
 
 function fillImports() {
   const select = $("imports");
@@ -453,6 +469,10 @@ function renderTimeline() {
 const CHART = { left: 230, right: 16, row: 18, top: 24 };
 
 function tenureBars() {
+  return allTenureBars().filter((b) => inFocus(b.unit));
+}
+
+function allTenureBars() {
   // Pair each join with the next leave of the same person, unit and role, in date order; a
   // leave with no join before it started before anything recorded (drawn as such).
   const open = new Map();
@@ -508,7 +528,13 @@ function renderChart() {
     y += CHART.row;
     list.sort((a, b) => (lowOf(a.start) || "").localeCompare(lowOf(b.start) || "") || a.name.localeCompare(b.name));
     for (const b of list) {
-      svg.append(svgEl("text", { x: 12, y: y + 13, class: "label" }, `${b.name} · ${b.role}`));
+      // the label opens the evidence: why they held it, or on the chosen date why not
+      const label = svgEl("text", { x: 12, y: y + 13, class: "label", tabindex: 0, role: "button",
+                                    "aria-label": `Evidence for ${b.name}, ${b.role}` }, `${b.name} · ${b.role}`);
+      const open = () => showWhy(b.unit, b.person);
+      label.addEventListener("click", (ev) => { ev.stopPropagation(); open(); });
+      label.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); } });
+      svg.append(label);
       const startLo = lowOf(b.start) || data.min;
       const startHi = highOf(b.start) || startLo;
       const endLo = b.end ? lowOf(b.end) || data.max : data.max;
@@ -572,7 +598,7 @@ async function compare(ev) {
   try {
     const answer = await api(`/v1/orgs/${enc(state.org)}/changes`, { from, to, known_at: knownParam() });
     const groups = new Map();
-    for (const c of answer.changes) {
+    for (const c of answer.changes.filter((x) => inFocus(x.unit))) {
       const label = c.unit ? unitName(c.unit) : "Roles";
       if (!groups.has(label)) groups.set(label, { joined: [], left: [] });
       groups.get(label)[c.change === "joined" ? "joined" : "left"].push(c);
@@ -653,6 +679,12 @@ $("known").addEventListener("change", () => {
   const v = $("known").value;
   // the end of that second, so what was recorded during it counts as known
   setKnown(v ? `${v.length === 16 ? `${v}:00` : v}.999999Z` : null);
+});
+$("unit").addEventListener("change", () => {
+  state.unit = $("unit").value || null;
+  writeUrl();
+  renderChart();
+  if ($("compare").childElementCount) compare();
 });
 $("imports").addEventListener("change", () => { if ($("imports").value) setKnown($("imports").value); });
 $("known-now").addEventListener("click", () => setKnown(null));
