@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from .routes import blp
 
     openapi.register(api.spec)  # the fact vocabulary's schemas, which the append route refers to
+    openapi.register_answers(api.spec)
     api.register_blueprint(blp)
     api.register_blueprint(imports_blp)
     # /docs groups routes by resource (each route's tag, ``api.RESOURCES``), not by the blueprint

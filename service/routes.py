@@ -14,7 +14,7 @@ from projections import queries
 from .api import Blueprint, org_or_404
 from .auth import require, services
 from .edge import json_body
-from .openapi import APPEND_BODY
+from .openapi import APPEND_BODY, answer
 from .problems import Problem
 from .schemas import (
     ReplayIn,
@@ -78,6 +78,7 @@ def _today():
 class Orgs(MethodView):
     @require("read")
     @blp.response(200)
+    @blp.doc(**answer("OrgList"))
     def get(self):
         with services().read() as c:
             return {"orgs": queries.list_orgs(c)}
@@ -94,6 +95,7 @@ class Orgs(MethodView):
 @blp.route("/orgs/<org>")
 @require("read")
 @blp.response(200)
+@blp.doc(**answer("Org"))
 def get_org(org):
     with services().read() as c:
         return org_or_404(c, org)
@@ -103,6 +105,7 @@ def get_org(org):
 class Units(MethodView):
     @require("read")
     @blp.response(200)
+    @blp.doc(**answer("UnitList"))
     def get(self, org):
         with services().read() as c:
             org_or_404(c, org)
@@ -123,6 +126,7 @@ class People(MethodView):
     @require("read")
     @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
     @blp.response(200)
+    @blp.doc(**answer("PersonList"))
     def get(self, args):
         with services().read() as c:
             return {"people": queries.list_people(c, args["after"], args["limit"])}
@@ -139,6 +143,7 @@ class People(MethodView):
 @blp.route("/people/<person>")
 @require("read")
 @blp.response(200)
+@blp.doc(**answer("Person"))
 def get_person(person):
     with services().read() as c:
         found = queries.get_person(c, person)
@@ -177,6 +182,7 @@ class OrgEvents(MethodView):
     @require("read")
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200)
+    @blp.doc(**answer("LogPage"))
     def get(self, args, org):
         """The organization's log in position order: /v1/streams/all for one organization."""
         from workers.streams import page
@@ -250,6 +256,7 @@ def unit_members(args, org, unit):
 @require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("Why"))
 def why_member(args, org, unit, person):
     """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
     return _why(args, org, unit, person)
@@ -259,6 +266,7 @@ def why_member(args, org, unit, person):
 @require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("Why"))
 def why_role(args, org, person):
     """Why a person holds (or does not hold) organization roles on a date."""
     return _why(args, org, None, person)
@@ -279,6 +287,7 @@ def _why(args, org, unit, person):
 @require("read")
 @blp.arguments(StreamArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("LogPage"))
 def stream_all(args):
     """Events in position order after ``after``. Positions may have gaps: continue from ``next``."""
     from .streams import page
@@ -558,6 +567,7 @@ def roles(args, org):
 @require("read")
 @blp.arguments(ChangesArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("Changes"))
 def changes(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
@@ -572,6 +582,7 @@ def changes(args, org):
 @require("read")
 @blp.arguments(TimelineArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("Timeline"))
 def timeline(args, org):
     _wait(args)
     with services().read(args.get("version")) as c:
@@ -585,6 +596,7 @@ def timeline(args, org):
 @require("read")
 @blp.arguments(HistoryArgs, location="query", unknown="raise")
 @blp.response(200)
+@blp.doc(**answer("PersonHistory"))
 def person_history(args, person):
     _wait(args)
     with services().read(args.get("version")) as c:
