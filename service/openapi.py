@@ -148,6 +148,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
                  "description": "an event of the log with its fields", "properties": {
                      "id": _NSTR, "position": {"type": "integer"}, "org": _NSTR, "recorded_at": _INSTANT,
                      "writer": _NSTR, "type": _STR}},
+    "Registered": {"type": "object", "required": ["slug", "name", "position"],
+                   "description": "201 when registered now, 200 when it already was (same name)", "properties": {
+                       "slug": SLUG, "name": _STR, "position": {"type": "integer"}, "version": {"type": "integer"}}},
+    "Merge": {"type": "object", "required": ["person", "into", "position"], "properties": {
+        "person": SLUG, "into": SLUG, "position": {"type": "integer"}}},
     "LogPage": {"type": "object", "required": ["events", "next"], "properties": {
         "org": SLUG, "events": {"type": "array", "items": {"$ref": "#/components/schemas/LogEvent"}},
         "next": {"type": "integer", "description": "continue with after=next"}, "head": {"type": "integer"}}},
@@ -159,7 +164,9 @@ def register_answers(spec) -> None:
         spec.components.schema(name, schema)
 
 
-def answer(name: str, status: int = 200) -> dict[str, Any]:
-    """``@blp.doc(**answer("OrgList"))``: the documented body of a route's answer."""
-    return {"responses": {str(status): {"description": "OK", "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{name}"}}}}}}
+def answer(name: str, *statuses: int) -> dict[str, Any]:
+    """``@blp.doc(**answer("OrgList"))``: the documented body of a route's answer (200 unless
+    other statuses are named)."""
+    body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    return {"responses": {str(status): {"description": {200: "OK", 201: "Created"}.get(status, "OK"), "content": body}
+                          for status in statuses or (200,)}}

@@ -86,6 +86,7 @@ class Orgs(MethodView):
     @require("write")
     @blp.arguments(OrgIn)
     @blp.response(201)
+    @blp.doc(**answer("Registered", 201, 200))
     def post(self, data):
         org, created = services().app.register_org(data["slug"], data["name"], g.writer)
         services().appended(org["position"])
@@ -134,6 +135,7 @@ class People(MethodView):
     @require("write")
     @blp.arguments(PersonIn)
     @blp.response(201)
+    @blp.doc(**answer("Registered", 201, 200))
     def post(self, data):
         person, created = services().app.register_person(data["slug"], data["name"], g.writer)
         services().appended(person["position"])
@@ -156,6 +158,7 @@ def get_person(person):
 @require("write")
 @blp.arguments(MergeIn)
 @blp.response(201)
+@blp.doc(**answer("Merge", 201))
 def merge_person(data, person):
     """Record that ``person`` is the person ``into`` (two records of one person, from two sources
     say): answers then show one person with both histories. Undone by retracting the merge."""
@@ -168,6 +171,7 @@ def merge_person(data, person):
 @require("write")
 @blp.arguments(MergeRetractIn)
 @blp.response(201)
+@blp.doc(**answer("Merge", 201))
 def retract_merge(data, person):
     """The merge of ``person`` no longer counts: two people again, each with their own history."""
     retracted = services().app.retract_merge(person, data["reason"], g.writer)
@@ -299,6 +303,9 @@ def stream_all(args):
 @blp.route("/streams/all/live")
 @require("read")
 @blp.arguments(LiveArgs, location="query", unknown="raise")
+@blp.doc(responses={"200": {"description": "events as they are appended, one SSE message each (id: the position, "
+                                           "data: the event as JSON), after a catch-up from the store",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 def stream_live(args):
     """Server-Sent Events: ``id`` is the position; resumes from ``Last-Event-ID`` or ``after``."""
     from flask import Response, stream_with_context

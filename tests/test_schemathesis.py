@@ -15,7 +15,7 @@ from events.seed import load_seed
 
 from .conftest import ADMIN
 
-EXAMPLES = 12  # per operation and store: bounded, so the suite stays within its time
+EXAMPLES = 10  # per operation and store: bounded, so the suite stays within its time
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
