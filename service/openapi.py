@@ -153,6 +153,33 @@ ANSWERS: dict[str, dict[str, Any]] = {
                        "slug": SLUG, "name": _STR, "position": {"type": "integer"}, "version": {"type": "integer"}}},
     "Merge": {"type": "object", "required": ["person", "into", "position"], "properties": {
         "person": SLUG, "into": SLUG, "position": {"type": "integer"}}},
+    "Subscription": {"type": "object", "required": ["id", "url", "filter", "status", "created_at"],
+                     "description": "a webhook subscription as operators see it (never its secret)", "properties": {
+                         "id": _STR, "url": _STR, "status": _STR, "last_error": _NSTR, "created_at": _INSTANT,
+                         "filter": {"type": "object", "properties": {"org": _NSTR, "types": {"type": "array"}}},
+                         "delivered_up_to": {"type": "integer"},
+                         "failures": {"type": "array", "items": {"type": "object"}}}},
+    "SubscriptionList": {"type": "object", "required": ["subscriptions"], "properties": {
+        "subscriptions": {"type": "array", "items": {"$ref": "#/components/schemas/Subscription"}}}},
+    "Job": {"type": "object", "required": ["id", "kind", "name", "state"],
+            "description": "a rebuild or replay: its state and progress", "properties": {
+                "id": _STR, "kind": {"type": "string", "enum": ["rebuild", "replay"]}, "name": _STR,
+                "version": {"type": ["integer", "null"]}, "state": _STR, "done": {"type": "integer"},
+                "total": {"type": "integer"}, "position": {"type": "integer"}, "rate": {"type": ["number", "null"]},
+                "eta_seconds": {"type": ["number", "null"]}, "error": _NSTR, "created_at": _INSTANT,
+                "stalled": {"type": "boolean"}}},
+    "Projections": {"type": "object", "required": ["store", "head", "projections"],
+                    "description": "the log's head, and each projection's position, version and lag",
+                    "properties": {"store": _STR, "head": {"type": "integer"}, "dispatch": _STR,
+                                   "projections": {"type": "object", "additionalProperties": {"type": "object"}}}},
+    "Versions": {"type": "object", "required": ["name", "versions"], "properties": {
+        "name": _STR, "versions": {"type": "array", "items": {"type": "object", "required": ["version", "state"],
+                                                              "properties": {"version": {"type": "integer"},
+                                                                             "state": _STR}}}}},
+    "Parked": {"type": "object", "required": ["position"], "description": "an event whose fold raised",
+               "properties": {"position": {"type": "integer"}, "event_id": _NSTR, "error": _NSTR}},
+    "ParkedList": {"type": "object", "required": ["parked"], "properties": {
+        "parked": {"type": "array", "items": {"$ref": "#/components/schemas/Parked"}}}},
     "LogPage": {"type": "object", "required": ["events", "next"], "properties": {
         "org": SLUG, "events": {"type": "array", "items": {"$ref": "#/components/schemas/LogEvent"}},
         "next": {"type": "integer", "description": "continue with after=next"}, "head": {"type": "integer"}}},
@@ -168,5 +195,6 @@ def answer(name: str, *statuses: int) -> dict[str, Any]:
     """``@blp.doc(**answer("OrgList"))``: the documented body of a route's answer (200 unless
     other statuses are named)."""
     body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
-    return {"responses": {str(status): {"description": {200: "OK", 201: "Created"}.get(status, "OK"), "content": body}
+    return {"responses": {str(status): {"description": {200: "OK", 201: "Created", 202: "Accepted"}.get(status, "OK"),
+                                            "content": body}
                           for status in statuses or (200,)}}

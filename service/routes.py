@@ -337,6 +337,7 @@ def _subscription(c, sub: str) -> dict:
 class Subscriptions(MethodView):
     @require("operate")
     @blp.response(200)
+    @blp.doc(**answer("SubscriptionList"))
     def get(self):
         with services().read() as c:
             return {"subscriptions": queries.subscriptions(c)}
@@ -344,6 +345,7 @@ class Subscriptions(MethodView):
     @require("operate")
     @blp.arguments(SubscriptionIn)
     @blp.response(201)
+    @blp.doc(**answer("Subscription", 201))
     def post(self, data):
         """Subscribe a URL to the stream. Deliveries are rq jobs: this needs ORGHISTORY_REDIS_URL."""
         from workers.webhooks import AddressNotAllowed, check_address
@@ -367,6 +369,7 @@ class Subscriptions(MethodView):
 class SubscriptionOne(MethodView):
     @require("operate")
     @blp.response(200)
+    @blp.doc(**answer("Subscription"))
     def get(self, sub):
         with services().read() as c:
             return {**_subscription(c, sub), "failures": queries.subscription_failures(c, sub)}
@@ -383,6 +386,7 @@ class SubscriptionOne(MethodView):
 @blp.route("/subscriptions/<sub>/<any(pause, resume):action>", methods=["POST"])
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("Subscription"))
 def subscription_action(sub, action):
     changed = services().app.change_subscription(sub, {"pause": "paused", "resume": "resumed"}[action], g.writer)
     services().appended(changed["position"])
@@ -395,6 +399,7 @@ def subscription_action(sub, action):
 @require("operate")
 @blp.arguments(RedeliverIn)
 @blp.response(200)
+@blp.doc(**answer("Subscription"))
 def subscription_redeliver(data, sub):
     changed = services().app.change_subscription(sub, "redeliver", g.writer, data["from_position"])
     services().appended(changed["position"])
@@ -406,6 +411,7 @@ def subscription_redeliver(data, sub):
 @blp.route("/ops/projections")
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("Projections"))
 def ops_projections():
     """Head of the log, each projection's position, version and lag; rq queue and workers."""
     from workers.status import status
@@ -438,6 +444,7 @@ def _start_job(kind: str, name: str, func: str, *args) -> tuple[dict, int, dict]
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
 @require("operate")
 @blp.response(202)
+@blp.doc(**answer("Job", 202))
 def ops_rebuild(name):
     """Rebuild a projection blue/green: a new version is built beside the live one, readers switch
     to it atomically when it has caught up, the old one is dropped. Progress: the job's Location."""
@@ -455,6 +462,7 @@ def ops_rebuild(name):
 @require("operate")
 @blp.arguments(ReplayIn)
 @blp.response(202)
+@blp.doc(**answer("Job", 202))
 def ops_replay(data, name):
     """Fold a scratch version up to a position or record time, queryable with ``?version=``."""
     _projection(name)
@@ -466,6 +474,7 @@ def ops_replay(data, name):
 @blp.route("/ops/projections/<name>/versions")
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("Versions"))
 def ops_versions(name):
     """Every version of a projection not yet dropped: live, building, scratch, retired."""
     from projections import versions
@@ -499,6 +508,7 @@ def ops_drop_version(name, version):
 @blp.route("/ops/jobs/<job_id>")
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("Job"))
 def ops_job(job_id):
     """A rebuild's or replay's state and progress: position reached, head, rate, ETA."""
     from workers import joblog
@@ -518,6 +528,7 @@ def ops_job(job_id):
 @blp.route("/ops/parked")
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("ParkedList"))
 def ops_parked():
     """Events whose fold raised, with their errors (unresolved ones)."""
     from workers.catchup import parked
@@ -528,6 +539,7 @@ def ops_parked():
 @blp.route("/ops/parked/<int:position>/<any(retry, skip):action>", methods=["POST"])
 @require("operate")
 @blp.response(200)
+@blp.doc(**answer("Parked"))
 def ops_parked_action(position, action):
     """Retry a parked event (after a fix) or skip it for good."""
     from workers.catchup import retry_parked, skip_parked

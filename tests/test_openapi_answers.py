@@ -17,6 +17,8 @@ URLS = [
     "/v1/orgs/openai/changes?from=2023-01-01&to=2025-01-01", "/v1/orgs/openai/timeline",
     "/v1/orgs/openai/units/board/members/adam-dangelo/why?as_of=2023-11-18",
     "/v1/orgs/openai/roles/sam-altman/why?as_of=2023-11-18",
+    "/v1/ops/projections", "/v1/ops/projections/history/versions", "/v1/ops/parked", "/v1/subscriptions",
+    "/v1/orgs/openai/popolo",
 ]
 
 
@@ -34,11 +36,27 @@ def test_every_documented_read_answers_as_documented(inprocess_service):
             params["min_position"] = position
         answer = client.ok(client.get(path, **params), 200)
         operation = next(ops["get"] for template, ops in templates.items() if _matches(template, path))
-        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
-        ref = schema["$ref"].replace("#", "urn:orghistory#")
-        jsonschema.validate(answer, {"$ref": ref}, cls=jsonschema.Draft202012Validator, registry=registry)
+        _check(answer, operation["responses"]["200"]["content"]["application/json"]["schema"], registry)
         checked += 1
     assert checked == len(URLS)
+    job = client.post("/v1/ops/projections/history/rebuild")  # an operator's rebuild: a job, then its state
+    assert job.status_code == 202, job.text
+    _validate(document, registry, "/v1/ops/projections/<name>/rebuild", "post", "202", job.json())
+    _validate(document, registry, "/v1/ops/jobs/<job_id>", "get", "200",
+              client.ok(client.get(f"/v1/ops/jobs/{job.json()['id']}"), 200))
+
+
+def _validate(document: dict, registry: Registry, template: str, method: str, status: str, answer) -> None:
+    path = template.replace("<", "{").replace(">", "}")
+    schema = document["paths"]["/v1" + path.removeprefix("/v1")][method]["responses"][status]["content"][
+        "application/json"]["schema"]
+    _check(answer, schema, registry)
+
+
+def _check(answer, schema: dict, registry: Registry) -> None:
+    if "$ref" in schema:  # a component: resolved inside the document
+        schema = {"$ref": schema["$ref"].replace("#", "urn:orghistory#")}
+    jsonschema.validate(answer, schema, cls=jsonschema.Draft202012Validator, registry=registry)
 
 
 def _matches(template: str, path: str) -> bool:

@@ -35,6 +35,10 @@ class Popolo(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
     @blp.response(200)
+    @blp.doc(responses={"200": {"description": "a Popolo document", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["persons", "organizations", "memberships"],
+        "properties": {"persons": {"type": "array"}, "organizations": {"type": "array"},
+                       "memberships": {"type": "array"}, "posts": {"type": "array"}}}}}}})
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         from projections.popolo import export
@@ -61,6 +65,8 @@ class FollowTheMoney(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
     @blp.response(200, content_type=FTM_MEDIA)
+    @blp.doc(responses={"200": {"description": "FollowTheMoney entities", "content": {FTM_MEDIA: {"schema": {
+        "type": "string", "description": "one JSON object (an entity: id, schema, properties) a line"}}}}})
     def get(self, args, org):
         """The organization as FollowTheMoney entities, one JSON object a line."""
         from projections.ftm import export
