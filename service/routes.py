@@ -80,6 +80,7 @@ class Orgs(MethodView):
     @blp.response(200)
     @blp.doc(**answer("OrgList"))
     def get(self):
+        """Every organization: slug, name and when it was recorded."""
         with services().read() as c:
             return {"orgs": queries.list_orgs(c)}
 
@@ -88,6 +89,7 @@ class Orgs(MethodView):
     @blp.response(201)
     @blp.doc(**answer("Registered", 201, 200))
     def post(self, data):
+        """Register an organization (the same slug and name again is a no-op)."""
         org, created = services().app.register_org(data["slug"], data["name"], g.writer)
         services().appended(org["position"])
         return org, 201 if created else 200
@@ -98,6 +100,7 @@ class Orgs(MethodView):
 @blp.response(200)
 @blp.doc(**answer("Org"))
 def get_org(org):
+    """One organization."""
     with services().read() as c:
         return org_or_404(c, org)
 
@@ -108,6 +111,7 @@ class Units(MethodView):
     @blp.response(200)
     @blp.doc(**answer("UnitList"))
     def get(self, org):
+        """The organization's units (board, teams, committees), formed and dissolved when."""
         with services().read() as c:
             org_or_404(c, org)
             return {"org": org, "units": queries.list_units(c, org)}
@@ -116,6 +120,7 @@ class Units(MethodView):
     @blp.arguments(UnitIn)
     @blp.response(201, AppendOut)
     def post(self, data, org):
+        """Form a unit (a unit_formed fact)."""
         fact = {"type": "unit_formed", "unit": data.pop("slug"), **data}
         answer = services().app.append(org, [fact], writer=g.writer, path="", idempotency_key=_idempotency_key())
         services().appended(_top(answer))
@@ -129,6 +134,7 @@ class People(MethodView):
     @blp.response(200)
     @blp.doc(**answer("PersonList"))
     def get(self, args):
+        """People, in slug order, a page at a time."""
         with services().read() as c:
             return {"people": queries.list_people(c, args["after"], args["limit"])}
 
@@ -137,6 +143,7 @@ class People(MethodView):
     @blp.response(201)
     @blp.doc(**answer("Registered", 201, 200))
     def post(self, data):
+        """Register a person (the same slug and name again is a no-op)."""
         person, created = services().app.register_person(data["slug"], data["name"], g.writer)
         services().appended(person["position"])
         return person, 201 if created else 200
@@ -147,6 +154,7 @@ class People(MethodView):
 @blp.response(200)
 @blp.doc(**answer("Person"))
 def get_person(person):
+    """One person, with identifiers and merges."""
     with services().read() as c:
         found = queries.get_person(c, person)
     if found is None:
@@ -244,6 +252,7 @@ def _with_evidence(c, org: str, answer: dict, *lists: list) -> dict:
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
 def unit_members(args, org, unit):
+    """Who was in a unit on a date, as known now or at a record time, with evidence."""
     position = _wait(args)
     with services().read(args.get("version")) as c:
         org_or_404(c, org)
@@ -339,6 +348,7 @@ class Subscriptions(MethodView):
     @blp.response(200)
     @blp.doc(**answer("SubscriptionList"))
     def get(self):
+        """Every webhook subscription (never its secret)."""
         with services().read() as c:
             return {"subscriptions": queries.subscriptions(c)}
 
@@ -371,12 +381,14 @@ class SubscriptionOne(MethodView):
     @blp.response(200)
     @blp.doc(**answer("Subscription"))
     def get(self, sub):
+        """One subscription, with its delivery state and failures."""
         with services().read() as c:
             return {**_subscription(c, sub), "failures": queries.subscription_failures(c, sub)}
 
     @require("operate")
     @blp.response(204)
     def delete(self, sub):
+        """Delete a subscription: no more deliveries."""
         changed = services().app.change_subscription(sub, "deleted", g.writer)
         services().appended(changed["position"])
         services().wait_for(changed["position"], timeout=10)
@@ -388,6 +400,7 @@ class SubscriptionOne(MethodView):
 @blp.response(200)
 @blp.doc(**answer("Subscription"))
 def subscription_action(sub, action):
+    """Pause or resume a subscription's deliveries."""
     changed = services().app.change_subscription(sub, {"pause": "paused", "resume": "resumed"}[action], g.writer)
     services().appended(changed["position"])
     services().wait_for(changed["position"], timeout=10)
@@ -401,6 +414,7 @@ def subscription_action(sub, action):
 @blp.response(200)
 @blp.doc(**answer("Subscription"))
 def subscription_redeliver(data, sub):
+    """Deliver again from a position."""
     changed = services().app.change_subscription(sub, "redeliver", g.writer, data["from_position"])
     services().appended(changed["position"])
     services().wait_for(changed["position"], timeout=10)
@@ -556,6 +570,7 @@ def ops_parked_action(position, action):
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
 def board(args, org):
+    """The board on a date: directors and observers, as known now or at a record time, with evidence."""
     position = _wait(args)
     with services().read(args.get("version")) as c:
         org_or_404(c, org)
@@ -573,6 +588,7 @@ def board(args, org):
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
 @blp.response(200, Roster)
 def roles(args, org):
+    """Organization-level roles (CEO, CTO, ...) on a date, with evidence."""
     position = _wait(args)
     with services().read(args.get("version")) as c:
         org_or_404(c, org)
@@ -588,6 +604,7 @@ def roles(args, org):
 @blp.response(200)
 @blp.doc(**answer("Changes"))
 def changes(args, org):
+    """Who joined and who left which unit and role between two dates, with causes."""
     _wait(args)
     with services().read(args.get("version")) as c:
         org_or_404(c, org)
@@ -603,6 +620,7 @@ def changes(args, org):
 @blp.response(200)
 @blp.doc(**answer("Timeline"))
 def timeline(args, org):
+    """Every fact in valid-time order, with sources, confidence and record time."""
     _wait(args)
     with services().read(args.get("version")) as c:
         org_or_404(c, org)
@@ -617,6 +635,7 @@ def timeline(args, org):
 @blp.response(200)
 @blp.doc(**answer("PersonHistory"))
 def person_history(args, person):
+    """Every seat and role a person held, in every organization."""
     _wait(args)
     with services().read(args.get("version")) as c:
         found = queries.get_person(c, person)

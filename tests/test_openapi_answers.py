@@ -62,3 +62,17 @@ def _check(answer, schema: dict, registry: Registry) -> None:
 def _matches(template: str, path: str) -> bool:
     a, b = template.strip("/").split("/"), path.strip("/").split("/")
     return len(a) == len(b) and all(x == y or x.startswith("<") for x, y in zip(a, b))
+
+
+def test_every_operation_has_a_summary_a_resource_and_a_documented_answer(inprocess_service):
+    document = inprocess_service.ok(inprocess_service.get("/openapi.json"), 200)
+    lacking = []
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            ok = {status: r for status, r in op["responses"].items() if status.startswith("2")}
+            described = all(status == "204" or r.get("content") for status, r in ok.items())
+            if not (op.get("summary") and op.get("tags") and ok and described):
+                lacking.append(f"{method.upper()} {path}")
+    assert lacking == []

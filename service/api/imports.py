@@ -110,6 +110,7 @@ def list_imports(args, org):
 @require("read")
 @blp.response(200, ImportOut)
 def get_import(org, import_id):
+    """One import: its source, document digest, summary and the events it recorded."""
     with services().read() as c:
         org_or_404(c, org)
         found = queries.get_import(c, org, import_id)
