@@ -71,7 +71,7 @@ def fill(settings: Settings, events: int) -> None:
             task = bar.add_task("register people", total=len(people))
             for i in range(0, len(people), PEOPLE_BATCH):
                 chunk = people[i:i + PEOPLE_BATCH]
-                missing = app.registered_people({s for s, _ in chunk}) ^ {s for s, _ in chunk}
+                missing = {s for s, _ in chunk} - app.registered_people({s for s, _ in chunk})
                 app.save(*[Person(slug=s, name=name, writer=None) for s, name in chunk if s in missing])
                 bar.advance(task, len(chunk))
         task = bar.add_task("append facts", total=len(facts), completed=done)

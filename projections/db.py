@@ -107,7 +107,7 @@ class Conn:
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.execute(sql, params)
-        rows = cur.fetchall()  # first: in pipeline mode the description comes with the rows
+        rows = cur.fetchall()
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in rows]
 

@@ -7,6 +7,8 @@ import json
 from datetime import date
 from typing import Any
 
+from events.validtime import ValidTime
+
 from .db import Conn
 from .fold import OPEN_END
 from .schema import FOREVER, WIDE
@@ -249,16 +251,12 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
                     "corrected_by": [c["id"] for c in json.loads(r["corrections"])
                                      if known_at is None or c["recorded_at"] <= known_at], **p})
     # A correction may move a fact in valid time: order by what is believed.
-    from events.validtime import ValidTime
-
     out.sort(key=lambda f: (ValidTime.parse(f.get("effective") or "unknown").earliest, f["position"]))
     return out[:limit]
 
 
 def _within(effective: str | None, start: date | None, end: date | None) -> bool:
     """Whether a fact dated ``effective`` may fall in ``[start, end)``."""
-    from events.validtime import ValidTime
-
     when = ValidTime.parse(effective or "unknown")
     return (start is None or when.latest >= start) and (end is None or when.earliest < end)
 
