@@ -42,8 +42,9 @@ from rich.progress import Progress  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections import queries  # noqa: E402
+from projections.fold import OPEN_END  # noqa: E402
+from projections.schema import FOREVER, WIDE  # noqa: E402
 from service.progress import progress  # noqa: E402
-from projections.schema import FOREVER, OPEN_END, WIDE  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
 from workers.runtime import open_store  # noqa: E402
 

@@ -16,8 +16,8 @@ import threading
 import time
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Iterator, Sequence
 from uuid import UUID
 
@@ -37,7 +37,6 @@ from .domain import (
     org_id,
     person_id,
 )
-from .fastdecode import FastDecoder
 from .errors import (
     AlreadyExists,
     IdempotencyKeyReused,
@@ -46,6 +45,7 @@ from .errors import (
     UnknownReference,
     VersionConflict,
 )
+from .fastdecode import FastDecoder
 from .settings import Settings
 from .vocabulary import TYPES, apply_changes, field_path, parse_fact, slug, text
 
@@ -276,7 +276,7 @@ class OrgHistory(Application[UUID]):
                     "position": positions[(org.id, a["version"])],
                     "recorded_at": e.timestamp.isoformat(),
                 }
-                for a, e in zip(answer_events, events)
+                for a, e in zip(answer_events, events, strict=True)
             ],
         }
 

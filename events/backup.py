@@ -85,7 +85,7 @@ def import_log(app: OrgHistory, lines: Iterable[str] | IO[str], batch: int = 200
             ids = app.recorder.insert_events(pending)
             # The store links each event itself; it must come to the very hash the export gave.
             got = dict(app.recorder.select_links(min(ids) - 1, len(ids)))
-            for i, (number, expected) in zip(ids, hashes):
+            for i, (number, expected) in zip(ids, hashes, strict=True):
                 if expected is not None and got.get(i) != expected:
                     raise ValueError(f"line {number}: the store linked this event to another hash than the "
                                      "export's (was the store empty?)")

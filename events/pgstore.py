@@ -78,7 +78,7 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
             old = [_Row(r["id"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
                    for r in curs.fetchall()]
         rows = old + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
-                      for i, e in zip(ids, stored_events)]
+                      for i, e in zip(ids, stored_events, strict=True)]
         curs.executemany(SQL("INSERT INTO {} (position, hash) VALUES (%s, %s)").format(self._chain_table),
                          list(chain.links(previous, rows)))
 

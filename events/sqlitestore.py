@@ -29,7 +29,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                       "WHERE rowid > ? AND rowid < ? ORDER BY rowid", (position, ids[0]))
             old = c.fetchall()
         rows = [_Row(*r) for r in old] + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
-                                          for i, e in zip(ids, stored_events)]
+                                          for i, e in zip(ids, stored_events, strict=True)]
         c.executemany(f"INSERT INTO {chain.TABLE} (position, hash) VALUES (?, ?)", list(chain.links(previous, rows)))
         return ids
 

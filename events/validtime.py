@@ -11,8 +11,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 
 # Sentinels for "unbounded" ends. ISO strings of these sort correctly as text, which lets the
 # projections store dates as TEXT on SQLite and PostgreSQL alike.

@@ -24,8 +24,16 @@ from events.vocabulary import TYPES as FACT_TYPES
 from .db import Conn
 from .fold import people_of, units_of
 from .schema import FOREVER
-from .store import ALL_FACT_COLUMNS, MERGE_COLUMNS, SUB_COLUMNS, UNIT_COLUMNS, FactRow, MemoryStore, row_columns, \
-    tracked
+from .store import (
+    ALL_FACT_COLUMNS,
+    MERGE_COLUMNS,
+    SUB_COLUMNS,
+    UNIT_COLUMNS,
+    FactRow,
+    MemoryStore,
+    row_columns,
+    tracked,
+)
 
 _CHUNK = 500  # keys per IN (...) list: well under SQLite's limit of bound parameters
 

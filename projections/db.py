@@ -19,7 +19,6 @@ from typing import Any, Iterator, Sequence
 
 from events.settings import Settings
 
-
 DEFAULT_PROJECTION = "history"
 # Tables that exist once per version of a projection (``tenures`` is ``tenures_v3`` in version 3).
 # Kept in step with ``schema.VERSIONED`` (a test checks); spelled here so db.py imports nothing.
@@ -92,7 +91,7 @@ class Conn:
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                 (self.table(table), len(rows))).fetchall()]
             self.executemany(f"INSERT INTO {table} (id, {columns}) VALUES (?, {marks})",
-                             [(i, *r) for i, r in zip(ids, rows)])
+                             [(i, *r) for i, r in zip(ids, rows, strict=True)])
             return [int(i) for i in ids]
         sql = self.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})")
         return [int(self.raw.execute(sql, r).lastrowid) for r in rows]
@@ -109,7 +108,7 @@ class Conn:
         cur = self.execute(sql, params)
         rows = cur.fetchall()
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.all(sql, params)

@@ -18,10 +18,10 @@ from events.application import RecordedEvent
 from events.validtime import ValidTime
 from events.vocabulary import apply_changes
 
+from .batchstore import BatchStore
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
 from .fold import FactView, Row, _Person, fold_person, people_of, units_of
-from .batchstore import BatchStore
 from .store import TABLE_COLUMNS, MemoryStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 
 NAME = DEFAULT_PROJECTION

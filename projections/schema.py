@@ -10,7 +10,6 @@ roles), hold one row per (tenure, version of our knowledge of it): valid time is
 from __future__ import annotations
 
 from .db import Conn
-from .fold import OPEN_END  # end of a tenure that has not ended
 
 FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
 # What this code's fold writes. A version folded by older code (a lower number) still answers, but

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .db import Conn
-from .schema import FOREVER, OPEN_END, span_years
+from .fold import OPEN_END
+from .schema import FOREVER, span_years
 
 TABLE_COLUMNS = ("person", "role", "tenure_key", "start_text", "start_lo", "start_hi", "end_text", "end_lo",
                  "end_hi", "cause", "start_event", "end_event", "evidence", "disputed")
@@ -48,7 +49,7 @@ class FactRow:
     __slots__ = ALL_FACT_COLUMNS + ("_payload", "_view")
 
     def __init__(self, values: Sequence) -> None:
-        for k, v in zip(ALL_FACT_COLUMNS, values):
+        for k, v in zip(ALL_FACT_COLUMNS, values, strict=True):
             setattr(self, k, v)
         self._payload = self._view = None
 

@@ -11,11 +11,11 @@ from typing import Callable, Iterable
 
 from events.application import RecordedEvent
 
-from .db import Conn
 from .clock import now
+from .db import Conn
 from .projector import Projector, tracked
-from .store import MemoryStore
 from .schema import create_shared, create_version
+from .store import MemoryStore
 
 TABLES = {
     "orgs": "slug, name, position, recorded_at",

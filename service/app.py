@@ -9,10 +9,10 @@ from flask import Flask, jsonify, send_from_directory
 from flask_smorest import Api
 
 from events.settings import Settings
+from workers.logs import configure_logging
 
 from . import problems
 from .bootstrap import Services, bootstrap
-from workers.logs import configure_logging
 
 
 class OrghistoryApi(Api):

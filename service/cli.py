@@ -88,10 +88,9 @@ def _worker_app():
 @click.option("--name", default=None, help="worker name (default: host and pid)")
 def worker(burst: bool, name: str | None) -> None:
     """Run an rq worker (needs ORGHISTORY_REDIS_URL)."""
-    from workers.worker import run_worker
-
     from workers.logs import configure_logging
     from workers.runtime import open_store
+    from workers.worker import run_worker
 
     configure_logging()
     settings = Settings.from_env()
@@ -527,7 +526,8 @@ def _fold_bar(label: str):
 def rebuild(name: str) -> None:
     """Rebuild a projection blue/green: fold the whole log into a new version beside the live one,
     switch readers to it atomically, drop the old one. Killed, it resumes when run again."""
-    from workers.rebuild import RebuildBusy, rebuild as run
+    from workers.rebuild import RebuildBusy
+    from workers.rebuild import rebuild as run
 
     settings = Settings.from_env()
     _services()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
 from eventsourcing.persistence import ConnectionUnavailableError
+from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 from events.errors import (

@@ -17,7 +17,6 @@ from .edge import json_body
 from .openapi import APPEND_BODY, answer
 from .problems import Problem
 from .schemas import (
-    ReplayIn,
     AppendOut,
     AsOfArgs,
     ChangesArgs,
@@ -25,14 +24,15 @@ from .schemas import (
     LiveArgs,
     MergeIn,
     MergeRetractIn,
-    StreamArgs,
     OrgIn,
     PageArgs,
     PeoplePageArgs,
     PersonIn,
     RedeliverIn,
-    SubscriptionIn,
+    ReplayIn,
     Roster,
+    StreamArgs,
+    SubscriptionIn,
     TimelineArgs,
     UnitIn,
     known_at_text,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import marshmallow as ma
 from marshmallow import fields, validate
-
-import re
+from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
 
 from events.errors import InvalidFact
 from events.vocabulary import CONFIDENCE, DIGITS, MAX_INT, SLUG, TYPES, UNIT_KINDS, clean
-from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
+
 STREAM_TYPES = tuple(TYPES) + ("org_registered", "imported", "person_renamed", "person_merged", "merge_retracted",
                                 "person_identified")
 

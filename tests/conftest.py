@@ -234,3 +234,17 @@ def production(pg_settings, redis_url, tmp_path, extra_env: dict | None = None, 
 def service(request):
     """Every scenario runs on both shapes."""
     return request.getfixturevalue("inprocess_service" if request.param == "sqlite-inprocess" else "production_service")
+
+
+# One member of a board: the organization the malformed- and hostile-input tests write against.
+GOOD = {"type": "member_joined", "unit": "board", "person": "alice", "role": "director", "effective": "2020-01-01"}
+
+
+@pytest.fixture
+def acme(inprocess_service):
+    c = inprocess_service
+    c.ok(c.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+    c.ok(c.post("/v1/people", {"slug": "alice", "name": "Alice"}))
+    c.ok(c.post("/v1/orgs/acme/units", {"slug": "board", "name": "Board", "kind": "board", "effective": "2010"}))
+    c.ok(c.post("/v1/orgs/acme/events", GOOD))
+    return c

@@ -54,12 +54,12 @@ def tenures(facts: list[dict]) -> list[dict]:
         open_: dict[tuple, dict] = {}  # (unit|None, role, key) -> start fact
         ousted: dict[str, list[str]] = {}
 
-        def close(key, f, unmatched=False):
+        def close(key, f, unmatched=False, open_=open_, person=person):  # bound: used in this iteration
             start = None if unmatched else open_.pop(key)
             out.append({"unit": key[0], "person": person, "role": key[1], "start": start, "end": f,
                         "formed": formed.get(key[0])})
 
-        def close_where(f, unit=None, role=None, tkey=None, seats_only=True, allow_unmatched=True):
+        def close_where(f, unit=None, role=None, tkey=None, seats_only=True, allow_unmatched=True, open_=open_):
             hits = [k for k in open_ if (k[0] is not None if seats_only else True)
                     and (unit is None or k[0] == unit) and (role is None or k[1] == role)
                     and (tkey is None or k[2] == tkey)]

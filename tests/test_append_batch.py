@@ -9,7 +9,7 @@ import pytest
 
 from events.application import OrgHistory, _project
 from events.domain import org_id
-from events.errors import UnknownReference
+from events.errors import AlreadyExists, UnknownReference
 from events.settings import Settings
 from workers.runtime import forget, open_store
 
@@ -72,7 +72,7 @@ def test_a_rejected_batch_changes_nothing_in_the_store_or_the_cache(settings):
     assert raised.value.field == "events[3].person"
     bad = _facts(100, 10) + [{"type": "unit_formed", "unit": "team-0", "name": "Again", "kind": "team",
                               "effective": "2001"}]
-    with pytest.raises(Exception):
+    with pytest.raises(AlreadyExists):
         app.append("acme", bad, writer="test")  # the unit exists: rejected after ten facts were recorded
     assert app.head_position() == head
     assert app.get_org("acme").version == 101

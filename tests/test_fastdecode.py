@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import Notification
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from events.application import _DECODERS, OrgHistory
 from events.domain import IdempotentAppend

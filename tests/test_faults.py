@@ -33,7 +33,7 @@ def test_writers_racing_for_a_version_have_exactly_one_winner(service, request):
     expected = 1
     for round_ in range(4):
 
-        def write(i: int) -> int:
+        def write(i: int, round_: int = round_, expected: int = expected) -> int:
             return client.post("/v1/orgs/acme/events", {"events": [
                 {"type": "noted", "title": f"round {round_} writer {i}", "effective": "2020"}],
                 "expected_version": expected}).status_code

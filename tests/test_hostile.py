@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from .conftest import ADMIN
-from .test_malformed import GOOD, acme  # noqa: F401 (the fixture)
+from .conftest import ADMIN, GOOD
 
 DEEP = "[" * 5000 + "]" * 5000
 

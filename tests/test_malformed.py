@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ADMIN
-
-GOOD = {"type": "member_joined", "unit": "board", "person": "alice", "role": "director", "effective": "2020-01-01"}
-
-
-@pytest.fixture
-def acme(inprocess_service):
-    c = inprocess_service
-    c.ok(c.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
-    c.ok(c.post("/v1/people", {"slug": "alice", "name": "Alice"}))
-    c.ok(c.post("/v1/orgs/acme/units", {"slug": "board", "name": "Board", "kind": "board", "effective": "2010"}))
-    c.ok(c.post("/v1/orgs/acme/events", GOOD))
-    return c
-
+from .conftest import ADMIN, GOOD
 
 BAD_WRITES = [
     # (path, body, headers, status, field)

@@ -61,7 +61,7 @@ def _check(answer, schema: dict, registry: Registry) -> None:
 
 def _matches(template: str, path: str) -> bool:
     a, b = template.strip("/").split("/"), path.strip("/").split("/")
-    return len(a) == len(b) and all(x == y or x.startswith("<") for x, y in zip(a, b))
+    return len(a) == len(b) and all(x == y or x.startswith("<") for x, y in zip(a, b, strict=True))
 
 
 def test_every_operation_has_a_summary_a_resource_and_a_documented_answer(inprocess_service):

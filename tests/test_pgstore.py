@@ -3,10 +3,11 @@ in psycopg's pipeline mode at about 8,000 events; now it is sent in chunks, in o
 
 from __future__ import annotations
 
+from eventsourcing.persistence import StoredEvent
+
 from events.domain import Organization
 from events.pgstore import _chunks
 from events.vocabulary import parse_fact
-from eventsourcing.persistence import StoredEvent
 
 
 def test_twenty_thousand_events_in_one_save(pg_settings):

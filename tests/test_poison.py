@@ -13,7 +13,7 @@ from events.seed import load_seed
 from events.settings import Settings
 from projections import queries
 from projections.projector import Projector
-from workers.catchup import catch_up, parked, retry_parked, skip_parked
+from workers.catchup import catch_up, parked, retry_parked
 from workers.runtime import forget, open_store
 from workers.status import status
 

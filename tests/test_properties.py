@@ -9,7 +9,6 @@ import itertools
 import os
 from datetime import date, datetime, timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -86,7 +86,7 @@ def test_the_readme_walk_through_answers_as_it_says(tmp_path):
         assert run.returncode == 0, run.stderr
         outputs = run.stdout.split(marker)[:-1]
         assert len(outputs) == len(commands)
-        for command, output, check in zip(commands, outputs, checks):
+        for command, output, check in zip(commands, outputs, checks, strict=True):
             answer = json.loads(output) if output.strip() else None
             assert check(answer), f"{command}\nanswered: {output[:2000]}"
     finally:

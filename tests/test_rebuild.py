@@ -29,7 +29,7 @@ from workers.locks import runner_lock
 from workers.rebuild import RebuildBusy, rebuild, replay
 from workers.runtime import forget, open_store
 
-from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, stop, spawn
+from .conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, spawn, stop
 from .test_properties import FAST, PEOPLE, _record, histories
 
 CRISIS = date(2023, 11, 18)  # Altman fired the day before: four directors left

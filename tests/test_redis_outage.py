@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from .conftest import BIN, Client, _wait_http, free_port, service_env, stop, spawn
+from .conftest import BIN, Client, _wait_http, free_port, service_env, spawn, stop
 from .test_streams import read_sse
 
 

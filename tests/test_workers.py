@@ -14,7 +14,7 @@ from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
 from workers.runtime import open_store
 
-from .conftest import BIN, service_env, stop, spawn
+from .conftest import BIN, service_env, spawn, stop
 
 
 def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):

@@ -16,8 +16,8 @@ import time
 from events.settings import Settings
 from projections.projector import NAME
 
-from .runtime import open_store
 from .catchup import catch_up, lag, projected
+from .runtime import open_store
 
 log = logging.getLogger("orghistory.dispatch")
 QUEUE = "orghistory"

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from projections import clock
 from projections.clock import now as _now
 from projections.db import Database
+
 from . import processes
 
 STATES = ("queued", "running", "finished", "failed")

@@ -26,16 +26,16 @@ import threading
 import time
 import traceback
 import tracemalloc
-from dataclasses import dataclass
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 from events.application import RecordedEvent
 from events.settings import Settings
 from projections import clock, versions
-from projections.projector import Projector, park
 from projections.batchstore import BatchStore, RebuildStore
+from projections.projector import Projector, park
 from projections.schema import READ_THROUGH_INDEXES
 from projections.store import Changes, MemoryStore, tracked, write_tracking
 

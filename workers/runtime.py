@@ -11,8 +11,8 @@ import threading
 
 from events.application import OrgHistory
 from events.settings import Settings
-from projections.db import Database, PostgresDatabase
 from projections import versions
+from projections.db import Database, PostgresDatabase
 
 from .locks import runner_lock
 

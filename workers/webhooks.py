@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import os
-import http.client
 import socket
 import ssl
 import time

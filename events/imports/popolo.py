@@ -269,7 +269,8 @@ def _read_memberships(doc: dict, data: Dataset, posts: dict, periods: dict) -> N
         if seen[mid] > 1:
             mid = f"{mid}#{seen[mid]}"  # duplicate ids: each is its own record, told apart by order
 
-        def reject(reason: str, effective: str | None = None) -> None:
+        def reject(reason: str, effective: str | None = None, mid: str = mid, path: str = path,
+                   m: dict = m) -> None:  # bound now: called only within this iteration
             data.rejected[mid] = Rejection("membership", mid, path, reason, m, effective)
 
         post = posts.get(post_id) if post_id else None

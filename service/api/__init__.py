@@ -12,7 +12,6 @@ from projections.db import Conn
 
 from ..edge import BoundedParser
 
-
 # The API's resources, as /docs groups its routes: (tag, what it is, the routes it has).
 RESOURCES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("as of", "Who was where on a date, as known now or at a record time, and why",

@@ -11,10 +11,10 @@ from events import imports
 from events.errors import InvalidFact, NotFound
 from projections import queries
 
-from . import Blueprint, org_or_404
 from ..auth import require, services
 from ..edge import json_body
 from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
+from . import Blueprint, org_or_404
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
 
