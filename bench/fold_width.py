@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from events.application import RecordedEvent  # noqa: E402
+from events.recorded import RecordedEvent  # noqa: E402
 from events.vocabulary import parse_fact  # noqa: E402
 from projections.projector import Projector  # noqa: E402
 from projections.store import MemoryStore  # noqa: E402

@@ -15,8 +15,6 @@ import sqlite3
 import threading
 import time
 from copy import deepcopy
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from typing import Any, Iterator, Sequence
 from uuid import UUID
@@ -25,12 +23,9 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import IntegrityError
 
 from .domain import (
-    FACT_CLASSES,
-    Dataset,
     IdempotentAppend,
     Organization,
     Person,
-    PersonIdentifier,
     Subscription,
     fact_fields,
     idempotency_id,
@@ -46,34 +41,12 @@ from .errors import (
     VersionConflict,
 )
 from .fastdecode import FastDecoder
+from .recorded import RecordedEvent, recorded
 from .settings import Settings
-from .vocabulary import TYPES, apply_changes, field_path, parse_fact, slug, text
+from .vocabulary import CORRECTED, PERSON_REGISTERED, TYPES, apply_changes, field_path, parse_fact, slug, text
 
 MAX_BATCH = int(os.environ.get("ORGHISTORY_MAX_BATCH_EVENTS") or 5000)
 WRITE_RETRIES = 40
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """A stored event as the read side and integrators see it."""
-
-    position: int
-    id: str | None  # "<org>@<version>" for facts; None for registrations outside an org
-    org: str | None
-    type: str
-    recorded_at: datetime
-    writer: str | None
-    fields: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "position": self.position,
-            "org": self.org,
-            "recorded_at": self.recorded_at.isoformat(),
-            "writer": self.writer,
-            **self.fields,
-        }
 
 
 def _fingerprint(payload: Any) -> str:
@@ -234,9 +207,9 @@ class OrgHistory(Application[UUID]):
         events: list[Organization.Fact] = []
         for i, fact in enumerate(facts):
             at = self._item_path(path, i)
-            if fact["type"] == "corrected":
+            if fact["type"] == CORRECTED.name:
                 self._check_correction(org, fact, at)
-            if fact["type"] == "person_registered":
+            if fact["type"] == PERSON_REGISTERED.name:
                 existing = self.find_person(fact["person"])
                 if existing is not None and existing.name != fact["name"]:
                     raise AlreadyExists(f"person {fact['person']!r} is registered as {existing.name!r}", field_path(at, "person"))
@@ -286,23 +259,20 @@ class OrgHistory(Application[UUID]):
         return f"{path}[{i}]" if path else ""
 
     def _check_correction(self, org: Organization, fact: dict, at: str, new_people: set[str] = frozenset()) -> None:
-        target_org, _, version = fact["target"].rpartition("@")
-        if target_org != org.slug or not 1 < int(version) <= org.version:
-            raise UnknownReference(f"no event {fact['target']} in {org.slug}", field_path(at, "target"))
-        target = self.fact_at(org.id, int(version))
-        if target.type_name in ("corrected", "retracted", "person_registered"):
+        version = org.check_target(fact["target"], field_path(at, "target"))
+        target = self.fact_at(org.id, version)
+        spec = TYPES[target.type_name]
+        if not spec.correctable:
             raise InvalidFact(f"a {target.type_name} fact cannot be corrected; retract it instead", field_path(at, "target"))
-        if target.type_name == "unit_formed" and "unit" in fact["changes"]:
-            raise InvalidFact("a unit's slug cannot be corrected", field_path(at, "changes.unit"))
+        for name in spec.fixed:
+            if name in fact["changes"]:
+                raise InvalidFact(f"the {name} of a {spec.name} fact cannot be corrected",
+                                  field_path(at, f"changes.{name}"))
         corrected = apply_changes(fact_fields(target), fact["changes"], field_path(at, "changes"))
-        for name in TYPES[corrected["type"]].people:
+        for name in spec.people:
             if corrected.get(name) and corrected[name] not in new_people and self.find_person(corrected[name]) is None:
                 raise UnknownReference(f"no person {corrected[name]!r}", field_path(at, f"changes.{name}"))
-        for name in TYPES[corrected["type"]].units:
-            value = corrected.get(name)
-            for unit in value if isinstance(value, list) else [value]:
-                if unit is not None and unit not in org.units:
-                    raise UnknownReference(f"no unit {unit!r} in {org.slug}", field_path(at, f"changes.{name}"))
+        org.check_units(spec, corrected, field_path(at, "changes"))
 
     def fact_at(self, aggregate_id: UUID, version: int) -> Organization.Fact:
         found = list(self.events.get(aggregate_id, gt=version - 1, lte=version))
@@ -459,9 +429,7 @@ class OrgHistory(Application[UUID]):
 
     @staticmethod
     def _recorded(position: int, event: Any) -> RecordedEvent:
-        # One dict lookup on the event's class instead of a chain of isinstance checks: a rebuild
-        # decodes every event of the log, and this ran longer than the library's own decoding.
-        return _DECODERS.get(type(event), _internal)(position, event)
+        return recorded(position, event)
 
     # --- imports and people -------------------------------------------------------------------
 
@@ -537,81 +505,3 @@ class OrgHistory(Application[UUID]):
 
     def close(self) -> None:
         self.factory.close()
-
-
-# --- decoding stored events into RecordedEvent, by the event's class ------------------------------
-
-def _fact(position: int, event: Organization.Fact) -> RecordedEvent:
-    return RecordedEvent(position, f"{event.org}@{event.originator_version}", event.org, event.type_name,
-                         event.timestamp, event.writer, fact_fields(event))
-
-
-def _org_registered(position: int, event: Organization.Registered) -> RecordedEvent:
-    return RecordedEvent(position, f"{event.slug}@1", event.slug, "org_registered", event.timestamp, event.writer,
-                         {"type": "org_registered", "org": event.slug, "name": event.name})
-
-
-def _subscription_created(position: int, event: Subscription.Created) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "subscription_created", event.timestamp, event.writer,
-                         {"type": "subscription_created", "aggregate_id": str(event.originator_id),
-                          "sub": event.sub, "url": event.url, "org": event.org, "types": event.types,
-                          "secret": event.secret, "start_after": event.start_after})
-
-
-def _subscription_changed(position: int, event: Subscription.Changed) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "subscription_changed", event.timestamp, event.writer,
-                         {"type": "subscription_changed", "aggregate_id": str(event.originator_id),
-                          "action": event.action, "from_position": event.from_position})
-
-
-def _person_registered(position: int, event: Person.Registered) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "person_registered", event.timestamp, event.writer,
-                         {"type": "person_registered", "person": event.slug, "name": event.name})
-
-
-def _person_renamed(position: int, event: Person.Renamed) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "person_renamed", event.timestamp, event.writer,
-                         {"type": "person_renamed", "person": event.person, "name": event.name,
-                          "effective": event.effective})
-
-
-def _person_merged(position: int, event: Person.Merged) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "person_merged", event.timestamp, event.writer,
-                         {"type": "person_merged", "person": event.person, "into": event.into,
-                          "reason": event.reason})
-
-
-def _merge_retracted(position: int, event: Person.MergeRetracted) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "merge_retracted", event.timestamp, event.writer,
-                         {"type": "merge_retracted", "person": event.person, "reason": event.reason})
-
-
-def _person_identified(position: int, event: PersonIdentifier.Created) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "person_identified", event.timestamp, event.writer,
-                         {"type": "person_identified", "person": event.person, "scheme": event.scheme,
-                          "identifier": event.value})
-
-
-def _imported(position: int, event: Dataset.Synced) -> RecordedEvent:
-    return RecordedEvent(position, None, event.org, "imported", event.timestamp, event.writer,
-                         {"type": "imported", "import": f"{event.source}-{event.originator_version - 1}",
-                          "org": event.org, "source": event.source, "format": event.format, "digest": event.digest,
-                          "first": event.first, "last": event.last, "summary": event.summary})
-
-
-def _internal(position: int, event: Any) -> RecordedEvent:
-    return RecordedEvent(position, None, None, "internal", event.timestamp, None, {"type": "internal"})
-
-
-_DECODERS = {
-    **{cls: _fact for cls in FACT_CLASSES.values()},
-    Organization.Registered: _org_registered,
-    Subscription.Created: _subscription_created,
-    Subscription.Changed: _subscription_changed,
-    Person.Registered: _person_registered,
-    Person.Renamed: _person_renamed,
-    Person.Merged: _person_merged,
-    Person.MergeRetracted: _merge_retracted,
-    PersonIdentifier.Created: _person_identified,
-    Dataset.Synced: _imported,
-}

@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from . import vocabulary as v
 from .errors import AlreadyExists, UnknownReference
 from .vocabulary import TYPES, field_path
 
@@ -228,8 +229,7 @@ class Organization(Aggregate):
             state["origin"] = None  # logs written before imports were syncs never recorded one
 
         def apply(self, org: Organization) -> None:
-            if self.type_name == "unit_formed":
-                org.units[self.unit] = self.kind  # type: ignore[attr-defined]
+            """Most facts change nothing the aggregate checks writes against (see ``UnitFormed``)."""
 
     def __init__(self, slug: str, name: str, writer: str | None):
         self.slug = slug
@@ -250,27 +250,34 @@ class Organization(Aggregate):
             return field_path(path, name)
 
         spec = TYPES[fact["type"]]
-        if fact["type"] == "unit_formed" and fact["unit"] in self.units:
+        if spec.unit_edge == "formed" and fact["unit"] in self.units:
             raise AlreadyExists(f"unit {fact['unit']!r} already exists in {self.slug}", at("unit"))
-        for name in spec.units:
-            value = fact.get(name)
-            for i, unit in enumerate(value if isinstance(value, list) else [value]):
-                if unit is not None and unit not in self.units:
-                    where = at(name) + (f"[{i}]" if isinstance(value, list) else "")
-                    raise UnknownReference(f"no unit {unit!r} in {self.slug}", where)
-        if "target" in fact:
-            target_org, _, target_version = fact["target"].rpartition("@")
-            if target_org != self.slug or not 1 < int(target_version) <= self.version:
-                raise UnknownReference(f"no event {fact['target']} in {self.slug}", at("target"))
+        self.check_units(spec, fact, path)
+        if spec.amends is not None:
+            self.check_target(fact["target"], at("target"))
         cls = FACT_CLASSES[fact["type"]]
         fields = {k: v for k, v in fact.items() if k != "type"}
         fields.setdefault("origin", None)
         self.trigger_event(cls, org=self.slug, writer=writer, timestamp=timestamp, **fields)
         return self.pending_events[-1]  # type: ignore[return-value]
 
+    def check_units(self, spec: v.FactType, fact: dict[str, Any], path: str) -> None:
+        """Every unit the fact names (other than one it forms) exists in this organization."""
+        for name, unit in spec.required_units(fact):
+            if unit not in self.units:
+                raise UnknownReference(f"no unit {unit!r} in {self.slug}", field_path(path, name))
+
+    def check_target(self, target: str, at: str) -> int:
+        """The version of the fact ``target`` names: one of this organization's facts, recorded
+        before now (version 1 is the registration, not a fact)."""
+        target_org, _, version = target.rpartition("@")
+        if target_org != self.slug or not 1 < int(version) <= self.version:
+            raise UnknownReference(f"no event {target} in {self.slug}", at)
+        return int(version)
+
     # The vocabulary, one event class per fact type. Field names match the wire format.
     class PersonRegistered(Fact):
-        type_name = "person_registered"
+        type_name = v.PERSON_REGISTERED.name
         person: str
         name: str
 
@@ -278,7 +285,7 @@ class Organization(Aggregate):
         """Version 2 added ``origin`` and ``classification`` (the source's own word for the kind of
         body: legislature, party, ...)."""
 
-        type_name = "unit_formed"
+        type_name = v.UNIT_FORMED.name
         unit: str
         name: str
         kind: str
@@ -291,15 +298,18 @@ class Organization(Aggregate):
             state["origin"] = None
             state["classification"] = None
 
+        def apply(self, org: Organization) -> None:
+            org.units[self.unit] = self.kind
+
     class UnitDissolved(Fact):
-        type_name = "unit_dissolved"
+        type_name = v.UNIT_DISSOLVED.name
         unit: str
 
     class MemberJoined(Fact):
         """Version 2 added ``title``: the seat or job title as the source words it; version 3
         ``origin`` and ``post`` (the seat's own name, e.g. a constituency's member)."""
 
-        type_name = "member_joined"
+        type_name = v.MEMBER_JOINED.name
         class_version = 3
         unit: str
         person: str
@@ -318,7 +328,7 @@ class Organization(Aggregate):
             state["post"] = None
 
     class MemberLeft(Fact):
-        type_name = "member_left"
+        type_name = v.MEMBER_LEFT.name
         unit: str
         person: str
         role: str | None
@@ -326,52 +336,52 @@ class Organization(Aggregate):
         cause: str
 
     class RoleAssigned(Fact):
-        type_name = "role_assigned"
+        type_name = v.ROLE_ASSIGNED.name
         person: str
         role: str
 
     class RoleEnded(Fact):
-        type_name = "role_ended"
+        type_name = v.ROLE_ENDED.name
         person: str
         role: str
         cause: str
 
     class LeaderOusted(Fact):
-        type_name = "leader_ousted"
+        type_name = v.LEADER_OUSTED.name
         person: str
         roles: list
         seats: list
         by: str | None
 
     class Reinstated(Fact):
-        type_name = "reinstated"
+        type_name = v.REINSTATED.name
         person: str
         roles: list
         seats: list
 
     class Resigned(Fact):
-        type_name = "resigned"
+        type_name = v.RESIGNED.name
         person: str
 
     class LeadReplaced(Fact):
-        type_name = "lead_replaced"
+        type_name = v.LEAD_REPLACED.name
         unit: str
         outgoing: str
         incoming: str
         role: str
 
     class Corrected(Fact):
-        type_name = "corrected"
+        type_name = v.CORRECTED.name
         target: str
         changes: dict
 
     class Retracted(Fact):
-        type_name = "retracted"
+        type_name = v.RETRACTED.name
         target: str
         reason: str
 
     class Noted(Fact):
-        type_name = "noted"
+        type_name = v.NOTED.name
         title: str
         summary: str | None
 

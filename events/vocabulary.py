@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Literal
 
 from .errors import InvalidFact
 from .validtime import InvalidValidTime, ValidTime, parse_date
@@ -187,61 +187,139 @@ class Field:
     default: Any = None
 
 
+UnitEdge = Literal["formed", "dissolved"]
+Amends = Literal["corrects", "retracts"]
+
+
 @dataclass(frozen=True)
 class FactType:
+    """One fact type, declared once: its fields and what it means to the rest of the system.
+
+    The aggregate checks references with it, the projector decides what a fact touches with it,
+    and the fold (``projections.fold``) keeps one rule per type that folds people's tenures."""
+
     name: str
     fields: tuple[Field, ...]
     needs_effective: bool = True
-    # Which fields name people and units, so the application can check they exist.
+    # Fields naming the people the fact is about: they must exist, and their tenures and roles
+    # are what the fold re-derives.
     people: tuple[str, ...] = ()
-    units: tuple[str, ...] = ()
+    # Fields naming the units whose seats (or existence) the fact changes: the fold looks up when
+    # they were formed and dissolved, and the fact is linked to them.
+    touches: tuple[str, ...] = ()
+    # Fields naming units the fact only mentions (who did it): they must exist, nothing else.
+    mentions: tuple[str, ...] = ()
+    # What the fact says of the existence of the unit it names in ``unit``, if anything.
+    unit_edge: UnitEdge | None = None
+    # A fact about another fact (``target``): its correction or its retraction.
+    amends: Amends | None = None
+    # Whether a correction may point at a fact of this type, and the fields it may never change.
+    correctable: bool = True
+    fixed: tuple[str, ...] = ()
+    # Two fields that must name different things (someone cannot replace themselves).
+    distinct: tuple[str, str] | None = None
     doc: str = ""
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def folds(self) -> bool:
+        """A plain fact about people: it only adds to what is known of the people it names."""
+        return bool(self.people) and self.unit_edge is None and self.amends is None
+
+    def people_in(self, fields: dict[str, Any]) -> set[str]:
+        """The people whose tenures and roles this fact can change."""
+        return {fields[name] for name in self.people if fields.get(name)}
+
+    def units_in(self, fields: dict[str, Any]) -> set[str]:
+        """The units whose seats (or existence) this fact changes."""
+        return {unit for _, unit in _named(fields, self.touches)}
+
+    def required_units(self, fields: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """(field path, unit) of every unit that must already exist for the fact to be recorded."""
+        names = self.mentions if self.unit_edge == "formed" else self.touches + self.mentions
+        return _named(fields, names)
+
+
+def _named(fields: dict[str, Any], names: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(``name`` or ``name[i]``, value) of each slug the named fields hold (a slug or a list)."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, list):
+            yield from ((f"{name}[{i}]", v) for i, v in enumerate(value) if v)
+        elif value:
+            yield name, value
 
 
 def F(name: str, check: Callable[[Any, str], Any], required: bool = True, default: Any = None) -> Field:
     return Field(name, check, required, default)
 
 
+# The vocabulary. Code elsewhere refers to a type by these names, never by its string.
+PERSON_REGISTERED = FactType("person_registered", (F("person", slug), F("name", text)), needs_effective=False,
+                             correctable=False, doc="a person exists (people are global)")
+UNIT_FORMED = FactType("unit_formed", (F("unit", slug), F("name", text), F("kind", one_of(UNIT_KINDS)),
+                                       F("mandate", text, False), F("commitments", texts, False, []),
+                                       F("classification", text, False)),
+                       touches=("unit",), unit_edge="formed", fixed=("unit",), doc="the unit exists from effective")
+UNIT_DISSOLVED = FactType("unit_dissolved", (F("unit", slug),), touches=("unit",), unit_edge="dissolved",
+                          doc="every open tenure in the unit ends, cause unit-dissolved")
+MEMBER_JOINED = FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
+                                           F("tenure", slug, False), F("title", text, False), F("post", text, False)),
+                         people=("person",), touches=("unit",), doc="a tenure starts")
+MEMBER_LEFT = FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
+                                       F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
+                       people=("person",), touches=("unit",), doc="the matching tenure ends")
+ROLE_ASSIGNED = FactType("role_assigned", (F("person", slug), F("role", slug)), people=("person",),
+                         doc="an organization-level role starts")
+ROLE_ENDED = FactType("role_ended", (F("person", slug), F("role", slug), F("cause", one_of(CAUSES), False, "unknown")),
+                      people=("person",), doc="an organization-level role ends")
+LEADER_OUSTED = FactType("leader_ousted", (F("person", slug), F("roles", slugs, False, []),
+                                           F("seats", slugs, False, []), F("by", slug, False)),
+                         people=("person",), touches=("seats",), mentions=("by",),
+                         doc="the named roles and seats end, cause removed")
+REINSTATED = FactType("reinstated", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, [])),
+                      people=("person",), touches=("seats",), doc="the named roles and seats start again")
+RESIGNED = FactType("resigned", (F("person", slug),), people=("person",),
+                    doc="every tenure and role of the person in the organization ends, cause resigned")
+LEAD_REPLACED = FactType("lead_replaced", (F("unit", slug), F("outgoing", slug), F("incoming", slug),
+                                           F("role", slug, False, "lead")),
+                         people=("outgoing", "incoming"), touches=("unit",), distinct=("outgoing", "incoming"),
+                         doc="the outgoing lead's tenure ends and the incoming one's starts")
+CORRECTED = FactType("corrected", (F("target", event_id), F("changes", changes)), needs_effective=False,
+                     amends="corrects", correctable=False, doc="the target is re-derived with the new values")
+RETRACTED = FactType("retracted", (F("target", event_id), F("reason", text)), needs_effective=False,
+                     amends="retracts", correctable=False, doc="the target no longer counts")
+NOTED = FactType("noted", (F("title", text), F("summary", text, False)), doc="on the timeline only")
+
 TYPES: dict[str, FactType] = {
     t.name: t
-    for t in (
-        FactType("person_registered", (F("person", slug), F("name", text)), needs_effective=False,
-                 doc="a person exists (people are global)"),
-        FactType("unit_formed", (F("unit", slug), F("name", text), F("kind", one_of(UNIT_KINDS)),
-                                 F("mandate", text, False), F("commitments", texts, False, []),
-                                 F("classification", text, False)),
-                 doc="the unit exists from effective"),
-        FactType("unit_dissolved", (F("unit", slug),), units=("unit",),
-                 doc="every open tenure in the unit ends, cause unit-dissolved"),
-        FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
-                                   F("tenure", slug, False), F("title", text, False), F("post", text, False)),
-                 people=("person",), units=("unit",), doc="a tenure starts"),
-        FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
-                                 F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
-                 people=("person",), units=("unit",), doc="the matching tenure ends"),
-        FactType("role_assigned", (F("person", slug), F("role", slug)), people=("person",),
-                 doc="an organization-level role starts"),
-        FactType("role_ended", (F("person", slug), F("role", slug), F("cause", one_of(CAUSES), False, "unknown")),
-                 people=("person",), doc="an organization-level role ends"),
-        FactType("leader_ousted", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, []),
-                                   F("by", slug, False)),
-                 people=("person",), units=("seats", "by"), doc="the named roles and seats end, cause removed"),
-        FactType("reinstated", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, [])),
-                 people=("person",), units=("seats",), doc="the named roles and seats start again"),
-        FactType("resigned", (F("person", slug),), people=("person",),
-                 doc="every tenure and role of the person in the organization ends, cause resigned"),
-        FactType("lead_replaced", (F("unit", slug), F("outgoing", slug), F("incoming", slug),
-                                   F("role", slug, False, "lead")),
-                 people=("outgoing", "incoming"), units=("unit",),
-                 doc="the outgoing lead's tenure ends and the incoming one's starts"),
-        FactType("corrected", (F("target", event_id), F("changes", changes)), needs_effective=False,
-                 doc="the target is re-derived with the new values"),
-        FactType("retracted", (F("target", event_id), F("reason", text)), needs_effective=False,
-                 doc="the target no longer counts"),
-        FactType("noted", (F("title", text), F("summary", text, False)), doc="on the timeline only"),
-    )
+    for t in (PERSON_REGISTERED, UNIT_FORMED, UNIT_DISSOLVED, MEMBER_JOINED, MEMBER_LEFT, ROLE_ASSIGNED, ROLE_ENDED,
+              LEADER_OUSTED, REINSTATED, RESIGNED, LEAD_REPLACED, CORRECTED, RETRACTED, NOTED)
 }
+
+
+def fact_type(name: str) -> FactType | None:
+    """The declaration of a fact type, or None for events that are not facts (registrations,
+    imports, subscriptions)."""
+    return TYPES.get(name)
+
+
+def people_of(fields: dict[str, Any]) -> set[str]:
+    """The people whose tenures a fact (its fields, ``type`` included) can change."""
+    spec = TYPES.get(fields["type"])
+    return spec.people_in(fields) if spec else set()
+
+
+def units_of(fields: dict[str, Any]) -> set[str]:
+    """The units whose seats or existence a fact (its fields, ``type`` included) changes."""
+    spec = TYPES.get(fields["type"])
+    return spec.units_in(fields) if spec else set()
+
+
+def is_unit_edge(type_name: str) -> bool:
+    """Whether facts of this type form or dissolve a unit."""
+    spec = TYPES.get(type_name)
+    return spec is not None and spec.unit_edge is not None
+
 
 COMMON = ("type", "effective", "announced", "sources", "confidence", "note", "origin")
 _confidence = one_of(CONFIDENCE)
@@ -284,8 +362,8 @@ def parse_fact(raw: Any, path: str = "") -> dict[str, Any]:
     out["confidence"] = _confidence(raw.get("confidence", "reported"), at("confidence"))
     out["note"] = text(raw["note"], at("note")) if raw.get("note") is not None else None
     out["origin"] = origin(raw["origin"], at("origin")) if raw.get("origin") is not None else None
-    if kind == "lead_replaced" and out["outgoing"] == out["incoming"]:
-        raise InvalidFact("must differ from outgoing", at("incoming"))
+    if spec.distinct and out[spec.distinct[0]] == out[spec.distinct[1]]:
+        raise InvalidFact(f"must differ from {spec.distinct[0]}", at(spec.distinct[1]))
     return out
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from events.application import RecordedEvent
-from events.vocabulary import TYPES as FACT_TYPES
+from events.recorded import RecordedEvent
+from events.vocabulary import fact_type, is_unit_edge, people_of, units_of
 
 from .db import Conn
-from .fold import people_of, units_of
 from .schema import FOREVER
 from .store import (
     ALL_FACT_COLUMNS,
@@ -85,23 +84,24 @@ class BatchStore(MemoryStore):
         targets: dict[str, list[str]] = {}
         edges: dict[str, set[str]] = {}
         for e in events:
-            if e.org is None or e.type not in FACT_TYPES:
+            spec = fact_type(e.type) if e.org is not None else None
+            if spec is None:
                 continue
-            if e.type in ("unit_formed", "unit_dissolved"):
+            if spec.unit_edge:
                 edges.setdefault(e.org, set()).add(e.fields["unit"])
-            if e.type in ("corrected", "retracted"):
+            if spec.amends:
                 targets.setdefault(e.org, []).append(e.fields["target"])
-            people.setdefault(e.org, set()).update(people_of(e.type, e.fields))
-            units.setdefault(e.org, set()).update(units_of(e.type, e.fields))
+            people.setdefault(e.org, set()).update(spec.people_in(e.fields))
+            units.setdefault(e.org, set()).update(spec.units_in(e.fields))
         for org, ids in targets.items():  # a correction re-derives the people of the fact it corrects
             self._load_facts(org, ids)
             for i in ids:
                 row = self.facts.get((org, i))
                 if row is not None:
                     fields = json.loads(row.payload)
-                    people.setdefault(org, set()).update(people_of(row.type, fields))
-                    units.setdefault(org, set()).update(units_of(row.type, fields))
-                    if row.type in ("unit_formed", "unit_dissolved"):
+                    people.setdefault(org, set()).update(people_of(fields))
+                    units.setdefault(org, set()).update(units_of(fields))
+                    if is_unit_edge(row.type):
                         edges.setdefault(org, set()).add(fields["unit"])
         for org, names in edges.items():  # a unit formed or dissolved re-derives everyone in it
             self._load_units(org, sorted(names))
@@ -253,7 +253,7 @@ class BatchStore(MemoryStore):
         # other facts need not be, and are not edges.
         self._load_units(org, [unit])
         edges = [r for r in (self.facts.get((org, i)) for i in self.fact_units.get((org, unit), ())) if r is not None]
-        return sorted((r for r in edges if r["type"] in ("unit_formed", "unit_dissolved") and r["retracted_by"] is None),
+        return sorted((r for r in edges if is_unit_edge(r["type"]) and r["retracted_by"] is None),
                       key=lambda r: r["position"])
 
     def units_info(self, org: str, units: Sequence[str]) -> list[dict]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from events import vocabulary as v
 from events.validtime import BEGINNING, END_OF_TIME, ValidTime
+from events.vocabulary import FactType
 
 OPEN_END = END_OF_TIME.isoformat()
 UNKNOWN_START = BEGINNING.isoformat()
@@ -146,41 +148,10 @@ class _Person:
             o = _Open(None, None)
         self.rows.append(self._row(None, role, "", o, f, cause))
 
-    # -- the vocabulary -----------------------------------------------------------------------
-
     def apply(self, f: FactView) -> None:
-        x, t, me = f.fields, f.type, self.person
-        if t == "member_joined":
-            self.open_seat(x["unit"], x.get("role") or "member", x.get("tenure") or "", f)
-        elif t == "member_left":
-            self.close_seats(f, x.get("cause") or "unknown", x["unit"], x.get("role"), x.get("tenure"))
-        elif t == "role_assigned":
-            self.open_role(x["role"], f)
-        elif t == "role_ended":
-            self.close_role(f, x["role"], x.get("cause") or "unknown")
-        elif t == "leader_ousted":
-            for role in x.get("roles") or []:
-                self.close_role(f, role, "removed")
-            for unit in x.get("seats") or []:
-                self.ousted[unit] = self.close_seats(f, "removed", unit) or ["member"]
-        elif t == "reinstated":
-            for role in x.get("roles") or []:
-                self.open_role(role, f)
-            for unit in x.get("seats") or []:
-                for role in self.ousted.pop(unit, ["member"]):
-                    self.open_seat(unit, role, "", f)
-        elif t == "resigned":
-            self.close_seats(f, "resigned", unmatched=False)
-            for role in list(self.roles):
-                self.close_role(f, role, "resigned")
-        elif t == "lead_replaced":
-            role = x.get("role") or "lead"
-            if x["outgoing"] == me:
-                self.close_seats(f, "replaced", x["unit"], role)
-            if x["incoming"] == me:
-                self.open_seat(x["unit"], role, "", f)
-        elif t == "unit_dissolved":
-            self.close_seats(f, "unit-dissolved", x["unit"], unmatched=False)
+        rule = RULES.get(f.type)
+        if rule is not None:  # facts without a rule (noted, unit_formed) change no tenure
+            rule(self, f.fields, f)
 
     def open_rows(self) -> list[Row]:
         """The rows of what is still held, without ending the fold (more facts may follow)."""
@@ -216,19 +187,77 @@ def derive(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> li
     return fold_person(person, facts, formed).finish()
 
 
-def people_of(fact_type: str, fields: dict[str, Any]) -> set[str]:
-    """The people whose tenures a fact can change."""
-    if fact_type == "lead_replaced":
-        return {fields["outgoing"], fields["incoming"]}
-    if fact_type in ("corrected", "retracted", "noted", "unit_formed", "unit_dissolved", "person_registered"):
-        return set()
-    return {fields["person"]} if fields.get("person") else set()
+# -- the rules: one per fact type that changes tenures or roles -------------------------------------
+# Fields are as ``events.vocabulary.parse_fact`` normalized them: its defaults are already filled.
+
+Rule = Callable[[_Person, dict[str, Any], FactView], None]
+RULES: dict[str, Rule] = {}
 
 
-def units_of(fact_type: str, fields: dict[str, Any]) -> set[str]:
-    out = set()
-    if fields.get("unit"):
-        out.add(fields["unit"])
-    for u in fields.get("seats") or []:
-        out.add(u)
-    return out
+def rule(spec: FactType) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[spec.name] = fn
+        return fn
+    return register
+
+
+@rule(v.MEMBER_JOINED)
+def _member_joined(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.open_seat(x["unit"], x["role"], x.get("tenure") or "", f)
+
+
+@rule(v.MEMBER_LEFT)
+def _member_left(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.close_seats(f, x["cause"], x["unit"], x.get("role"), x.get("tenure"))
+
+
+@rule(v.ROLE_ASSIGNED)
+def _role_assigned(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.open_role(x["role"], f)
+
+
+@rule(v.ROLE_ENDED)
+def _role_ended(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.close_role(f, x["role"], x["cause"])
+
+
+@rule(v.LEADER_OUSTED)
+def _leader_ousted(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    for role in x["roles"]:
+        p.close_role(f, role, "removed")
+    for unit in x["seats"]:
+        # what they held there, to be given back if they are reinstated
+        p.ousted[unit] = p.close_seats(f, "removed", unit) or ["member"]
+
+
+@rule(v.REINSTATED)
+def _reinstated(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    for role in x["roles"]:
+        p.open_role(role, f)
+    for unit in x["seats"]:
+        for role in p.ousted.pop(unit, ["member"]):
+            p.open_seat(unit, role, "", f)
+
+
+@rule(v.RESIGNED)
+def _resigned(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.close_seats(f, "resigned", unmatched=False)
+    for role in list(p.roles):
+        p.close_role(f, role, "resigned")
+
+
+@rule(v.LEAD_REPLACED)
+def _lead_replaced(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    if x["outgoing"] == p.person:
+        p.close_seats(f, "replaced", x["unit"], x["role"])
+    if x["incoming"] == p.person:
+        p.open_seat(x["unit"], x["role"], "", f)
+
+
+@rule(v.UNIT_DISSOLVED)
+def _unit_dissolved(p: _Person, x: dict[str, Any], f: FactView) -> None:
+    p.close_seats(f, "unit-dissolved", x["unit"], unmatched=False)
+
+
+# Every fact type that names people changes their tenures or roles, so it needs a rule here.
+assert {t.name for t in v.TYPES.values() if t.people} <= set(RULES), "a fact type about people has no fold rule"

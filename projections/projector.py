@@ -12,22 +12,31 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from events.application import RecordedEvent
+from events.recorded import Kind, RecordedEvent
 from events.validtime import ValidTime
-from events.vocabulary import apply_changes
+from events.vocabulary import TYPES, FactType, apply_changes, fact_type, is_unit_edge, people_of, units_of
 
 from .batchstore import BatchStore
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
-from .fold import FactView, Row, _Person, fold_person, people_of, units_of
+from .fold import FactView, Row, _Person, fold_person
 from .store import TABLE_COLUMNS, MemoryStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 
 NAME = DEFAULT_PROJECTION
-# Facts that only add to what we know of the people they name (see ``Projector._extend``).
-PLAIN = frozenset({"member_joined", "member_left", "role_assigned", "role_ended", "leader_ousted", "reinstated",
-                   "resigned", "lead_replaced"})
+Handler = Callable[["Projector", RecordedEvent, str], None]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def _on(*kinds: Kind) -> Callable[[Handler], Handler]:
+    """Register a ``Projector`` method as the handler of events of these kinds (not facts)."""
+    def register(method: Handler) -> Handler:
+        for kind in kinds:
+            _HANDLERS[kind] = method
+        return method
+    return register
+
 _END_EVENT = TABLE_COLUMNS.index("end_event")
 
 
@@ -131,76 +140,95 @@ class Projector:
     # -- one event ----------------------------------------------------------------------------
 
     def _apply_one(self, e: RecordedEvent, recorded: str) -> None:
-        s, f = self.s, e.fields
-        if e.type == "org_registered":
-            s.add_org(e.org, f["name"], e.position, recorded)
+        spec = fact_type(e.type) if e.org is not None else None
+        if spec is None:  # not a fact of an organization: registrations, imports, subscriptions
+            handler = _HANDLERS.get(e.type)
+            if handler is not None:  # None: internal bookkeeping (idempotency records)
+                handler(self, e, recorded)
             return
-        if e.type == "person_registered" and e.org is None:
-            s.add_person(f["person"], f["name"], e.position, recorded)
-            s.add_name((f["person"], f["name"], None, None, e.position, recorded))
-            return
-        if e.type == "person_renamed":
-            w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-            s.add_name((f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
-                        e.position, recorded))
-            s.set_person_name(f["person"], f["name"])
-            return
-        if e.type == "person_identified":
-            s.add_identifier((f["scheme"], f["identifier"], f["person"], e.position, recorded))
-            return
-        if e.type in ("person_merged", "merge_retracted"):
-            self._merge(e, recorded)
-            return
-        if e.type == "imported":
-            self._import(e, recorded)
-            return
-        if e.type == "subscription_created":
-            s.add_subscription((f["sub"], f["aggregate_id"], f["url"], f["org"], json.dumps(f["types"]), f["secret"],
-                                "active", e.position, None, f["start_after"], recorded))
-            return
-        if e.type == "subscription_changed":
-            status = {"paused": "paused", "deleted": "deleted", "resumed": "active"}.get(f["action"])
-            s.change_subscription(f["aggregate_id"], status, e.position, f["action"], f["from_position"])
-            return
-        if e.org is None:
-            return  # internal bookkeeping (idempotency records)
-        org = e.org
+        self._apply_fact(e, spec, recorded)
+
+    @_on(Kind.ORG_REGISTERED)
+    def _org_registered(self, e: RecordedEvent, recorded: str) -> None:
+        self.s.add_org(e.org, e.fields["name"], e.position, recorded)
+
+    @_on(Kind.PERSON_REGISTERED)
+    def _person_registered(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        self.s.add_person(f["person"], f["name"], e.position, recorded)
+        self.s.add_name((f["person"], f["name"], None, None, e.position, recorded))
+
+    @_on(Kind.PERSON_RENAMED)
+    def _person_renamed(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        w = ValidTime.parse(f["effective"]) if f.get("effective") else None
+        self.s.add_name((f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
+                         e.position, recorded))
+        self.s.set_person_name(f["person"], f["name"])
+
+    @_on(Kind.PERSON_IDENTIFIED)
+    def _person_identified(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        self.s.add_identifier((f["scheme"], f["identifier"], f["person"], e.position, recorded))
+
+    @_on(Kind.SUBSCRIPTION_CREATED)
+    def _subscription_created(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        self.s.add_subscription((f["sub"], f["aggregate_id"], f["url"], f["org"], json.dumps(f["types"]), f["secret"],
+                                 "active", e.position, None, f["start_after"], recorded))
+
+    @_on(Kind.SUBSCRIPTION_CHANGED)
+    def _subscription_changed(self, e: RecordedEvent, recorded: str) -> None:
+        f = e.fields
+        status = {"paused": "paused", "deleted": "deleted", "resumed": "active"}.get(f["action"])
+        self.s.change_subscription(f["aggregate_id"], status, e.position, f["action"], f["from_position"])
+
+    # -- a fact of the vocabulary -------------------------------------------------------------
+
+    def _apply_fact(self, e: RecordedEvent, spec: FactType, recorded: str) -> None:
+        s, f, org = self.s, e.fields, e.org
         self._insert_fact(e, recorded)
-        touched_people: set[str] = set()
-        touched_units: set[str] = set()
-        if e.type in ("corrected", "retracted"):
-            target = self._fact(org, f["target"])
-            if target is None:
-                return
-            before = json.loads(target["payload"])
-            touched_people |= people_of(before["type"], before)
-            touched_units |= self._unit_scope(before)
-            if e.type == "retracted":
-                s.retract(org, f["target"], e.id, recorded)
-            else:
-                after = apply_changes(before, f["changes"], "changes")
-                corrections = json.loads(target["corrections"]) + [
-                    {"id": e.id, "recorded_at": recorded, "changes": f["changes"]}]
-                w = ValidTime.parse(after.get("effective") or "unknown")
-                s.correct(org, f["target"], json.dumps(after), json.dumps(corrections), after.get("effective"),
-                          w.earliest.isoformat(), w.latest.isoformat(), after["confidence"])
-                self._link(org, f["target"], after)
-                touched_people |= people_of(after["type"], after)
-                touched_units |= self._unit_scope(after)
-            self._refresh_units(org, {u for u in touched_units})
+        if spec.amends is not None:
+            touched = self._amend(e, spec, recorded)
+            if touched is None:
+                return  # its target is not a fact we hold
+            touched_people, touched_units = touched
         else:
             self._link(org, e.id, f)
-            touched_people |= people_of(e.type, f)
-            if e.type in ("unit_formed", "unit_dissolved"):
-                touched_units.add(f["unit"])
-                self._refresh_units(org, {f["unit"]})
+            touched_people = spec.people_in(f)
+            touched_units = {f["unit"]} if spec.unit_edge else set()
+            self._refresh_units(org, touched_units)
         for unit in touched_units:
             touched_people |= s.unit_people(org, unit)
         # A plain fact about people (not a correction, not a unit's formation or dissolution) may
         # extend their cached fold instead of re-deriving them (see ``_extend``).
-        new = e if e.type in PLAIN and not touched_units else None
+        new = e if spec.folds and not touched_units else None
         for person in sorted({self._canonical(p) for p in touched_people}):
             self._rederive(org, person, recorded, new)
+
+    def _amend(self, e: RecordedEvent, spec: FactType, recorded: str) -> tuple[set[str], set[str]] | None:
+        """A correction or retraction of an earlier fact: the people and units of the target,
+        before and after, are the ones to re-derive."""
+        s, f, org = self.s, e.fields, e.org
+        target = self._fact(org, f["target"])
+        if target is None:
+            return None
+        before = json.loads(target["payload"])
+        touched_people, touched_units = people_of(before), self._unit_scope(before)
+        if spec.amends == "retracts":
+            s.retract(org, f["target"], e.id, recorded)
+        else:
+            after = apply_changes(before, f["changes"], "changes")
+            corrections = json.loads(target["corrections"]) + [
+                {"id": e.id, "recorded_at": recorded, "changes": f["changes"]}]
+            w = ValidTime.parse(after.get("effective") or "unknown")
+            s.correct(org, f["target"], json.dumps(after), json.dumps(corrections), after.get("effective"),
+                      w.earliest.isoformat(), w.latest.isoformat(), after["confidence"])
+            self._link(org, f["target"], after)
+            touched_people |= people_of(after)
+            touched_units |= self._unit_scope(after)
+        self._refresh_units(org, touched_units)
+        return touched_people, touched_units
 
     # -- people merged into one ----------------------------------------------------------------
 
@@ -223,13 +251,14 @@ class Projector:
                     todo.append(alias)
         return out
 
+    @_on(Kind.PERSON_MERGED, Kind.MERGE_RETRACTED)
     def _merge(self, e: RecordedEvent, recorded: str) -> None:
         """A merge (or its retraction) changes who holds the merged person's tenures: re-derive
         both sides in every organization where either has facts."""
         f, s = e.fields, self.s
         person = f["person"]
         before = s.merged_into(person)
-        if e.type == "person_merged":
+        if e.type == Kind.PERSON_MERGED:
             s.set_merge((person, f["into"], e.position, recorded, f.get("reason")), person)
         else:
             s.set_merge(None, person)
@@ -240,6 +269,7 @@ class Projector:
             for p in sorted(everyone):
                 self._rederive(org, p, recorded)
 
+    @_on(Kind.IMPORTED)
     def _import(self, e: RecordedEvent, recorded: str) -> None:
         f = e.fields
         first = self.s.fact(e.org, f["first"]) if f.get("first") else None
@@ -251,13 +281,14 @@ class Projector:
 
     @staticmethod
     def _unit_scope(fields: dict[str, Any]) -> set[str]:
-        return {fields["unit"]} if fields["type"] in ("unit_formed", "unit_dissolved") else set()
+        """The unit a fact forms or dissolves, if it does."""
+        return {fields["unit"]} if is_unit_edge(fields["type"]) else set()
 
     def _insert_fact(self, e: RecordedEvent, recorded: str) -> None:
         self.s.insert_fact(fact_values(e, recorded), e.fields)
 
     def _link(self, org: str, fact_id: str, fields: dict[str, Any]) -> None:
-        self.s.link(org, fact_id, people_of(fields["type"], fields), units_of(fields["type"], fields))
+        self.s.link(org, fact_id, people_of(fields), units_of(fields))
 
     def _fact(self, org: str, fact_id: str) -> dict | None:
         return self.s.fact(org, fact_id)
@@ -266,8 +297,8 @@ class Projector:
         """The units table holds each unit as currently believed (formation and dissolution)."""
         for unit in units:
             rows = self.s.unit_edges(org, unit)
-            formed = next((r for r in rows if r["type"] == "unit_formed"), None)
-            dissolved = [r for r in rows if r["type"] == "unit_dissolved"]
+            formed = next((r for r in rows if TYPES[r["type"]].unit_edge == "formed"), None)
+            dissolved = [r for r in rows if TYPES[r["type"]].unit_edge == "dissolved"]
             if formed is None:
                 self.s.set_unit(org, unit, None)
                 continue
@@ -302,8 +333,8 @@ class Projector:
         own = s.person_facts(org, person)
         # A correction may have moved a fact to someone else: keep only what is about this person now.
         parsed = [(r, _payload(r)) for r in own]
-        parsed = [(r, p) for r, p in parsed if person in people_of(r["type"], p)]
-        units = sorted({u for r, p in parsed for u in units_of(r["type"], p)})
+        parsed = [(r, p) for r, p in parsed if person in people_of(p)]
+        units = sorted({u for _, p in parsed for u in units_of(p)})
         formed: dict[str, str] = {}
         dissolved_ids: list[str] = []
         for u in s.units_info(org, units):
@@ -338,11 +369,11 @@ class Projector:
                     continue
                 seen.add(r["id"])
                 payload = _payload(r)
-                if not group & people_of(r["type"], payload):
+                if not group & people_of(payload):
                     continue  # a correction moved it to someone else
                 fields = {k: (as_one.get(v, v) if k in ("person", "outgoing", "incoming") else v)
                           for k, v in payload.items()}
-                units |= units_of(r["type"], fields)
+                units |= units_of(fields)
                 views.append(FactView(r["id"], int(r["position"]), r["type"], fields, r["confidence"],
                                       _view(r, payload).evidence))
         formed: dict[str, str] = {}
@@ -367,7 +398,7 @@ class Projector:
         key = view.sort_key()
         if hit.last is not None and not key > hit.last:
             return False
-        new_units = units_of(view.type, view.fields) - hit.units
+        new_units = units_of(view.fields) - hit.units
         if new_units:
             info = self.s.units_info(org, sorted(new_units))
             if any(u["dissolved_event"] for u in info):

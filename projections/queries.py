@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from events.validtime import ValidTime
+from events.vocabulary import CORRECTED
 
 from .db import Conn
 from .fold import OPEN_END
@@ -195,7 +196,7 @@ def _import_touched(conn: Conn, org: str, import_id: str) -> set[str]:
     rows = conn.all("SELECT id, type, payload FROM facts WHERE org=? AND position >= ? AND position <= ?",
                     (org, found["first_position"], found["last_position"]))
     out = {r["id"] for r in rows}
-    out |= {json.loads(r["payload"])["target"] for r in rows if r["type"] == "corrected"}
+    out |= {json.loads(r["payload"])["target"] for r in rows if r["type"] == CORRECTED.name}
     return out
 
 

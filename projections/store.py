@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from events.vocabulary import is_unit_edge
+
 from .db import Conn
 from .fold import OPEN_END
 from .schema import FOREVER, span_years
@@ -306,7 +308,7 @@ class MemoryStore:
 
     def unit_edges(self, org: str, unit: str) -> list[dict]:
         rows = [self.facts[(org, i)] for i in self.fact_units.get((org, unit), ())]
-        return sorted((r for r in rows if r["type"] in ("unit_formed", "unit_dissolved") and r["retracted_by"] is None),
+        return sorted((r for r in rows if is_unit_edge(r["type"]) and r["retracted_by"] is None),
                       key=lambda r: r["position"])
 
     def set_unit(self, org: str, unit: str, values: tuple | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable, Iterable
 
-from events.application import RecordedEvent
+from events.recorded import RecordedEvent
 
 from .clock import now
 from .db import Conn

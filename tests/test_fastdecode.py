@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from events.application import _DECODERS, OrgHistory
+from events.application import OrgHistory
 from events.domain import IdempotentAppend
 from events.fastdecode import FastDecoder
 from events.imports import read
+from events.recorded import _DECODERS
 from events.seed import load_seed
 
 FIXTURES = Path(__file__).parent / "fixtures"

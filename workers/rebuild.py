@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from events.application import RecordedEvent
+from events.recorded import RecordedEvent
 from events.settings import Settings
 from projections import clock, versions
 from projections.batchstore import BatchStore, RebuildStore
