@@ -45,9 +45,8 @@ VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "t
              "subscriptions", "names", "identifiers", "imports", "merges")
 
 
-def version_ddl(postgres: bool, s: str) -> list[str]:
-    """DDL of one version; ``s`` is its suffix, e.g. ``_v3``."""
-    serial = "BIGSERIAL PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY"
+def version_ddl(serial: str, s: str) -> list[str]:
+    """DDL of one version; ``s`` is its suffix, e.g. ``_v3``; ``serial`` the type of a generated id."""
     return [
         f"""CREATE TABLE IF NOT EXISTS orgs{s} (
             slug TEXT PRIMARY KEY, name TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL)""",
@@ -126,7 +125,7 @@ def version_ddl(postgres: bool, s: str) -> list[str]:
     ]
 
 
-def shared_ddl(postgres: bool) -> list[str]:
+def shared_ddl() -> list[str]:
     """Tables every version shares: positions, versions, jobs, parked events, delivery state, tokens."""
     return [
         """CREATE TABLE IF NOT EXISTS tracking (
@@ -184,7 +183,7 @@ def suffix(version: int) -> str:
 
 
 def create_shared(conn: Conn) -> None:
-    for statement in shared_ddl(conn.postgres):
+    for statement in shared_ddl():
         conn.execute(statement)
 
 
@@ -192,14 +191,14 @@ def create_version(conn: Conn, version: int, indexes: bool = True) -> None:
     """A version's tables; ``indexes=False`` leaves out the secondary indexes, for a rebuild that
     bulk-loads first and indexes once at the end (``create_indexes``), which is several times
     cheaper than maintaining them row by row."""
-    for statement in version_ddl(conn.postgres, suffix(version)):
+    for statement in version_ddl(conn.dialect.serial_primary_key, suffix(version)):
         if indexes or not statement.startswith("CREATE INDEX"):
             conn.raw.execute(statement)
 
 
 def index_statements(conn: Conn, version: int, only: tuple[str, ...] | None = None) -> list[str]:
     """The secondary indexes of a version (``only``: those named, without the version suffix)."""
-    out = [st for st in version_ddl(conn.postgres, suffix(version)) if st.startswith("CREATE INDEX")]
+    out = [st for st in version_ddl(conn.dialect.serial_primary_key, suffix(version)) if st.startswith("CREATE INDEX")]
     if only is not None:
         out = [st for st in out if st.split()[5][:-len(suffix(version))] in only]
     return out
@@ -217,11 +216,7 @@ def drop_version(conn: Conn, version: int, tables: tuple[str, ...] = VERSIONED) 
 
 def versioned_tables(conn: Conn) -> set[int]:
     """The versions that have at least one table in this database (or schema)."""
-    if conn.postgres:
-        rows = conn.all("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")
-    else:
-        rows = conn.all("SELECT name FROM sqlite_master WHERE type='table'")
-    names = [r["name"] for r in rows]
+    names = conn.dialect.table_names(conn)
     out = set()
     for n in names:
         base, _, v = n.rpartition("_v")

@@ -86,10 +86,7 @@ def tracked(conn: Conn, name: str | None = None, lock: bool = False) -> tuple[in
     """The position (and record time) a version has reached. ``lock``: hold its row for this
     transaction (PostgreSQL), so concurrent folders serialize on it even without the runner lock."""
     name = name or conn.track
-    if lock and conn.postgres:
-        conn.execute("INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?, 0, '', '') "
-                     "ON CONFLICT (name) DO NOTHING", (name,))
-    suffix = " FOR UPDATE" if lock and conn.postgres else ""
+    suffix = conn.dialect.lock_tracking(conn, name) if lock else ""
     row = conn.one(f"SELECT position, recorded_at FROM tracking WHERE name=?{suffix}", (name,))
     return (int(row["position"]), row["recorded_at"]) if row else (0, "")
 
@@ -415,20 +412,15 @@ class MemoryStore:
 
 
 def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple], ignore_conflicts: bool = False) -> int:
-    """Many rows at once: COPY on PostgreSQL, one executemany on SQLite. ``ignore_conflicts``: a
-    row whose key is taken already is left out (no COPY then: it cannot skip a row)."""
+    """Many rows at once (COPY on PostgreSQL). ``ignore_conflicts``: a row whose key is taken
+    already is left out (no COPY then: it cannot skip a row)."""
     if not rows:
         return 0
     if ignore_conflicts:
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
                          "ON CONFLICT DO NOTHING", rows)
-    elif conn.postgres:
-        with conn.raw.cursor() as cur:
-            with cur.copy(f"COPY {conn.table(table)} ({', '.join(columns)}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
     else:
-        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+        conn.copy_rows(table, columns, rows)
     return len(rows)
 
 
@@ -488,8 +480,8 @@ class Changes:
             n += _insert(conn, table, cols, self.rows.get(table, []))
             conn.executemany(f"UPDATE {table} SET recorded_to=? WHERE id=?", self.closes.get(table, []))
             n += len(self.closes.get(table, []))
-            if conn.postgres and self.last_id.get(table) is not None:
-                conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)", (conn.table(table), self.last_id[table]))
+            if self.last_id.get(table) is not None:
+                conn.dialect.after_copy(conn, table, self.last_id[table])
         n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.spans)
         if self.position:
             write_tracking(conn, self.position, self.last, now)

@@ -15,6 +15,7 @@ from .clock import now
 from .db import Conn
 from .projector import Projector, tracked
 from .schema import create_shared, create_version
+from .sqlite import DIALECT as SQLITE
 from .store import MemoryStore
 
 TABLES = {
@@ -53,7 +54,7 @@ def fresh_fold(events: Iterable[RecordedEvent], progress: Callable[[int], None] 
     it (the incremental path folds in batches read through from the tables: comparing the two
     checks that batch boundaries change nothing)."""
     raw = sqlite3.connect(":memory:", isolation_level=None)
-    conn = Conn(raw, False, version=1)
+    conn = Conn(raw, SQLITE, version=1)
     create_shared(conn)
     create_version(conn, 1)
     raw.execute("BEGIN")

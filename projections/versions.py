@@ -13,7 +13,6 @@ Version numbers never repeat, so a URL with ``?version=3`` can never silently me
 from __future__ import annotations
 
 import logging
-import time
 
 from .clock import now as _now
 from .db import DEFAULT_PROJECTION, Conn, Database
@@ -76,7 +75,7 @@ def _upgrade(conn: Conn, name: str) -> None:
     for r in rows:
         version = int(r["version"])
         create_version(conn, version)
-        bound = Conn(conn.raw, conn.postgres, version, name)
+        bound = Conn(conn.raw, conn.dialect, version, name)
         bound.execute("INSERT INTO names (person, name, effective, eff_lo, position, recorded_at) "
                       "SELECT slug, name, NULL, NULL, position, recorded_at FROM people WHERE true ON CONFLICT DO NOTHING")
         _mark(conn, name, version, 1)
@@ -171,7 +170,7 @@ def drop(db: Database, name: str, version: int, grace: float = 30.0) -> bool:
         return False
     if row["state"] == "live":
         raise ValueError(f"version {version} of {name} is live; rebuild to replace it instead")
-    if db.postgres and not _readers_drained(db, grace):
+    if not db.readers_drained(grace):
         log.warning("old readers still running; version left retired", extra={"projection": name, "version": version})
         return False
     with db.write(bind=False) as conn:
@@ -208,19 +207,3 @@ def drop_retired(db: Database, name: str, grace: float = 30.0) -> list[int]:
         retired = [int(r["version"]) for r in conn.all(
             "SELECT version FROM projection_versions WHERE name=? AND state='retired' AND dropped_at IS NULL", (name,))]
     return [v for v in retired if drop(db, name, v, grace)]
-
-
-def _readers_drained(db: Database, grace: float) -> bool:
-    """True once no other transaction in this database began before this call."""
-    deadline = time.monotonic() + grace
-    with db.write(bind=False) as conn:
-        since = conn.scalar("SELECT clock_timestamp()")
-    while True:
-        with db.read(bind=False) as conn:
-            busy = conn.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                               "AND pid <> pg_backend_pid() AND xact_start < ?", (since,))
-        if not busy:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)

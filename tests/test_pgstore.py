@@ -64,7 +64,7 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(pg_settin
     restart, a failover) is replaced, and the read that took it answers."""
     import psycopg
 
-    from projections import db as db_module
+    from projections import postgres as db_module
     from workers.runtime import forget, open_store
 
     forget()

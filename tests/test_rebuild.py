@@ -53,7 +53,7 @@ def _same_tables(db, a: int, b: int) -> dict:
     from projections.db import Conn
 
     with db.read(version=a) as ca:  # one snapshot, two versions
-        return compare(ca, Conn(ca.raw, ca.postgres).bind(b))
+        return compare(ca, Conn(ca.raw, ca.dialect).bind(b))
 
 
 def _history(app, people: int = 300, facts: int = 4000, seed: int = 7) -> None:

@@ -9,6 +9,8 @@ import pytest
 from events.seed import load_seed
 from events.settings import Settings
 from projections import db, schema, versions
+from projections.postgres import DIALECT as POSTGRES
+from projections.sqlite import DIALECT as SQLITE
 from workers.catchup import catch_up
 from workers.rebuild import rebuild
 from workers.runtime import forget, open_store
@@ -19,7 +21,7 @@ def test_the_rewriter_knows_exactly_the_versioned_tables():
 
 
 def test_names_are_rewritten_and_literals_left_alone():
-    c = db.Conn(sqlite3.connect(":memory:"), False, version=7)
+    c = db.Conn(sqlite3.connect(":memory:"), SQLITE, version=7)
     sql = c.sql("SELECT t.person FROM spans s JOIN tenures t ON t.id=s.row_id WHERE s.kind='tenures' "
                 "AND t.role IN (SELECT role FROM roles) AND fact_people.fact = facts.id")
     assert sql == ("SELECT t.person FROM spans_v7 s JOIN tenures_v7 t ON t.id=s.row_id WHERE s.kind='tenures' "
@@ -27,7 +29,7 @@ def test_names_are_rewritten_and_literals_left_alone():
     # shared tables and index-like names are not versioned
     assert c.sql("SELECT * FROM tracking, parked, jobs WHERE tenures_open = 1") == \
         "SELECT * FROM tracking, parked, jobs WHERE tenures_open = 1"
-    assert db.Conn(None, True, version=2).sql("SELECT ? FROM people") == "SELECT %s FROM people_v2"
+    assert db.Conn(None, POSTGRES, version=2).sql("SELECT ? FROM people") == "SELECT %s FROM people_v2"
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])

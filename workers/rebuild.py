@@ -330,10 +330,7 @@ class _Folder:
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool) -> None:
         now = clock.now()
         with self.db.write(version=self.version, name=self.name) as c:
-            if not c.postgres:
-                # Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this
-                # connection only; SQLite's default is 2 MB) keeps them off the disk.
-                c.raw.execute("PRAGMA cache_size=-262144")
+            c.dialect.tune_bulk_writes(c)
             changes.write(c, now)
             for event_id, position, error in parked:
                 park(c, position, event_id, None, error)

@@ -12,7 +12,7 @@ import threading
 from events.application import OrgHistory
 from events.settings import Settings
 from projections import versions
-from projections.db import Database, PostgresDatabase
+from projections.db import Database
 
 from .locks import runner_lock
 
@@ -27,8 +27,7 @@ def open_store(settings: Settings) -> tuple[OrgHistory, Database]:
         if hit and hit[0] == os.getpid():
             return hit[1], hit[2]
         db = Database.from_settings(settings)
-        if isinstance(db, PostgresDatabase):
-            db.ensure_schema()
+        db.prepare()
         # Several processes start at once (gunicorn workers, rq workers): creating tables and types
         # concurrently races in PostgreSQL's catalog, so one process at a time sets up the schema.
         with runner_lock(settings, "schema-setup"):

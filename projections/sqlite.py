@@ -1,0 +1,105 @@
+"""SQLite: the embedded default. One file, one writer at a time, a connection per thread."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .db import DEFAULT_PROJECTION, Conn, Database
+
+LIST_TABLES = "SELECT name FROM sqlite_master WHERE type='table'"
+# Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this connection only;
+# SQLite's default is 2 MB) keeps them off the disk.
+BULK_CACHE = "PRAGMA cache_size=-262144"
+
+
+class SQLiteDialect:
+    name = "sqlite"
+    serial_primary_key = "INTEGER PRIMARY KEY"
+
+    def placeholders(self, sql: str) -> str:
+        return sql
+
+    def executemany(self, raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raw.executemany(sql, rows)
+
+    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        # in-process, row by row: each insert's rowid is its id
+        sql = conn.sql(f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(rows[0]))})")
+        return [int(conn.raw.execute(sql, r).lastrowid) for r in rows]
+
+    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
+
+    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+
+    def after_copy(self, conn: Conn, table: str, last_id: int) -> None:
+        pass  # an INTEGER PRIMARY KEY goes on from the greatest id in the table
+
+    def lock_tracking(self, conn: Conn, name: str) -> str:
+        return ""  # BEGIN IMMEDIATE holds the database's one write lock already
+
+    def tune_bulk_writes(self, conn: Conn) -> None:
+        conn.raw.execute(BULK_CACHE)
+
+    def table_names(self, conn: Conn) -> list[str]:
+        return [r["name"] for r in conn.all(LIST_TABLES)]
+
+
+DIALECT = SQLiteDialect()
+
+
+class SQLiteDatabase(Database):
+    dialect = DIALECT
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one consistent snapshot for the whole answer
+        try:
+            c = Conn(conn, DIALECT)
+            yield c.bind(version, name) if bind else c
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            c = Conn(conn, DIALECT)
+            yield c.bind(version, name) if bind else c
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def reader(self, version: int, name: str = DEFAULT_PROJECTION) -> Iterator[Conn]:
+        yield Conn(self._conn(), DIALECT, version, name)  # autocommit: no BEGIN, a snapshot per statement
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
