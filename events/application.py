@@ -350,23 +350,7 @@ class OrgHistory(Application[UUID]):
 
     def position_of(self, aggregate_id: UUID, version: int) -> int:
         """The global position the store gave one aggregate event (an indexed primary-key lookup)."""
-        recorder = self.recorder
-        if self.settings.is_postgres:
-            from psycopg.sql import SQL, Identifier
-
-            stmt = SQL("SELECT notification_id FROM {}.{} WHERE originator_id=%s AND originator_version=%s").format(
-                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-            )
-            with recorder.datastore.transaction(commit=False) as cur:
-                cur.execute(stmt, (aggregate_id, version))
-                row = cur.fetchone()
-                return int(row["notification_id"])
-        with recorder.datastore.transaction(commit=False) as cur:
-            cur.execute(
-                f"SELECT rowid FROM {recorder.events_table_name} WHERE originator_id=? AND originator_version=?",
-                (aggregate_id.hex, version),
-            )
-            return int(cur.fetchone()[0])
+        return self.recorder.position_of(aggregate_id, version)
 
     # --- reading the log ---------------------------------------------------------------------
 

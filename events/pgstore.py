@@ -58,6 +58,13 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
                          .format(self._events_table), (list(originator_ids),))
             return {r["originator_id"] for r in curs.fetchall()}
 
+    def position_of(self, originator_id: UUID, version: int) -> int:
+        """The position the store gave one aggregate event (a primary-key lookup)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT notification_id FROM {} WHERE originator_id=%s AND originator_version=%s")
+                         .format(self._events_table), (originator_id, version))
+            return int(curs.fetchone()["notification_id"])
+
     def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(SQL("SELECT position, hash FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(

@@ -47,6 +47,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 found |= {UUID(r[0]) for r in c.fetchall()}
         return found
 
+    def position_of(self, originator_id: UUID, version: int) -> int:
+        """The position the store gave one aggregate event (a primary-key lookup)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid FROM {self.events_table_name} WHERE originator_id=? AND originator_version=?",
+                      (originator_id.hex, version))
+            return int(c.fetchone()[0])
+
     def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT position, hash FROM {chain.TABLE} WHERE position > ? ORDER BY position LIMIT ?",
