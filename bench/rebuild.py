@@ -42,8 +42,8 @@ from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections.clock import stamp  # noqa: E402
 from projections.projector import fact_values  # noqa: E402
+from projections.rows import ALL_FACT_COLUMNS  # noqa: E402
 from projections.schema import version_ddl  # noqa: E402
-from projections.store import ALL_FACT_COLUMNS  # noqa: E402
 from workers.rebuild import memory_budget, rebuild  # noqa: E402
 from workers.runtime import forget, open_store  # noqa: E402
 

@@ -19,21 +19,28 @@ import json
 from typing import Iterable, Sequence
 
 from events.recorded import RecordedEvent
-from events.vocabulary import fact_type, is_unit_edge, people_of, units_of
+from events.vocabulary import TYPES, fact_type, is_unit_edge, people_of, units_of
 
+from .changes import tracked
 from .db import Conn
-from .schema import FOREVER
-from .store import (
+from .rows import (
     ALL_FACT_COLUMNS,
     MERGE_COLUMNS,
+    ROW_TABLES,
     SUB_COLUMNS,
     UNIT_COLUMNS,
     FactRow,
-    MemoryStore,
-    row_columns,
-    tracked,
+    MergeRow,
+    RowKey,
+    RowTable,
+    Seat,
+    SubscriptionRow,
+    UnitRow,
 )
+from .schema import FOREVER
+from .store import MemoryStore
 
+UNIT_EDGES = tuple(t.name for t in TYPES.values() if t.unit_edge)  # the facts that form or dissolve a unit
 _CHUNK = 500  # keys per IN (...) list: well under SQLite's limit of bound parameters
 
 
@@ -73,7 +80,7 @@ class BatchStore(MemoryStore):
         self.pos, self.last = tracked(conn, lock=True)
         # Merges are few and every re-derivation asks who is whom: read them once.
         for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
-            self.merges[r[0]] = tuple(r)
+            self.merges[r[0]] = MergeRow(*r)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -107,7 +114,7 @@ class BatchStore(MemoryStore):
             self._load_units(org, sorted(names))
         for org, names in people.items():
             self._load_people(org, sorted(names))
-            for table in ("tenures", "roles"):
+            for table in ROW_TABLES:
                 self._load_rows(table, org, sorted(names))
         for org, names in units.items():
             self._load_unit_info(org, sorted(names))
@@ -135,18 +142,17 @@ class BatchStore(MemoryStore):
                 self.fact_people.setdefault((org, r[0]), set()).add(row.id)
             self._people_loaded.update((org, p) for p in part)
 
-    def _load_rows(self, table: str, org: str, people: Sequence[str]) -> None:
-        todo = [p for p in people if (table, org, p) not in self._rows_loaded]
-        cols = row_columns(table)
+    def _load_rows(self, table: RowTable, org: str, people: Sequence[str]) -> None:
+        todo = [p for p in people if (table.name, org, p) not in self._rows_loaded]
         for part in _chunks(todo):
             for r in self.c.execute(
-                    f"SELECT id, {', '.join(cols)}, org, recorded_from FROM {table} "
+                    f"SELECT id, {', '.join(table.columns)}, org, recorded_from FROM {table.name} "
                     f"WHERE org=? AND person IN ({_marks(len(part))}) AND recorded_to=?",
                     (org, *part, FOREVER)).fetchall():
                 i, key = int(r[0]), tuple(r[1:])
                 self.rows[table][i] = key
                 self._keep(table, i, key)
-            self._rows_loaded.update((table, org, p) for p in part)
+            self._rows_loaded.update((table.name, org, p) for p in part)
 
     def _load_units(self, org: str, units: Sequence[str]) -> None:
         """Which facts name each unit, who each of them names, and the units' formation and
@@ -165,8 +171,8 @@ class BatchStore(MemoryStore):
                     self._add_person_of((org, fact), person)
             for r in self.c.execute(
                     f"SELECT {cols} FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
-                    f"WHERE u.org=? AND u.unit IN ({_marks(len(part))}) AND f.type IN ('unit_formed','unit_dissolved')",
-                    (org, *part)).fetchall():
+                    f"WHERE u.org=? AND u.unit IN ({_marks(len(part))}) AND f.type IN ({_marks(len(UNIT_EDGES))})",
+                    (org, *part, *UNIT_EDGES)).fetchall():
                 self._adopt(r)
             self._units_loaded.update((org, u) for u in part)
 
@@ -175,7 +181,7 @@ class BatchStore(MemoryStore):
         for part in _chunks(todo):
             for r in self.c.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units WHERE org=? AND slug IN "
                                     f"({_marks(len(part))})", (org, *part)).fetchall():
-                self.units.setdefault((r[0], r[1]), tuple(r))
+                self.units.setdefault((r[0], r[1]), UnitRow(*r))
             self._unit_info_loaded.update((org, u) for u in part)
 
     def _load_facts(self, org: str, ids: Sequence[str]) -> None:
@@ -189,13 +195,13 @@ class BatchStore(MemoryStore):
         if not self._subs_loaded:
             self._subs_loaded = True
             for r in self.c.execute(f"SELECT {', '.join(SUB_COLUMNS)} FROM subscriptions").fetchall():
-                self.subs.setdefault(r[1], list(r))
+                self.subs.setdefault(r[1], SubscriptionRow(*r))
 
     def _load_ids(self) -> None:
         if not self._ids_loaded:
             self._ids_loaded = True
-            for table in ("tenures", "roles"):
-                self.next_id[table] = int(self.c.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
+            for table in ROW_TABLES:
+                self.next_id[table] = int(self.c.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")) + 1
 
     # -- the MemoryStore interface, read through ----------------------------------------------
 
@@ -203,9 +209,9 @@ class BatchStore(MemoryStore):
         return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))} | \
             super().person_orgs(person)
 
-    def add_subscription(self, values: tuple) -> None:
+    def add_subscription(self, row: SubscriptionRow) -> None:
         self._load_subs()
-        super().add_subscription(values)
+        super().add_subscription(row)
 
     def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
                             from_position: int | None) -> None:
@@ -256,26 +262,25 @@ class BatchStore(MemoryStore):
         return sorted((r for r in edges if is_unit_edge(r["type"]) and r["retracted_by"] is None),
                       key=lambda r: r["position"])
 
-    def units_info(self, org: str, units: Sequence[str]) -> list[dict]:
+    def units_info(self, org: str, units: Sequence[str]) -> list[UnitRow]:
         self._load_unit_info(org, units)
         return super().units_info(org, units)
 
-    def set_unit(self, org: str, unit: str, values: tuple | None) -> None:
+    def set_unit(self, org: str, unit: str, row: UnitRow | None) -> None:
         self._unit_info_loaded.add((org, unit))
-        super().set_unit(org, unit, values)
+        super().set_unit(org, unit, row)
 
-    def current_rows(self, table: str, org: str, person: str) -> list[tuple[int, tuple]]:
+    def current_rows(self, table: RowTable, org: str, person: str) -> list[tuple[int, RowKey]]:
         self._load_rows(table, org, [person])
         return super().current_rows(table, org, person)
 
-    def open_rows(self, table: str, org: str, person: str, seats: Iterable[tuple]) -> list[tuple[int, tuple]]:
+    def open_rows(self, table: RowTable, org: str, person: str, seats: Iterable[Seat]) -> list[tuple[int, RowKey]]:
         self._load_rows(table, org, [person])
         return super().open_rows(table, org, person, seats)
 
-    def add_rows(self, table: str, org: str, keys: list[tuple], recorded: str) -> None:
+    def add_rows(self, table: RowTable, org: str, keys: list[RowKey], recorded: str) -> None:
         self._load_ids()
-        person_at = 1 if table == "tenures" else 0
-        self._load_rows(table, org, sorted({k[person_at] for k in keys}))
+        self._load_rows(table, org, sorted({table.person(k) for k in keys}))
         super().add_rows(table, org, keys, recorded)
 
 

@@ -19,10 +19,25 @@ from events.validtime import ValidTime
 from events.vocabulary import TYPES, FactType, apply_changes, fact_type, is_unit_edge, people_of, units_of
 
 from .batchstore import BatchStore
+from .changes import tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
 from .fold import FactView, Row, _Person, fold_person
-from .store import TABLE_COLUMNS, MemoryStore, tracked, write_tracking  # noqa: F401 (tracked: this module's API)
+from .rows import (
+    ROLES,
+    TENURES,
+    IdentifierRow,
+    ImportRow,
+    MergeRow,
+    NameRow,
+    OrgRow,
+    PersonRow,
+    ProjectionState,
+    RowTable,
+    Seat,
+    SubscriptionRow,
+    UnitRow,
+)
 
 NAME = DEFAULT_PROJECTION
 Handler = Callable[["Projector", RecordedEvent, str], None]
@@ -37,11 +52,10 @@ def _on(*kinds: Kind) -> Callable[[Handler], Handler]:
         return method
     return register
 
-_END_EVENT = TABLE_COLUMNS.index("end_event")
 
 
 @dataclass
-class _Derived:
+class Derived:
     """A person's fold as a ``MemoryStore`` keeps it between facts: unfinished, so the next fact
     can go on from it."""
 
@@ -115,7 +129,7 @@ class Projector:
     ``BatchStore`` (``apply_events``), which reads what it needs from the tables. Nothing is
     written until the store's changes are taken and written."""
 
-    def __init__(self, store: MemoryStore):
+    def __init__(self, store: ProjectionState):
         self.s = store
 
     def apply(self, events: Iterable[RecordedEvent]) -> int:
@@ -150,32 +164,34 @@ class Projector:
 
     @_on(Kind.ORG_REGISTERED)
     def _org_registered(self, e: RecordedEvent, recorded: str) -> None:
-        self.s.add_org(e.org, e.fields["name"], e.position, recorded)
+        self.s.add_org(OrgRow(e.org, e.fields["name"], e.position, recorded))
 
     @_on(Kind.PERSON_REGISTERED)
     def _person_registered(self, e: RecordedEvent, recorded: str) -> None:
         f = e.fields
-        self.s.add_person(f["person"], f["name"], e.position, recorded)
-        self.s.add_name((f["person"], f["name"], None, None, e.position, recorded))
+        self.s.add_person(PersonRow(f["person"], f["name"], e.position, recorded))
+        self.s.add_name(NameRow(f["person"], f["name"], None, None, e.position, recorded))
 
     @_on(Kind.PERSON_RENAMED)
     def _person_renamed(self, e: RecordedEvent, recorded: str) -> None:
         f = e.fields
         w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-        self.s.add_name((f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
-                         e.position, recorded))
+        self.s.add_name(NameRow(f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
+                                e.position, recorded))
         self.s.set_person_name(f["person"], f["name"])
 
     @_on(Kind.PERSON_IDENTIFIED)
     def _person_identified(self, e: RecordedEvent, recorded: str) -> None:
         f = e.fields
-        self.s.add_identifier((f["scheme"], f["identifier"], f["person"], e.position, recorded))
+        self.s.add_identifier(IdentifierRow(f["scheme"], f["identifier"], f["person"], e.position, recorded))
 
     @_on(Kind.SUBSCRIPTION_CREATED)
     def _subscription_created(self, e: RecordedEvent, recorded: str) -> None:
         f = e.fields
-        self.s.add_subscription((f["sub"], f["aggregate_id"], f["url"], f["org"], json.dumps(f["types"]), f["secret"],
-                                 "active", e.position, None, f["start_after"], recorded))
+        self.s.add_subscription(SubscriptionRow(
+            sub=f["sub"], aggregate_id=f["aggregate_id"], url=f["url"], org=f["org"], types=json.dumps(f["types"]),
+            secret=f["secret"], status="active", control_position=e.position, redeliver_from=None,
+            start_after=f["start_after"], created_at=recorded))
 
     @_on(Kind.SUBSCRIPTION_CHANGED)
     def _subscription_changed(self, e: RecordedEvent, recorded: str) -> None:
@@ -259,7 +275,7 @@ class Projector:
         person = f["person"]
         before = s.merged_into(person)
         if e.type == Kind.PERSON_MERGED:
-            s.set_merge((person, f["into"], e.position, recorded, f.get("reason")), person)
+            s.set_merge(MergeRow(person, f["into"], e.position, recorded, f.get("reason")), person)
         else:
             s.set_merge(None, person)
         affected = self._group(person) | ({f["into"]} if f.get("into") else set()) | ({before} if before else set())
@@ -274,10 +290,12 @@ class Projector:
         f = e.fields
         first = self.s.fact(e.org, f["first"]) if f.get("first") else None
         last = self.s.fact(e.org, f["last"]) if f.get("last") else None
-        self.s.add_import((e.org, f["import"], f["source"], f["format"], f["digest"], e.position, recorded,
-                           f.get("first"), f.get("last"), int(first["position"]) if first else None,
-                           int(last["position"]) if last else None, f["summary"].get("events", 0),
-                           json.dumps(f["summary"], ensure_ascii=False), e.writer))
+        self.s.add_import(ImportRow(
+            org=e.org, id=f["import"], source=f["source"], format=f["format"], digest=f["digest"],
+            position=e.position, recorded_at=recorded, first_event=f.get("first"), last_event=f.get("last"),
+            first_position=int(first["position"]) if first else None,
+            last_position=int(last["position"]) if last else None, events=f["summary"].get("events", 0),
+            summary=json.dumps(f["summary"], ensure_ascii=False), writer=e.writer))
 
     @staticmethod
     def _unit_scope(fields: dict[str, Any]) -> set[str]:
@@ -304,10 +322,12 @@ class Projector:
                 continue
             x = json.loads(formed["payload"])
             d = json.loads(dissolved[-1]["payload"]) if dissolved else None
-            self.s.set_unit(org, unit, (
-                org, unit, x["name"], x["kind"], x.get("mandate"), json.dumps(x.get("commitments") or []),
-                x.get("effective") or "unknown", ValidTime.parse(x.get("effective") or "unknown").earliest.isoformat(),
-                d.get("effective") if d else None, formed["id"], dissolved[-1]["id"] if dissolved else None))
+            self.s.set_unit(org, unit, UnitRow(
+                org=org, slug=unit, name=x["name"], kind=x["kind"], mandate=x.get("mandate"),
+                commitments=json.dumps(x.get("commitments") or []), formed=x.get("effective") or "unknown",
+                formed_lo=ValidTime.parse(x.get("effective") or "unknown").earliest.isoformat(),
+                dissolved=d.get("effective") if d else None, formed_event=formed["id"],
+                dissolved_event=dissolved[-1]["id"] if dissolved else None))
 
     # -- re-derivation ------------------------------------------------------------------------
 
@@ -315,8 +335,7 @@ class Projector:
         s = self.s
         if self._canonical(person) != person:
             # Merged into someone else: their rows hold this person's tenures now.
-            self._store(org, person, [], "tenures", recorded)
-            self._store(org, person, [], "roles", recorded)
+            self._store_all(org, person, [], recorded)
             return
         group = self._group(person)
         if len(group) > 1:
@@ -327,7 +346,7 @@ class Projector:
             hit = cache.get((org, person))
             if hit is None and s.fact_count(org, person) == 1:
                 # Their first fact: folding it onto an empty fold is the whole derivation.
-                hit = cache[(org, person)] = _Derived(_Person(person, {}), None, set())
+                hit = cache[(org, person)] = Derived(_Person(person, {}), None, set())
             if hit is not None and self._extend(hit, org, person, new, recorded):
                 return
         own = s.person_facts(org, person)
@@ -335,22 +354,16 @@ class Projector:
         parsed = [(r, _payload(r)) for r in own]
         parsed = [(r, p) for r, p in parsed if person in people_of(p)]
         units = sorted({u for _, p in parsed for u in units_of(p)})
-        formed: dict[str, str] = {}
-        dissolved_ids: list[str] = []
-        for u in s.units_info(org, units):
-            formed[u["slug"]] = u["formed_lo"]
-            if u["dissolved_event"]:
-                dissolved_ids.append(u["dissolved_event"])
+        formed, dissolved_ids = self._units_context(org, units)
         # The units table already knows each unit's (current) dissolution: fetch just those facts.
         views = [_view(r, p) for r, p in parsed]
         dissolutions = s.facts_by_ids(org, dissolved_ids)
         views += [_view(r, _payload(r)) for r in dissolutions]
         state = fold_person(person, views, formed)
         rows = state.finish()
-        self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
-        self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
+        self._store_all(org, person, rows, recorded)
         state.rows, state.dirty = [], set()  # all stored; going on from here needs only what is open
-        cache[(org, person)] = _Derived(state, max((v.sort_key() for v in views), default=None), set(units))
+        cache[(org, person)] = Derived(state, max((v.sort_key() for v in views), default=None), set(units))
         for r in own:
             _forget_parsed(r)
         for r in dissolutions:
@@ -376,19 +389,13 @@ class Projector:
                 units |= units_of(fields)
                 views.append(FactView(r["id"], int(r["position"]), r["type"], fields, r["confidence"],
                                       _view(r, payload).evidence))
-        formed: dict[str, str] = {}
-        dissolved_ids: list[str] = []
-        for u in s.units_info(org, sorted(units)):
-            formed[u["slug"]] = u["formed_lo"]
-            if u["dissolved_event"]:
-                dissolved_ids.append(u["dissolved_event"])
+        formed, dissolved_ids = self._units_context(org, sorted(units))
         views += [_view(r, _payload(r)) for r in s.facts_by_ids(org, dissolved_ids) if r["id"] not in seen]
         rows = fold_person(person, views, formed).finish()
-        self._store(org, person, [r for r in rows if r.unit is not None], "tenures", recorded)
-        self._store(org, person, [r for r in rows if r.unit is None], "roles", recorded)
+        self._store_all(org, person, rows, recorded)
         s.derived.pop((org, person), None)  # folded without the cache: nothing kept to extend
 
-    def _extend(self, hit: _Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
+    def _extend(self, hit: Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full
         re-derivation would: the fact sorts after every fact folded so far (valid time, then
         position), and none of its units brings in a dissolution. Then only the rows still open
@@ -401,10 +408,10 @@ class Projector:
         new_units = units_of(view.fields) - hit.units
         if new_units:
             info = self.s.units_info(org, sorted(new_units))
-            if any(u["dissolved_event"] for u in info):
+            if any(u.dissolved_event for u in info):
                 return False
             for u in info:
-                hit.state.formed[u["slug"]] = u["formed_lo"]
+                hit.state.formed[u.slug] = u.formed_lo
             hit.units |= new_units
         hit.state.apply(view)
         hit.last = key
@@ -412,12 +419,28 @@ class Projector:
         # Only what the fact touched is built and compared, so a fact costs the same whether its
         # person holds one seat or a hundred.
         changed, seats = hit.state.take_changes()
-        self._store(org, person, [r for r in changed if r.unit is not None], "tenures", recorded, only=seats)
-        self._store(org, person, [r for r in changed if r.unit is None], "roles", recorded, only=seats)
+        self._store_all(org, person, changed, recorded, only=seats)
         return True
 
-    def _store(self, org: str, person: str, rows: list[Row], table: str, recorded: str,
-               only: set[tuple[str | None, str, str]] | None = None) -> None:
+    def _units_context(self, org: str, units: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        """When each unit was formed (nobody sat in it before), and the ids of the facts that
+        dissolved them (the units table already knows each unit's current dissolution)."""
+        formed: dict[str, str] = {}
+        dissolved_ids: list[str] = []
+        for u in self.s.units_info(org, units):
+            formed[u.slug] = u.formed_lo
+            if u.dissolved_event:
+                dissolved_ids.append(u.dissolved_event)
+        return formed, dissolved_ids
+
+    def _store_all(self, org: str, person: str, rows: list[Row], recorded: str,
+                   only: set[Seat] | None = None) -> None:
+        """Store a person's tenures and roles (see ``_store``)."""
+        self._store(org, person, [r for r in rows if r.unit is not None], TENURES, recorded, only)
+        self._store(org, person, [r for r in rows if r.unit is None], ROLES, recorded, only)
+
+    def _store(self, org: str, person: str, rows: list[Row], table: RowTable, recorded: str,
+               only: set[Seat] | None = None) -> None:
         """Close what we no longer believe and add what we newly believe, from ``recorded`` on.
         ``only``: ``rows`` replace just the stored rows still open in valid time of these seats
         (unit, role, tenure key; unit None for a role)."""

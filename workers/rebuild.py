@@ -35,9 +35,10 @@ from events.recorded import RecordedEvent
 from events.settings import Settings
 from projections import clock, versions
 from projections.batchstore import BatchStore, RebuildStore
+from projections.changes import Changes, tracked, write_tracking
 from projections.projector import Projector, park
 from projections.schema import READ_THROUGH_INDEXES
-from projections.store import Changes, MemoryStore, tracked, write_tracking
+from projections.store import MemoryStore
 
 from . import joblog
 from .catchup import transient

@@ -1,0 +1,116 @@
+"""What a flush writes (``Changes``), and the tracked position written with it.
+
+``MemoryStore.take`` turns its changes into plain tuples that later folding cannot alter, so
+another thread may write them while the fold goes on (a rebuild's writer thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .db import Conn
+from .rows import (
+    ALL_FACT_COLUMNS,
+    FACT_UPDATE_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    IMPORT_COLUMNS,
+    MERGE_COLUMNS,
+    NAME_COLUMNS,
+    ROW_TABLES,
+    SUB_COLUMNS,
+    UNIT_COLUMNS,
+)
+
+
+def tracked(conn: Conn, name: str | None = None, lock: bool = False) -> tuple[int, str]:
+    """The position (and record time) a version has reached. ``lock``: hold its row for this
+    transaction (PostgreSQL), so concurrent folders serialize on it even without the runner lock."""
+    name = name or conn.track
+    suffix = conn.dialect.lock_tracking(conn, name) if lock else ""
+    row = conn.one(f"SELECT position, recorded_at FROM tracking WHERE name=?{suffix}", (name,))
+    return (int(row["position"]), row["recorded_at"]) if row else (0, "")
+
+
+def write_tracking(conn: Conn, position: int, recorded: str, now: str, name: str | None = None) -> None:
+    conn.execute(
+        "INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?,?,?,?) "
+        "ON CONFLICT (name) DO UPDATE SET position=excluded.position, recorded_at=excluded.recorded_at, "
+        "updated_at=excluded.updated_at", (name or conn.track, position, recorded, now))
+
+
+
+def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple], ignore_conflicts: bool = False) -> int:
+    """Many rows at once (COPY on PostgreSQL). ``ignore_conflicts``: a row whose key is taken
+    already is left out (no COPY then: it cannot skip a row)."""
+    if not rows:
+        return 0
+    if ignore_conflicts:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
+                         "ON CONFLICT DO NOTHING", rows)
+    else:
+        conn.copy_rows(table, columns, rows)
+    return len(rows)
+
+
+@dataclass
+class Changes:
+    """What one flush writes (see ``MemoryStore.take``)."""
+
+    position: int
+    last: str
+    orgs: list = field(default_factory=list)
+    people: list = field(default_factory=list)
+    subs: list = field(default_factory=list)
+    sub_updates: list = field(default_factory=list)
+    facts: list = field(default_factory=list)
+    fact_updates: list = field(default_factory=list)
+    fact_people: list = field(default_factory=list)
+    fact_units: list = field(default_factory=list)
+    unit_deletes: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    rows: dict = field(default_factory=dict)
+    closes: dict = field(default_factory=dict)
+    last_id: dict = field(default_factory=dict)
+    spans: list = field(default_factory=list)
+    names: list = field(default_factory=list)
+    renamed: list = field(default_factory=list)
+    identifiers: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
+    merge_deletes: list = field(default_factory=list)
+    merges: list = field(default_factory=list)
+    # Tables a store that saw only part of the version (``BatchStore``) may write a row of again.
+    ignore_conflicts: frozenset[str] = frozenset()
+
+    def write(self, conn: Conn, now: str) -> int:
+        ic = self.ignore_conflicts.__contains__
+        n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs, ic("orgs"))
+        n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people, ic("people"))
+        n += _insert(conn, "names", NAME_COLUMNS, self.names, ic("names"))
+        conn.executemany("UPDATE people SET name=? WHERE slug=?", [(name, p) for p, name in self.renamed])
+        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers, ic("identifiers"))
+        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports, ic("imports"))
+        conn.executemany("DELETE FROM merges WHERE person=?", [(p,) for p in self.merge_deletes])
+        n += _insert(conn, "merges", MERGE_COLUMNS, self.merges)
+        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs, ic("subscriptions"))
+        conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
+                         self.sub_updates)
+        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts, ic("facts"))
+        conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
+                         self.fact_updates)
+        n += len(self.fact_updates)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic("fact_people"))
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic("fact_units"))
+        conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
+        n += _insert(conn, "units", UNIT_COLUMNS, self.units)
+        for table in ROW_TABLES:
+            cols = ("id",) + table.columns + ("org", "recorded_from", "recorded_to")
+            n += _insert(conn, table.name, cols, self.rows.get(table.name, []))
+            conn.executemany(f"UPDATE {table.name} SET recorded_to=? WHERE id=?", self.closes.get(table.name, []))
+            n += len(self.closes.get(table.name, []))
+            if self.last_id.get(table.name) is not None:
+                conn.dialect.after_copy(conn, table.name, self.last_id[table.name])
+        n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.spans)
+        if self.position:
+            write_tracking(conn, self.position, self.last, now)
+        return n
