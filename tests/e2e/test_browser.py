@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from events.settings import Settings
 from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, spawn
+from ..conftest import ADMIN, BIN, Client, _wait_http, consistently, free_port, service_env, spawn
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -73,7 +72,8 @@ def test_event_source_reconnects_after_a_restart_without_gaps_or_duplicates(brow
         for i in range(2):
             client.ok(client.post("/v1/orgs/acme/events", {"type": "noted", "title": f"b{i}", "effective": "2020"}))
         page.wait_for_function("window.received.length >= 6", timeout=20000)
-        time.sleep(1.5)  # anything duplicated would arrive now
+        consistently(lambda: page.evaluate("window.received.length") == 6, 1.5,
+                     "exactly six events received (a duplicate would arrive now)")
         received = page.evaluate("window.received")
         assert [title for _, title in received] == ["a0", "a1", "a2", "while down", "b0", "b1"]
         ids = [i for i, _ in received]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ..conftest import BIN, service_env
+from ..conftest import BIN, eventually, service_env
 
 
 def _verify(settings) -> None:
@@ -78,7 +78,7 @@ def test_postgres_restarted_under_load(production_service, pg_settings):
                                                      for t in titles]})
             except requests.RequestException:
                 statuses["no answer"] += 1
-                time.sleep(0.2)
+                time.sleep(0.2)  # deliberate: a client's pause before it retries
                 continue
             statuses[resp.status_code] += 1
             if resp.status_code == 201 or (resp.status_code == 200 and resp.json().get("replayed")):
@@ -93,11 +93,11 @@ def test_postgres_restarted_under_load(production_service, pg_settings):
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(2)
+    eventually(lambda: len(acknowledged) >= 8, 60, "writes acknowledged before the restart")
     _restart_postgres()
-    time.sleep(3)
     before_end = len(acknowledged)
-    time.sleep(3)  # recovered by itself: acknowledgements continue without anyone restarting anything
+    # recovered by itself: acknowledgements continue without anyone restarting anything
+    eventually(lambda: len(acknowledged) >= before_end + 8, 60, "writes acknowledged again after the restart")
     stop.set()
     for t in threads:
         t.join(60)

@@ -13,7 +13,7 @@ from projections.projector import stamp
 from workers.catchup import catch_up
 from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, service_env
+from ..conftest import ADMIN, BIN, eventually, service_env
 
 
 def run(env, *args, check=True):
@@ -104,8 +104,6 @@ def test_status_over_cli_and_http(production_service, pg_settings, redis_url):
 def test_a_job_that_fails_before_it_begins_is_failed_not_queued(sqlite_settings, monkeypatch):
     """On the embedded default, jobs run in a thread of the server: one that raised before it
     could record anything (here: a projection that does not exist) read "queued" for ever."""
-    import time
-
     from workers import joblog
     from workers.dispatch import InProcessDispatcher
     from workers.runtime import open_store
@@ -114,8 +112,6 @@ def test_a_job_that_fails_before_it_begins_is_failed_not_queued(sqlite_settings,
     _, db = open_store(sqlite_settings)
     job_id = joblog.create(db, "replay", "history")
     InProcessDispatcher(sqlite_settings).start_job("workers.jobs.replay_job", job_id, "nosuch", job_id, 5, None)
-    deadline = time.monotonic() + 10
-    while joblog.get(db, job_id)["state"] == "queued" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: joblog.get(db, job_id)["state"] != "queued", 10, "the job to leave the queued state")
     job = joblog.get(db, job_id)
     assert job["state"] == "failed" and "nosuch" in job["error"]

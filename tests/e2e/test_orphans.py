@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import redis
 
-from ..conftest import BIN, service_env, spawn
+from ..conftest import BIN, eventually, service_env, spawn
 
 
 def session_members(sid: int) -> list[int]:
@@ -35,23 +34,15 @@ def test_a_killed_worker_leaves_nothing_running(pg_settings, redis_url):
                    stderr=subprocess.DEVNULL)
     r = redis.Redis.from_url(redis_url)
     try:
-        deadline = time.monotonic() + 30
-        while not r.exists("rq:worker:doomed") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert r.exists("rq:worker:doomed"), "the worker never started"
+        eventually(lambda: r.exists("rq:worker:doomed"), 30, "the worker to register with rq")
         # a long job, run in a work horse rq forks for it
         from rq import Queue
 
         Queue("orghistory", connection=r).enqueue("time.sleep", 120, job_id="long-job")
-        deadline = time.monotonic() + 30
-        while len(session_members(worker.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(session_members(worker.pid)) >= 2, "no work horse started"
+        eventually(lambda: len(session_members(worker.pid)) >= 2, 30, "a work horse to start for the long job")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
-        deadline = time.monotonic() + 10
-        while session_members(worker.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert session_members(worker.pid) == [], "something the worker started outlived it"
+        eventually(lambda: session_members(worker.pid) == [], 10,
+                   "everything the killed worker started to end with it")
     finally:
         worker.kill()

@@ -14,7 +14,7 @@ import pytest
 
 from events.settings import Settings
 
-from ..conftest import ADMIN, Client, free_port, service_env, stop
+from ..conftest import ADMIN, Client, eventually, free_port, service_env, stop
 from .test_browser import _serve, browser  # noqa: F401  (the fixture: Chromium, or a skip/fail)
 
 OUT = Path(os.environ.get("ORGHISTORY_TEST_OUTPUT") or Path(__file__).resolve().parents[2] / "test-output") / "page"
@@ -28,9 +28,7 @@ def seeded(tmp_path):
     server = _serve(service_env(settings, None), port, seed=True)
     base = f"http://127.0.0.1:{port}"
     client = Client(base)
-    deadline = time.monotonic() + 30
-    while client.get("/healthz").json()["lag"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not client.get("/healthz").json()["lag"], 30, "the seed history to be folded")
     yield base, client
     stop(server)
 
@@ -121,7 +119,7 @@ def test_the_seed_history_on_the_page(page, seeded):
 
     # A correction recorded now: D'Angelo's join moved after the crisis. The page shows the
     # corrected answer, and, known at a moment before the correction, the answer as it stood.
-    time.sleep(1.1)  # the correction in a later second than the seed, which the control resolves
+    time.sleep(1.1)  # deliberate, not a wait: the correction in a later second than the seed, which the control resolves
     answer = client.ok(client.post("/v1/orgs/openai/events", json={
         "type": "corrected", "target": "openai@12", "changes": {"effective": "2024-01-15"},
         "sources": [{"url": "https://example.org/correction", "publisher": "A test"}]}))

@@ -29,7 +29,7 @@ from workers.locks import runner_lock
 from workers.rebuild import RebuildBusy, rebuild, replay
 from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, Client, _wait_http, free_port, service_env, spawn, stop
+from ..conftest import ADMIN, BIN, Client, _wait_http, eventually, free_port, service_env, spawn, stop
 from ..integration.test_properties import FAST, PEOPLE, _record, histories
 
 CRISIS = date(2023, 11, 18)  # Altman fired the day before: four directors left
@@ -209,12 +209,11 @@ def test_replay_until_a_position_or_record_time_is_queryable_and_removable(sqlit
 
 
 def _follow(http, location: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    def ended() -> dict | None:
         job = http.get(location).json()
-        if job["state"] in ("finished", "failed") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.1)
+        return job if job["state"] in ("finished", "failed") else None
+
+    return eventually(ended, timeout, f"the job at {location} to end", interval=0.1)
 
 
 # --- readers, a second process, SIGKILL ---------------------------------------------------------
@@ -238,11 +237,17 @@ class Reader(threading.Thread):
                     self.answers.append((queries.position(c), self.query(c)))
             except Exception as e:  # noqa: BLE001 - any error is what the test looks for
                 self.errors.append(repr(e))
-            time.sleep(0.005)
+            time.sleep(0.005)  # deliberate: the pace of a reader's queries, not a wait
 
     def stop(self) -> None:
         self.done.set()
         self.join(10)
+
+
+def _answers_meanwhile(reader: Reader, when: str, more: int = 5) -> None:
+    """Let the reader answer a few more times (rather than sleep for it)."""
+    n = len(reader.answers)
+    eventually(lambda: len(reader.answers) >= n + more, 30, f"the reader to answer {when}")
 
 
 def _team(c) -> list:
@@ -257,12 +262,9 @@ def _building_position(db) -> int:
         return int(c.scalar("SELECT position FROM tracking WHERE name=?", (f"history@v{v}",)) or 0)
 
 
-def _wait_until(predicate, timeout: float = 90, proc=None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
-            return
-        time.sleep(0.01)
+def _wait_until(predicate, timeout: float = 90, proc=None, what: str = "the rebuild to get there") -> None:
+    """Until ``predicate`` holds or ``proc`` has ended (what follows checks which)."""
+    eventually(lambda: predicate() or (proc is not None and proc.poll() is not None), timeout, what, interval=0.01)
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
@@ -294,14 +296,14 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
         listed = {v["version"]: v for v in _versions_cli(env)}
         assert listed[3]["state"] == "building" and listed[3]["abandoned"] is True
         assert listed[3]["job"]["state"] == "running" and listed[3]["job"]["stalled"] is True
-        time.sleep(0.2)
+        _answers_meanwhile(reader, "while the half-built version is abandoned")
         resumed = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=env, capture_output=True, text=True,
                                  timeout=300)
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads(resumed.stdout)
         assert (report["version"], report["switched_from"], report["started_from"]) == (3, 2, killed_at)
         assert report["events"] == head - killed_at  # each event folded once across the two runs
-        time.sleep(0.2)
+        _answers_meanwhile(reader, "after the switch")
     finally:
         reader.stop()
     assert reader.errors == []
@@ -374,10 +376,8 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         http = Client(f"http://127.0.0.1:{port}", ADMIN)
-        deadline = time.monotonic() + 60
-        while http.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"] and \
-                time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: not http.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"], 60,
+                   "the seed history to be folded", interval=0.1)
 
         def read() -> None:
             s = requests.Session()
@@ -402,7 +402,7 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
             r = http.post("/v1/people", json={"slug": f"new-{appended}", "name": f"New {appended}"})
             assert r.status_code == 201, r.text
             appended += 1
-            time.sleep(0.02)
+            time.sleep(0.02)  # deliberate: the pace of the writes made during the rebuild
         assert cli.returncode == 0, cli.stderr.read()
         assert json.loads(cli.stdout.read())["switched_from"] == 1
         # over HTTP: a job with progress; a second one at once is refused
@@ -432,10 +432,8 @@ def test_http_rebuild_runs_as_an_rq_job_in_the_production_shape(production_servi
     forget()
     app, db = open_store(pg_settings)
     load_seed(app)
-    deadline = time.monotonic() + 60
-    while client.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"] and \
-            time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(lambda: not client.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"], 60,
+               "the seed history to be folded", interval=0.1)
     r = client.post("/v1/ops/projections/history/rebuild")
     assert r.status_code == 202, r.text
     assert client.post("/v1/ops/projections/history/rebuild").status_code == 409

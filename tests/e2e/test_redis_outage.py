@@ -11,21 +11,21 @@ import time
 import pytest
 import redis
 
-from ..conftest import BIN, Client, _wait_http, free_port, service_env, spawn, stop
+from ..conftest import BIN, Client, _wait_http, eventually, free_port, service_env, spawn, stop
 from .test_streams import read_sse
 
 
 def _redis(port: int) -> subprocess.Popen:
     proc = spawn([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def pong() -> bool:
         try:
-            if redis.Redis(port=port).ping():
-                return proc
+            return bool(redis.Redis(port=port).ping())
         except redis.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+            return False
+
+    eventually(pong, 10, f"redis-server to answer on port {port}")
+    return proc
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
         answer = client.ok(client.post("/v1/orgs/acme/events", {"events": [
             {"type": "noted", "title": f"during outage {i}", "effective": "2020"} for i in range(3)]}))
         top = answer["events"][-1]["position"]
-        time.sleep(1)
+        time.sleep(1)  # deliberate: the outage lasts a while after the appends, not a wait for anything
         own_redis["proc"] = _redis(own_redis["port"])  # and comes back
 
         timeline = client.ok(client.get("/v1/orgs/acme/timeline", min_position=top))["events"]

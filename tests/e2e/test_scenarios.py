@@ -298,6 +298,7 @@ def test_the_timeline_as_known_before_a_correction_moved_a_fact(service):
     _acme(client)
     note = _append(client, {"type": "noted", "title": "Annual report", "effective": "2024-06"})["events"][0]
     client.ok(client.get("/v1/orgs/acme/timeline", min_position=note["position"]))
+    # deliberate: record times strictly before and after ``before``, not a wait for anything
     time.sleep(0.01)
     before = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     time.sleep(0.01)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 
 import requests
 
+from ..conftest import eventually
 from ..seedload import post_seed
 
 
-def read_sse(url, headers=None, stop_after=None, timeout=10.0):
-    """Collect (id, event, data) from an SSE stream until ``stop_after`` events or the timeout."""
+def read_sse(url, headers=None, stop_after=None, timeout=10.0, into: list | None = None):
+    """Collect (id, event, data) from an SSE stream until ``stop_after`` events or the timeout
+    (into ``into`` as they arrive, if given, so another thread can see how far it got)."""
     import json
 
-    out = []
+    out = [] if into is None else into
     with requests.get(url, headers=headers or {}, stream=True, timeout=timeout) as resp:
         assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
         event = {}
@@ -63,11 +66,11 @@ def test_live_tail_catches_up_then_follows_and_resumes(service):
     received = []
 
     def listen():
-        received.extend(read_sse(client.base + "/v1/streams/all/live?org=acme", stop_after=6, timeout=20))
+        read_sse(client.base + "/v1/streams/all/live?org=acme", stop_after=6, timeout=20, into=received)
 
     t = threading.Thread(target=listen)
     t.start()
-    time.sleep(0.5)
+    eventually(lambda: len(received) >= 4, 10, "the live tail to send what was appended before it")
     started = time.monotonic()
     later = client.ok(client.post("/v1/orgs/acme/events", {"events": [
         {"type": "noted", "title": f"live {i}", "effective": "2021"} for i in range(2)]}))
@@ -95,9 +98,11 @@ def test_tail_command_follows_the_stream(inprocess_service, tmp_path):
     client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
     proc = spawn([str(BIN / "orghistory"), "tail", "--url", client.base, "--org", "acme", "--count", "3"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    # the first line is the catch-up (the organization's registration): from then on it follows
+    assert select.select([proc.stdout], [], [], 20)[0], "the tail command printed nothing within 20s"
+    first = proc.stdout.readline()
     client.ok(client.post("/v1/orgs/acme/events", {"events": [
         {"type": "noted", "title": f"n{i}", "effective": "2020"} for i in range(2)]}))
     out, errs = proc.communicate(timeout=20)
-    lines = [json.loads(line) for line in out.splitlines()]
+    lines = [json.loads(line) for line in [first, *out.splitlines()]]
     assert [e.get("title", e.get("name")) for e in lines] == ["Acme", "n0", "n1"], errs

@@ -297,7 +297,7 @@ def test_a_killed_import_leaves_nothing_half_applied(settings, tmp_path):
     outcomes = set()
     for fraction in (0.6, 0.8, 0.9, 0.97):
         proc = spawn(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(whole * fraction)
+        time.sleep(whole * fraction)  # deliberate: the kill lands at this fraction of an import's duration
         proc.kill()
         proc.wait()
         forget()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ..conftest import ADMIN, BIN, free_port, production, service_env, spawn
+from ..conftest import ADMIN, BIN, consistently, eventually, free_port, production, service_env, spawn
 
 SECRET = "a-long-enough-webhook-secret"
 FAST = {"ORGHISTORY_WEBHOOK_BACKOFF": "1,1,1,1,1", "ORGHISTORY_WEBHOOK_ALLOW": "127.0.0.1,localhost"}
@@ -36,7 +36,7 @@ class Receiver:
                     self.send_response(500)
                     self.end_headers()
                     return
-                time.sleep(delay)
+                time.sleep(delay)  # deliberate: a slow receiver is what this simulates
                 sig = dict(part.split("=", 1) for part in self.headers["Orghistory-Signature"].split(","))
                 expected = hmac.new(SECRET.encode(), f"{sig['t']}.".encode() + body, hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(expected, sig["v1"]):
@@ -63,13 +63,8 @@ class Receiver:
         self.server.shutdown()
 
 
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
+def wait_until(condition, timeout=60.0, what="the deliveries"):
+    return eventually(condition, timeout, what, interval=0.2)
 
 
 @pytest.fixture
@@ -201,12 +196,12 @@ def test_redeliver_from_a_position_and_resume_after_failing(prod):
         paused = client.ok(client.post(f"/v1/subscriptions/{sub['id']}/pause", {}))
         assert paused["status"] == "paused"
         _notes(client, ["while paused"])
-        time.sleep(3)
-        assert receiver.titles()[-1] == "r2"  # nothing delivered while paused
+        consistently(lambda: receiver.titles()[-1] == "r2", 3, "nothing delivered while paused")
         client.ok(client.post(f"/v1/subscriptions/{sub['id']}/resume", {}))
         assert wait_until(lambda: receiver.titles()[-1:] == ["while paused"]), receiver.titles()
-        time.sleep(2)  # a resume continues where delivery stopped: no second redelivery
-        assert receiver.titles() == ["r0", "r1", "r2", "r1", "r2", "while paused"]
+        # a resume continues where delivery stopped: no second redelivery
+        consistently(lambda: receiver.titles() == ["r0", "r1", "r2", "r1", "r2", "while paused"], 2,
+                     "no second redelivery after the resume")
         bad = client.post(f"/v1/subscriptions/{sub['id']}/redeliver", {"from_position": 0})
         assert bad.status_code == 422 and bad.json()["field"] == "from_position"
     finally:

@@ -14,7 +14,7 @@ from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
 from workers.runtime import open_store
 
-from ..conftest import BIN, service_env, spawn, stop
+from ..conftest import BIN, eventually, service_env, spawn, stop
 
 
 def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):
@@ -47,9 +47,8 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
         _caught_up(pg_settings)
         events = sum(1 for _ in app.read_all())
         # A runner logs "caught up" just after its last commit: give a loaded machine a moment.
-        deadline = time.monotonic() + 20
-        while _applied([pool_log, *worker_logs])[0] < events and time.monotonic() < deadline:
-            time.sleep(0.2)
+        eventually(lambda: _applied([pool_log, *worker_logs])[0] >= events, 20,
+                   "the runners to log every event applied")
     finally:
         stop(pool, *workers)
     applied, runners = _applied([pool_log, *worker_logs])
@@ -60,10 +59,7 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
 
 
 def _listening(conn, n: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(Worker.all(connection=conn)) < n and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(Worker.all(connection=conn)) >= n, [w.name for w in Worker.all(connection=conn)]
+    eventually(lambda: len(Worker.all(connection=conn)) >= n, 60, f"{n} rq workers to listen")
 
 
 def _append_and_wake(app, conn, batches, n: int) -> None:
@@ -78,13 +74,7 @@ def _append_and_wake(app, conn, batches, n: int) -> None:
 
 
 def _caught_up(settings, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        head, position = lag(settings)
-        if position >= head:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not caught up: {lag(settings)}")
+    eventually(lambda: lag(settings)[1] >= lag(settings)[0], timeout, "the projection to catch up with the log")
 
 
 def _applied(logs) -> tuple[int, set[str]]:

@@ -13,6 +13,8 @@ from workers.catchup import catch_up
 from workers.rebuild import rebuild
 from workers.runtime import forget, open_store
 
+from ..conftest import eventually
+
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_a_dropped_version_loses_its_tables_and_an_interrupted_drop_is_finished(store, tmp_path, request):
@@ -45,7 +47,6 @@ def test_a_dropped_version_loses_its_tables_and_an_interrupted_drop_is_finished(
 def test_a_projection_folded_by_older_code_keeps_answering_and_is_rebuilt(sqlite_settings, monkeypatch):
     """After an upgrade the live version lacks the tables this code reads: it is given them (filled
     as far as its own tables allow), keeps answering, and a rebuild brings it up to date."""
-    import time
     from datetime import date
 
     from events.seed import load_seed
@@ -75,9 +76,7 @@ def test_a_projection_folded_by_older_code_keeps_answering_and_is_rebuilt(sqlite
     dispatcher = dispatcher_for(sqlite_settings)
     job = rebuild_if_stale(sqlite_settings, dispatcher)
     assert job is not None
-    deadline = time.monotonic() + 60
-    while joblog.get(db, job)["state"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(lambda: joblog.get(db, job)["state"] not in ("queued", "running"), 60, "the rebuild job to end")
     assert joblog.get(db, job)["state"] == "finished", joblog.get(db, job)
     assert status(sqlite_settings)["projections"]["history"]["stale"] is False
     assert rebuild_if_stale(sqlite_settings, dispatcher) is None
