@@ -149,6 +149,32 @@ def _end_every_process_the_tests_started():
             p.kill()
 
 
+def eventually(condition, timeout: float = 30, what: str = "the condition", interval: float = 0.05):
+    """Poll ``condition`` until it gives a true value, and return that value; fail the test, saying
+    ``what`` did not happen, if it has not within ``timeout`` seconds. Tests wait with this, never
+    with a bare sleep: it waits no longer than needed, and a timeout says what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{what} did not happen within {timeout:g}s", pytrace=False)
+        time.sleep(interval)
+
+
+def consistently(condition, during: float, what: str = "the condition", interval: float = 0.05) -> None:
+    """Check ``condition`` holds throughout ``during`` seconds (nothing happens that must not: a
+    delivery while paused, a duplicate), failing at once, saying ``what`` stopped holding, if not."""
+    deadline = time.monotonic() + during
+    while True:
+        if not condition():
+            pytest.fail(f"{what} stopped holding", pytrace=False)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+
+
 def _wait_http(url: str, proc=None, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,0 +1,89 @@
+"""Many workers against one Redis and PostgreSQL: every event is applied exactly once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+
+import redis
+from rq import Worker
+
+from workers.catchup import lag
+from workers.dispatch import enqueue_catch_up
+from workers.runtime import open_store
+
+from ..conftest import BIN, eventually, service_env, spawn, stop
+
+
+def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):
+    """Three phases, so that who does the work does not hang on timing: the rq pool alone; the
+    pool and two ``orghistory worker`` processes all at once (the contention exactly-once is
+    about); the two workers alone after the pool has stopped. Across all three, the runners'
+    applied counts add up to the events in the log, and ``verify`` passes."""
+    env = {**service_env(pg_settings, redis_url), "ORGHISTORY_LOG_LEVEL": "INFO"}
+    conn = redis.Redis.from_url(redis_url)
+    app, _ = open_store(pg_settings)
+    app.register_org("acme", "Acme")
+    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
+    pool_log = tmp_path / "pool.err"
+    worker_logs = [tmp_path / f"worker{i}.err" for i in range(2)]
+    pool = spawn([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, "orghistory"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(pool_log, "w"))
+    workers = []
+    batches = iter(range(60))
+    try:
+        _listening(conn, 2)
+        _append_and_wake(app, conn, batches, 15)
+        _caught_up(pg_settings)
+        workers = [spawn([str(BIN / "orghistory"), "worker", "--name", f"w{i}-{time.time_ns()}"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+                   for i, log in enumerate(worker_logs)]
+        _listening(conn, 4)
+        _append_and_wake(app, conn, batches, 30)  # all four compete for these
+        stop(pool)
+        _append_and_wake(app, conn, batches, 15)  # only the two workers are left
+        _caught_up(pg_settings)
+        events = sum(1 for _ in app.read_all())
+        # A runner logs "caught up" just after its last commit: give a loaded machine a moment.
+        eventually(lambda: _applied([pool_log, *worker_logs])[0] >= events, 20,
+                   "the runners to log every event applied")
+    finally:
+        stop(pool, *workers)
+    applied, runners = _applied([pool_log, *worker_logs])
+    assert applied == events  # each event applied exactly once, across all the workers
+    assert "pool.err" in runners and runners & {"worker0.err", "worker1.err"}, runners  # both kinds did work
+    out = subprocess.run([str(BIN / "orghistory"), "verify"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _listening(conn, n: int) -> None:
+    eventually(lambda: len(Worker.all(connection=conn)) >= n, 60, f"{n} rq workers to listen")
+
+
+def _append_and_wake(app, conn, batches, n: int) -> None:
+    """``n`` batches of ten new people joining, each appended and followed by a wake-up."""
+    for batch in itertools.islice(batches, n):
+        people = [f"p{batch}-{i}" for i in range(10)]
+        for p in people:
+            app.register_person(p, p)
+        app.append("acme", [{"type": "member_joined", "unit": "team", "person": p, "effective": f"20{10 + batch % 10}"}
+                            for p in people])
+        enqueue_catch_up(conn)
+
+
+def _caught_up(settings, timeout: float = 90) -> None:
+    eventually(lambda: lag(settings)[1] >= lag(settings)[0], timeout, "the projection to catch up with the log")
+
+
+def _applied(logs) -> tuple[int, set[str]]:
+    """Events the runners say they applied, and which runners applied any."""
+    applied = 0
+    runners = set()
+    for path in logs:
+        for line in path.read_text().splitlines():
+            if line.startswith("{") and '"caught up"' in line:
+                applied += json.loads(line)["applied"]
+                runners.add(path.name)
+    return applied, runners

@@ -1,0 +1,73 @@
+"""A save of many events on PostgreSQL (an import of a large dataset is one save): it used to hang
+in psycopg's pipeline mode at about 8,000 events; now it is sent in chunks, in one transaction."""
+
+from __future__ import annotations
+
+from events.domain import Organization
+from events.vocabulary import parse_fact
+
+
+def test_twenty_thousand_events_in_one_save(pg_settings):
+    from workers.runtime import open_store
+
+    app, _ = open_store(pg_settings)  # creates the schema
+    org = Organization(slug="big", name="Big", writer=None)
+    for i in range(20_000):
+        org.record(parse_fact({"type": "noted", "title": f"note {i} " + "x" * 200, "effective": "2020",
+                               "sources": [{"url": f"https://e.example/{i}"}]}), None, "")
+    recordings = app.save(org)
+    positions = [r.notification.id for r in recordings]
+    assert len(positions) == 20_001 and positions == sorted(positions)
+    assert app.repository.get(org.id).version == 20_001
+
+
+def test_as_of_reads_keep_one_prepared_plan(pg_settings):
+    """Readers on PostgreSQL prepare the as-of statements and PostgreSQL keeps a generic plan for
+    them, instead of planning each answer afresh (planning was most of an answer's time); the
+    names of any number of people are looked up by one statement text."""
+    from datetime import date
+
+    from events.seed import load_seed
+    from projections import queries
+    from workers.catchup import catch_up
+    from workers.runtime import forget, open_store
+
+    forget()
+    app, db = open_store(pg_settings)
+    load_seed(app)
+    catch_up(pg_settings)
+    with db.read() as c:
+        units = queries.board_units(c, "openai")
+        answers = {queries.members(c, "openai", units, day, None).__len__()
+                   for day in (date(2023, 11, 18), date(2023, 11, 18), date(2024, 3, 10)) * 4}
+        assert answers == {4, 8}  # the four left on 2023-11-18; seven and the observer on 2024-03-10
+        plans = c.all("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+    as_of = [p for p in plans if "spans" in p["statement"]]
+    names = [p for p in plans if "FROM names" in p["statement"]]
+    assert len(as_of) == 1 and as_of[0]["generic_plans"] > 0, plans
+    assert len(names) == 1 and "ANY" in names[0]["statement"], plans  # 4 and 8 people: one statement
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(pg_settings, monkeypatch):
+    """A connection idle a while is checked when taken from the pool: one the server ended (a
+    restart, a failover) is replaced, and the read that took it answers."""
+    import psycopg
+
+    from projections import postgres as db_module
+    from workers.runtime import forget, open_store
+
+    forget()
+    _, db = open_store(pg_settings)
+    with db.read(bind=False) as c:
+        c.scalar("SELECT 1")
+    pool = db.pool("read")
+    held = [pool.getconn() for _ in range(pool.get_stats()["pool_size"])]  # every pooled connection
+    pids = [conn.info.backend_pid for conn in held]
+    for conn in held:
+        pool.putconn(conn)
+    with psycopg.connect(db.conninfo(), autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(db_module, "IDLE_CHECK_SECONDS", 0.0)  # idle long enough to be checked
+    with db.read(bind=False) as c:
+        assert c.scalar("SELECT pg_backend_pid()") not in pids
