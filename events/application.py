@@ -20,8 +20,9 @@ from typing import Any, Iterator, Sequence
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
 
+from . import logreader
 from .domain import (
     IdempotentAppend,
     Organization,
@@ -359,34 +360,22 @@ class OrgHistory(Application[UUID]):
 
     def read(self, after: int = 0, limit: int = 500, stop: int | None = None) -> list[RecordedEvent]:
         """Events with position greater than ``after`` (positions may have gaps), in order."""
-        notifications = self.recorder.select_notifications(
-            start=after, limit=limit, stop=stop, inclusive_of_start=False
-        )
-        return [self.decode(n) for n in notifications]
+        return [self.decode(n) for n in logreader.page(self.recorder, after, limit, stop=stop)]
 
     def read_all(self, after: int = 0, batch: int = 1000) -> Iterator[RecordedEvent]:
-        while True:
-            page = self.read(after, batch)
-            if not page:
-                return
-            yield from page
-            after = page[-1].position
+        for notes in logreader.pages(self.recorder, after, batch):
+            yield from [self.decode(n) for n in notes]  # a page decoded whole, then handed out
 
     def verify_chain(self, progress=None) -> tuple[int, str, Any]:
         """Walk the log against its hash chain (``chain.py``): (events checked, head hash, the
         first break or None)."""
         from . import chain
 
-        def events() -> Iterator[Any]:
-            after = 0
-            while True:
-                page = self.recorder.select_notifications(start=after, limit=2000, inclusive_of_start=False)
-                if not page:
-                    return
-                yield from page
-                after = page[-1].id
+        def events() -> Iterator[Notification]:
+            for notes in logreader.pages(self.recorder, 0, 2000):
+                yield from notes
                 if progress:
-                    progress(after)
+                    progress(notes[-1].id)
 
         def links() -> Iterator[tuple[int, str]]:
             after = 0

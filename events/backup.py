@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from . import chain
+from . import chain, logreader
 from .application import OrgHistory
 
 
@@ -21,10 +21,7 @@ def export_log(app: OrgHistory, out: IO[str], batch: int = 2000,
                progress: Callable[[int, int], None] | None = None) -> int:
     head = app.head_position()
     after, n = 0, 0
-    while True:
-        page = app.recorder.select_notifications(start=after, limit=batch, inclusive_of_start=False)
-        if not page:
-            return n
+    for page in logreader.pages(app.recorder, 0, batch):
         links = dict(app.recorder.select_links(after, len(page) * 2 + 10))
         for note in page:
             event = app.decode(note)
@@ -37,6 +34,7 @@ def export_log(app: OrgHistory, out: IO[str], batch: int = 2000,
         after = page[-1].id
         if progress:
             progress(after, head)
+    return n
 
 
 class NotEmpty(RuntimeError):

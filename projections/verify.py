@@ -7,8 +7,10 @@ the stored projection has reached, so a projection that is merely behind still v
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
+from events import logreader
+from events.application import OrgHistory
 from events.recorded import RecordedEvent
 
 from .clock import now
@@ -91,16 +93,11 @@ def compare(stored: Conn, fresh: Conn, limit: int = 20) -> dict[str, dict]:
     return out
 
 
-def _readable(app, skipped: set[int]):
-    after = 0
-    while True:
-        notes = app.recorder.select_notifications(start=after, limit=1000, inclusive_of_start=False)
-        if not notes:
-            return
+def _readable(app: OrgHistory, skipped: set[int]) -> Iterator[RecordedEvent]:
+    for notes in logreader.pages(app.recorder, 0, 1000):
         for note in notes:
             if note.id not in skipped:
                 yield app.decode(note)
-        after = notes[-1].id
 
 
 def verify(app, stored: Conn, progress=None) -> tuple[int, dict[str, dict]]:

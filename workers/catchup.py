@@ -9,6 +9,7 @@ import logging
 import time
 import traceback
 
+from events import logreader
 from events.settings import Settings
 from projections.clock import now as _now
 from projections.projector import NAME, apply_events, park, reapply_event, tracked
@@ -32,7 +33,9 @@ def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BA
             try:
                 with db.write(name=name) as conn:
                     position, _ = tracked(conn, lock=True)
-                    notes = app.recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
+                    # one page at a time, each after the position tracked in this transaction (under
+                    # its lock), not after the last page read: the tracked position is the truth
+                    notes = logreader.page(app.recorder, position, batch)
                     if not notes:
                         break
                     applied += apply_events(conn, [app.decode(n) for n in notes])
@@ -111,7 +114,7 @@ def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
                            (conn.track, position))
         if row is None:
             raise LookupError(f"no parked event at position {position}")
-        notes = app.recorder.select_notifications(start=position, limit=1)
+        notes = logreader.page(app.recorder, position - 1, 1)  # the event at the parked position
         try:
             with db.write(name=name) as conn:
                 reapply_event(conn, app.decode(notes[0]))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from events import logreader
 from events.recorded import RecordedEvent
 from events.settings import Settings
 from projections import clock, versions
@@ -46,7 +47,7 @@ from .locks import LockTimeout, runner_lock
 from .runtime import open_store
 
 log = logging.getLogger("orghistory.rebuild")
-PAGE = 1000  # events read per select_notifications
+PAGE = 1000  # events read per page of the log
 FLUSH_EVENTS = 20_000  # events folded between flushes (one write transaction each)
 FLUSH_SECONDS = 2.0  # ...or this long, whichever comes first, so progress and resumption stay fresh
 
@@ -192,16 +193,13 @@ def drop_version(settings: Settings, name: str, version: int) -> bool:
 def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
     """The position of the last event recorded at or before ``until`` (positions follow record
     order), found by scanning notification pages without decoding the events."""
-    after, last = 0, 0
-    while True:
-        notes = app.recorder.select_notifications(start=after, limit=PAGE, inclusive_of_start=False, stop=cap)
-        if not notes:
-            return last
+    last = 0
+    for notes in logreader.pages(app.recorder, 0, PAGE, stop=cap):
         for note in notes:
             if app.decode(note).recorded_at > until:
                 return last
             last = note.id
-        after = notes[-1].id
+    return last
 
 
 class _Folder:
@@ -233,12 +231,11 @@ class _Folder:
 
     def run(self, stop: int | None, switch: bool = False) -> None:
         last_flush = time.monotonic()
-        while True:
-            # pages no larger than a flush, so a flush comes every ``flush_events`` events
-            notes = self.app.recorder.select_notifications(start=self.store.pos, limit=min(PAGE, self.flush_events),
-                                                           inclusive_of_start=False, stop=stop)
-            if not notes:
-                break
+        # Pages no larger than a flush, so a flush comes every ``flush_events`` events. Each page is
+        # read after the last one's end, which is where the fold's position stands after it (every
+        # note of a page moves it: folded, skipped or parked), however the store was swapped
+        # meanwhile (evicted, reloaded after a poison); the first starts where the fold stands.
+        for notes in logreader.pages(self.app.recorder, self.store.pos, min(PAGE, self.flush_events), stop=stop):
             self._fold_page(notes)
             if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
                 self._flush()

@@ -3,6 +3,7 @@ deliveries. Positions may have gaps: a cursor is the last position examined, nev
 
 from __future__ import annotations
 
+from events import logreader
 from events.application import OrgHistory
 
 SCAN_LIMIT = 5000  # events examined per page at most, however selective the filter
@@ -21,16 +22,14 @@ def page(app: OrgHistory, after: int, limit: int, org: str | None = None, types:
     """Up to ``limit`` matching events after ``after``; returns them and the cursor to continue
     from (the last position examined, which may be past the last event returned)."""
     out: list[dict] = []
-    cursor, scanned = after, 0
-    while len(out) < limit and scanned < SCAN_LIMIT:
-        batch = app.read(after=cursor, limit=min(1000, SCAN_LIMIT - scanned), stop=until)
-        if not batch:
-            break
-        for e in batch:
+    cursor = after
+    if limit < 1:
+        return out, cursor
+    for notes in logreader.pages(app.recorder, after, 1000, stop=until, total=SCAN_LIMIT):
+        for e in [app.decode(n) for n in notes]:  # a page decoded whole, as before
             cursor = e.position
-            scanned += 1
             if _matches(e, org, types):
                 out.append(e.as_json())
                 if len(out) >= limit:
-                    break
+                    return out, cursor
     return out, cursor
