@@ -41,7 +41,7 @@ from events.backup import export_log, import_log  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections.clock import stamp  # noqa: E402
-from projections.projector import fact_values  # noqa: E402
+from projections.encoding import fact_values  # noqa: E402
 from projections.rows import ALL_FACT_COLUMNS  # noqa: E402
 from projections.schema import version_ddl  # noqa: E402
 from workers.rebuild import memory_budget, rebuild  # noqa: E402

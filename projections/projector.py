@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from events.recorded import Kind, RecordedEvent
 from events.validtime import ValidTime
@@ -22,38 +21,20 @@ from .batchstore import BatchStore
 from .changes import tracked, write_tracking  # noqa: F401 (tracked: this module's API)
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
+from .encoding import fact_values, forget_parsed, payload_of, row_key, view_of
 from .fold import FactView, Row, _Person, fold_person
+from .registrations import HANDLERS
 from .rows import (
     ROLES,
     TENURES,
-    IdentifierRow,
-    ImportRow,
     MergeRow,
-    NameRow,
-    OrgRow,
-    PersonRow,
     ProjectionState,
     RowTable,
     Seat,
-    SubscriptionRow,
     UnitRow,
 )
 
 NAME = DEFAULT_PROJECTION
-Handler = Callable[["Projector", RecordedEvent, str], None]
-_HANDLERS: dict[str, Handler] = {}
-
-
-def _on(*kinds: Kind) -> Callable[[Handler], Handler]:
-    """Register a ``Projector`` method as the handler of events of these kinds (not facts)."""
-    def register(method: Handler) -> Handler:
-        for kind in kinds:
-            _HANDLERS[kind] = method
-        return method
-    return register
-
-
-
 @dataclass
 class Derived:
     """A person's fold as a ``MemoryStore`` keeps it between facts: unfinished, so the next fact
@@ -62,48 +43,6 @@ class Derived:
     state: _Person
     last: tuple | None  # the greatest sort key folded in
     units: set[str]
-
-
-def _raise_unserializable(o: Any) -> Any:
-    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
-
-
-# ``json.dumps`` with its defaults, minus the Python layers and the encoder it builds on every call
-# (measured: most of the cost of dumping a fact's small payload, once per event in a rebuild).
-# Payloads come from parsed JSON, so they hold no cycles to check for.
-_encode = json.encoder.c_make_encoder(
-    None, _raise_unserializable, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True,
-) if json.encoder.c_make_encoder is not None else None
-
-
-def dumps(obj: Any) -> str:
-    """Exactly ``json.dumps(obj)``, faster for the small payloads a fold writes."""
-    if _encode is None:
-        return json.dumps(obj)
-    return "".join(_encode(obj, 0))
-
-
-@lru_cache(maxsize=65536)  # a person's rows are re-derived on every fact about them: same evidence
-def _evidence_json(evidence: tuple[str, ...]) -> str:
-    # the list of ids as json.dumps writes it
-    return "[" + ", ".join(map(json.encoder.encode_basestring_ascii, evidence)) + "]"
-
-
-def fact_values(e: RecordedEvent, recorded: str) -> tuple:
-    """A new fact's ``facts`` row (``FACT_COLUMNS``): its payload as JSON, twice (the current
-    and the original form), and its valid-time bounds."""
-    f = e.fields
-    w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-    payload = dumps(f)
-    return (e.org, e.id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
-            w.latest.isoformat() if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
-
-
-def _row_key(r: Row) -> tuple:
-    """The row as the store holds it: its column values, ``unit`` first for a tenure."""
-    key = (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
-           r.cause, r.start_event, r.end_event, _evidence_json(r.evidence), int(r.disputed))
-    return key if r.unit is None else (r.unit,) + key
 
 
 def apply_events(conn: Conn, events: Sequence[RecordedEvent]) -> int:
@@ -156,48 +95,14 @@ class Projector:
     def _apply_one(self, e: RecordedEvent, recorded: str) -> None:
         spec = fact_type(e.type) if e.org is not None else None
         if spec is None:  # not a fact of an organization: registrations, imports, subscriptions
-            handler = _HANDLERS.get(e.type)
+            if e.type in (Kind.PERSON_MERGED, Kind.MERGE_RETRACTED):
+                self._merge(e, recorded)
+                return
+            handler = HANDLERS.get(e.type)
             if handler is not None:  # None: internal bookkeeping (idempotency records)
-                handler(self, e, recorded)
+                handler(self.s, e, recorded)
             return
         self._apply_fact(e, spec, recorded)
-
-    @_on(Kind.ORG_REGISTERED)
-    def _org_registered(self, e: RecordedEvent, recorded: str) -> None:
-        self.s.add_org(OrgRow(e.org, e.fields["name"], e.position, recorded))
-
-    @_on(Kind.PERSON_REGISTERED)
-    def _person_registered(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        self.s.add_person(PersonRow(f["person"], f["name"], e.position, recorded))
-        self.s.add_name(NameRow(f["person"], f["name"], None, None, e.position, recorded))
-
-    @_on(Kind.PERSON_RENAMED)
-    def _person_renamed(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-        self.s.add_name(NameRow(f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
-                                e.position, recorded))
-        self.s.set_person_name(f["person"], f["name"])
-
-    @_on(Kind.PERSON_IDENTIFIED)
-    def _person_identified(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        self.s.add_identifier(IdentifierRow(f["scheme"], f["identifier"], f["person"], e.position, recorded))
-
-    @_on(Kind.SUBSCRIPTION_CREATED)
-    def _subscription_created(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        self.s.add_subscription(SubscriptionRow(
-            sub=f["sub"], aggregate_id=f["aggregate_id"], url=f["url"], org=f["org"], types=json.dumps(f["types"]),
-            secret=f["secret"], status="active", control_position=e.position, redeliver_from=None,
-            start_after=f["start_after"], created_at=recorded))
-
-    @_on(Kind.SUBSCRIPTION_CHANGED)
-    def _subscription_changed(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        status = {"paused": "paused", "deleted": "deleted", "resumed": "active"}.get(f["action"])
-        self.s.change_subscription(f["aggregate_id"], status, e.position, f["action"], f["from_position"])
 
     # -- a fact of the vocabulary -------------------------------------------------------------
 
@@ -267,7 +172,6 @@ class Projector:
                     todo.append(alias)
         return out
 
-    @_on(Kind.PERSON_MERGED, Kind.MERGE_RETRACTED)
     def _merge(self, e: RecordedEvent, recorded: str) -> None:
         """A merge (or its retraction) changes who holds the merged person's tenures: re-derive
         both sides in every organization where either has facts."""
@@ -284,18 +188,6 @@ class Projector:
         for org in sorted(orgs):
             for p in sorted(everyone):
                 self._rederive(org, p, recorded)
-
-    @_on(Kind.IMPORTED)
-    def _import(self, e: RecordedEvent, recorded: str) -> None:
-        f = e.fields
-        first = self.s.fact(e.org, f["first"]) if f.get("first") else None
-        last = self.s.fact(e.org, f["last"]) if f.get("last") else None
-        self.s.add_import(ImportRow(
-            org=e.org, id=f["import"], source=f["source"], format=f["format"], digest=f["digest"],
-            position=e.position, recorded_at=recorded, first_event=f.get("first"), last_event=f.get("last"),
-            first_position=int(first["position"]) if first else None,
-            last_position=int(last["position"]) if last else None, events=f["summary"].get("events", 0),
-            summary=json.dumps(f["summary"], ensure_ascii=False), writer=e.writer))
 
     @staticmethod
     def _unit_scope(fields: dict[str, Any]) -> set[str]:
@@ -351,23 +243,23 @@ class Projector:
                 return
         own = s.person_facts(org, person)
         # A correction may have moved a fact to someone else: keep only what is about this person now.
-        parsed = [(r, _payload(r)) for r in own]
+        parsed = [(r, payload_of(r)) for r in own]
         parsed = [(r, p) for r, p in parsed if person in people_of(p)]
         units = sorted({u for _, p in parsed for u in units_of(p)})
         formed, dissolved_ids = self._units_context(org, units)
         # The units table already knows each unit's (current) dissolution: fetch just those facts.
-        views = [_view(r, p) for r, p in parsed]
+        views = [view_of(r, p) for r, p in parsed]
         dissolutions = s.facts_by_ids(org, dissolved_ids)
-        views += [_view(r, _payload(r)) for r in dissolutions]
+        views += [view_of(r, payload_of(r)) for r in dissolutions]
         state = fold_person(person, views, formed)
         rows = state.finish()
         self._store_all(org, person, rows, recorded)
         state.rows, state.dirty = [], set()  # all stored; going on from here needs only what is open
         cache[(org, person)] = Derived(state, max((v.sort_key() for v in views), default=None), set(units))
         for r in own:
-            _forget_parsed(r)
+            forget_parsed(r)
         for r in dissolutions:
-            _forget_parsed(r)
+            forget_parsed(r)
 
     def _rederive_group(self, org: str, person: str, group: set[str], recorded: str) -> None:
         """Fold the facts of ``person`` and of everyone merged into them as one person's."""
@@ -381,16 +273,16 @@ class Projector:
                 if r["id"] in seen:
                     continue
                 seen.add(r["id"])
-                payload = _payload(r)
+                payload = payload_of(r)
                 if not group & people_of(payload):
                     continue  # a correction moved it to someone else
                 fields = {k: (as_one.get(v, v) if k in ("person", "outgoing", "incoming") else v)
                           for k, v in payload.items()}
                 units |= units_of(fields)
                 views.append(FactView(r["id"], int(r["position"]), r["type"], fields, r["confidence"],
-                                      _view(r, payload).evidence))
+                                      view_of(r, payload).evidence))
         formed, dissolved_ids = self._units_context(org, sorted(units))
-        views += [_view(r, _payload(r)) for r in s.facts_by_ids(org, dissolved_ids) if r["id"] not in seen]
+        views += [view_of(r, payload_of(r)) for r in s.facts_by_ids(org, dissolved_ids) if r["id"] not in seen]
         rows = fold_person(person, views, formed).finish()
         self._store_all(org, person, rows, recorded)
         s.derived.pop((org, person), None)  # folded without the cache: nothing kept to extend
@@ -401,7 +293,7 @@ class Projector:
         position), and none of its units brings in a dissolution. Then only the rows still open
         and the rows the fact closes can differ; the rows closed before stay as they are."""
         row = self.s.fact(org, e.id)
-        view = _view(row, _payload(row))
+        view = view_of(row, payload_of(row))
         key = view.sort_key()
         if hit.last is not None and not key > hit.last:
             return False
@@ -415,7 +307,7 @@ class Projector:
             hit.units |= new_units
         hit.state.apply(view)
         hit.last = key
-        _forget_parsed(row)
+        forget_parsed(row)
         # Only what the fact touched is built and compared, so a fact costs the same whether its
         # person holds one seat or a hundred.
         changed, seats = hit.state.take_changes()
@@ -446,7 +338,7 @@ class Projector:
         (unit, role, tenure key; unit None for a role)."""
         wanted: dict[tuple, int] = {}
         for r in rows:
-            key = _row_key(r)
+            key = row_key(r)
             wanted[key] = wanted.get(key, 0) + 1
         if only is None:
             current = self.s.current_rows(table, org, person)
@@ -462,31 +354,6 @@ class Projector:
                 stale.append(row_id)
         self.s.close_rows(table, stale, recorded)
         self.s.add_rows(table, org, [k for k, n in wanted.items() for _ in range(n)], recorded)
-
-
-def _payload(r: dict) -> dict:
-    """A fact row's fields, parsed once per row object (a ``MemoryStore`` keeps its rows, and
-    drops these caches when a correction changes the row)."""
-    p = r.get("_payload")
-    if p is None:
-        p = r["_payload"] = json.loads(r["payload"])
-    return p
-
-
-def _forget_parsed(r) -> None:
-    """Drop a kept fact row's parsed caches once its person's fold is cached: a rebuild keeps every
-    fact of the log, and the parsed forms were most of its memory. A later full re-derivation of
-    the person parses them again."""
-    r["_payload"] = r["_view"] = None
-
-
-def _view(r: dict, payload: dict) -> FactView:
-    v = r.get("_view")
-    if v is None:
-        corrections = r["corrections"]
-        ids = () if corrections == "[]" else tuple(c["id"] for c in json.loads(corrections))
-        v = r["_view"] = FactView(r["id"], int(r["position"]), r["type"], payload, r["confidence"], ids)
-    return v
 
 
 def park(conn: Conn, position: int, event_id: str | None, type_: str | None, error: str) -> None:

@@ -1,0 +1,84 @@
+"""How facts and rows are encoded for the tables, and parsed back, at the speed a rebuild needs.
+
+A rebuild encodes every fact of the log once and re-encodes a person's rows on every fact about
+them: these are the hot paths, measured, and each shortcut here says what it saves.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from events.recorded import RecordedEvent
+from events.validtime import ValidTime
+
+from .fold import FactView, Row
+from .rows import FactRow, RowKey
+
+
+def _raise_unserializable(o: Any) -> Any:
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+# ``json.dumps`` with its defaults, minus the Python layers and the encoder it builds on every call
+# (measured: most of the cost of dumping a fact's small payload, once per event in a rebuild).
+# Payloads come from parsed JSON, so they hold no cycles to check for.
+_encode = json.encoder.c_make_encoder(
+    None, _raise_unserializable, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True,
+) if json.encoder.c_make_encoder is not None else None
+
+
+def dumps(obj: Any) -> str:
+    """Exactly ``json.dumps(obj)``, faster for the small payloads a fold writes."""
+    if _encode is None:
+        return json.dumps(obj)
+    return "".join(_encode(obj, 0))
+
+
+@lru_cache(maxsize=65536)  # a person's rows are re-derived on every fact about them: same evidence
+def _evidence_json(evidence: tuple[str, ...]) -> str:
+    # the list of ids as json.dumps writes it
+    return "[" + ", ".join(map(json.encoder.encode_basestring_ascii, evidence)) + "]"
+
+
+def fact_values(e: RecordedEvent, recorded: str) -> tuple:
+    """A new fact's ``facts`` row (``FACT_COLUMNS``): its payload as JSON, twice (the current
+    and the original form), and its valid-time bounds."""
+    f = e.fields
+    w = ValidTime.parse(f["effective"]) if f.get("effective") else None
+    payload = dumps(f)
+    return (e.org, e.id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
+            w.latest.isoformat() if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
+
+
+def row_key(r: Row) -> RowKey:
+    """The row as the store holds it: its column values, ``unit`` first for a tenure."""
+    key = (r.person, r.role, r.tenure_key, r.start_text, r.start_lo, r.start_hi, r.end_text, r.end_lo, r.end_hi,
+           r.cause, r.start_event, r.end_event, _evidence_json(r.evidence), int(r.disputed))
+    return key if r.unit is None else (r.unit,) + key
+
+
+def payload_of(r: FactRow) -> dict[str, Any]:
+    """A fact row's fields, parsed once per row object (a ``MemoryStore`` keeps its rows, and
+    drops these caches when a correction changes the row)."""
+    p = r.get("_payload")
+    if p is None:
+        p = r["_payload"] = json.loads(r["payload"])
+    return p
+
+
+def forget_parsed(r: FactRow) -> None:
+    """Drop a kept fact row's parsed caches once its person's fold is cached: a rebuild keeps every
+    fact of the log, and the parsed forms were most of its memory. A later full re-derivation of
+    the person parses them again."""
+    r["_payload"] = r["_view"] = None
+
+
+def view_of(r: FactRow, payload: dict[str, Any]) -> FactView:
+    v = r.get("_view")
+    if v is None:
+        corrections = r["corrections"]
+        ids = () if corrections == "[]" else tuple(c["id"] for c in json.loads(corrections))
+        v = r["_view"] = FactView(r["id"], int(r["position"]), r["type"], payload, r["confidence"], ids)
+    return v
