@@ -6,20 +6,16 @@ assigned (ids and positions), in the style of the library's content-management e
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import random
-import sqlite3
-import threading
 import time
-from copy import deepcopy
 from functools import cached_property
 from typing import Any, Iterator, Sequence
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Notification
 
 from . import logreader
@@ -31,7 +27,6 @@ from .domain import (
     fact_fields,
     idempotency_id,
     org_id,
-    person_id,
 )
 from .errors import (
     AlreadyExists,
@@ -43,7 +38,7 @@ from .errors import (
 )
 from .fastdecode import FastDecoder
 from .recorded import RecordedEvent, recorded
-from .settings import Settings
+from .registry import Registry, _project  # noqa: F401 (_project: used by tests)
 from .vocabulary import CORRECTED, PERSON_REGISTERED, TYPES, apply_changes, field_path, parse_fact, slug, text
 
 MAX_BATCH = int(os.environ.get("ORGHISTORY_MAX_BATCH_EVENTS") or 5000)
@@ -54,99 +49,9 @@ def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _project(aggregate: Any, events: Any) -> Any:
-    """The library's ``project_aggregate`` without its per-event ``isinstance`` check against a
-    runtime Protocol (an assert costing ~50 us an event: most of fast-forwarding an organization
-    past a large append)."""
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-class _Repository(Repository[UUID]):
-    def get(self, aggregate_id: UUID, *, version: int | None = None, projector_func: Any = _project,
-            fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
-        return super().get(aggregate_id, version=version, projector_func=projector_func,
-                           fastforward_skipping=fastforward_skipping, deepcopy_from_cache=deepcopy_from_cache)
-
-
-class OrgHistory(Application[UUID]):
+class OrgHistory(Registry):
     name = "OrgHistory"
-    snapshotting_intervals = {Organization: 200}
-    env = {"AGGREGATE_CACHE_MAXSIZE": "256", "COMPRESSOR_TOPIC": ""}
 
-    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None):
-        self.settings = settings or Settings.from_env()
-        # PostgreSQL takes concurrent writers itself; SQLite has one writer, so threads take turns.
-        self._writer_turn = contextlib.nullcontext() if self.settings.is_postgres else threading.Lock()
-        super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
-
-    def construct_repository(self) -> Repository[UUID]:
-        """The library's repository with our projector (see ``_project``); the same settings."""
-        repository = super().construct_repository()
-        return _Repository(event_store=self.events, snapshot_store=self.snapshots,
-                           cache_maxsize=int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0) or None,
-                           fastforward=repository.fastforward, fastforward_skipping=repository.fastforward_skipping,
-                           deepcopy_from_cache=repository.deepcopy_from_cache)
-
-    # --- registrations -----------------------------------------------------------------------
-
-    def register_person(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
-        """Register a person; returns (the person, created?). Same slug and name is a no-op."""
-        slug(slug_, "slug")
-        name = text(name, "name")  # in the one form the stores hold (NFC, no NUL, stripped)
-        existing = self.find_person(slug_)
-        if existing is not None:
-            if existing.name != name:
-                raise AlreadyExists(f"person {slug_!r} is registered as {existing.name!r}", "name")
-            return {"slug": slug_, "name": existing.name, "position": self.position_of(existing.id, 1)}, False
-        person = Person(slug=slug_, name=name, writer=writer)
-        try:
-            recordings = self._save(person)
-        except IntegrityError:
-            return self.register_person(slug_, name, writer)
-        return {"slug": slug_, "name": person.name, "position": recordings[0].notification.id}, True
-
-    def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict, bool]:
-        slug(slug_, "slug")
-        name = text(name, "name")
-        existing = self.find_org(slug_)
-        if existing is not None:
-            if existing.name != name:
-                raise AlreadyExists(f"organization {slug_!r} is registered as {existing.name!r}", "name")
-            return {"slug": slug_, "name": existing.name, "version": existing.version,
-                    "position": self.position_of(existing.id, 1)}, False
-        org = Organization(slug=slug_, name=name, writer=writer)
-        try:
-            recordings = self._save(org)
-        except IntegrityError:
-            return self.register_org(slug_, name, writer)
-        return {"slug": slug_, "name": org.name, "version": org.version,
-                "position": recordings[0].notification.id}, True
-
-    def find_person(self, slug_: str) -> Person | None:
-        try:
-            return self.repository.get(person_id(slug_))
-        except AggregateNotFoundError:
-            return None
-
-    def registered_people(self, slugs: set[str]) -> set[str]:
-        """Which of these people are registered, in one query (loading each aggregate to find out
-        was most of a large append's time)."""
-        ids = {person_id(s): s for s in slugs}
-        return {ids[i] for i in self.recorder.recorded_originators(list(ids))} if ids else set()
-
-    def find_org(self, slug_: str) -> Organization | None:
-        try:
-            return self.repository.get(org_id(slug_))
-        except AggregateNotFoundError:
-            return None
-
-    def get_org(self, slug_: str) -> Organization:
-        org = self.find_org(slug_)
-        if org is None:
-            raise NotFound(f"no organization {slug_!r}", "org")
-        return org
 
     # --- appending facts -----------------------------------------------------------------------
 
@@ -281,48 +186,6 @@ class OrgHistory(Application[UUID]):
             raise UnknownReference(f"no fact at version {version}", "target")
         return found[0]
 
-    def _take_snapshots(self, processing_event: Any) -> None:
-        """One snapshot per organization per save that crossed a multiple of the interval, of the
-        state just saved. The library takes one at every multiple, each re-read from the store
-        (five for a batch of 1,000 facts, where only the last is ever read). An organization's
-        state is only what its events set, so the saved object is that state."""
-        interval = self.snapshotting_intervals[Organization]
-        crossed = {e.originator_id for e in processing_event.events if e.originator_version % interval == 0}
-        for aggregate_id in crossed:
-            aggregate = processing_event.aggregates.get(aggregate_id)
-            if isinstance(aggregate, Organization):
-                self.snapshots.put([aggregate.Snapshot.take(aggregate)])
-
-    def _cache_saved(self, aggregates: Sequence[Any]) -> None:
-        """Cache an organization as just saved, so the next append need not fast-forward the
-        cached copy through the events this one wrote. A copy: the caller's object may change."""
-        if self.repository.cache is not None:
-            for aggregate in aggregates:
-                if isinstance(aggregate, Organization):
-                    self.repository.cache.put(aggregate.id, deepcopy(aggregate))
-
-    def _save(self, *aggregates: Any):
-        """Save, retrying SQLite's 'database is locked' (another process holds the write lock).
-
-        SQLite has one writer: threads of this process take turns here rather than queueing
-        inside the library's connection pool, whose wait is capped at 5 seconds."""
-        for attempt in range(50):
-            try:
-                with self._writer_turn:
-                    recordings = self.save(*aggregates)
-                self._cache_saved(aggregates)
-                return recordings
-            except sqlite3.OperationalError as e:  # pragma: no cover - depends on timing
-                if "locked" not in str(e) or attempt == 49:
-                    raise
-                time.sleep(0.02)
-            except Exception as e:
-                cause = e.__cause__ or e.__context__
-                if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause) and attempt < 49:
-                    time.sleep(0.02)
-                    continue
-                raise
-
     # --- idempotency -------------------------------------------------------------------------
 
     def _idempotent_answer(self, scope: str, key: str, fingerprint: str) -> dict | None:
@@ -349,14 +212,7 @@ class OrgHistory(Application[UUID]):
             )
         return {"org": answer["org"], "version": answer["version"], "events": events, "replayed": True}
 
-    def position_of(self, aggregate_id: UUID, version: int) -> int:
-        """The global position the store gave one aggregate event (an indexed primary-key lookup)."""
-        return self.recorder.position_of(aggregate_id, version)
-
     # --- reading the log ---------------------------------------------------------------------
-
-    def head_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
 
     def read(self, after: int = 0, limit: int = 500, stop: int | None = None) -> list[RecordedEvent]:
         """Events with position greater than ``after`` (positions may have gaps), in order."""
