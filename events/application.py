@@ -19,15 +19,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Notification
 
 from . import logreader
-from .domain import (
-    IdempotentAppend,
-    Organization,
-    Person,
-    Subscription,
-    fact_fields,
-    idempotency_id,
-    org_id,
-)
+from .bookkeeping import IdempotentAppend, Subscription
+from .domain import Organization, Person, fact_fields, idempotency_id, org_id
 from .errors import (
     AlreadyExists,
     IdempotencyKeyReused,

@@ -13,7 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable
 
-from .domain import FACT_CLASSES, Dataset, Organization, Person, PersonIdentifier, Subscription, fact_fields
+from .bookkeeping import Dataset, PersonIdentifier, Subscription
+from .domain import FACT_CLASSES, Organization, Person, fact_fields
 from .vocabulary import PERSON_REGISTERED
 
 

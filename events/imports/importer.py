@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ..domain import Dataset as DatasetAggregate
-from ..domain import Organization, Person, PersonIdentifier, PersonRecord
+from ..bookkeeping import Dataset as DatasetAggregate
+from ..bookkeeping import PersonIdentifier, PersonRecord
+from ..domain import Organization, Person
 from ..errors import UnknownReference, VersionConflict
 from ..vocabulary import TYPES, field_path, slug, text
 from .model import Dataset

@@ -24,7 +24,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from events.application import OrgHistory
-from events.domain import IdempotentAppend
+from events.bookkeeping import IdempotentAppend
 from events.fastdecode import FastDecoder
 from events.imports import read
 from events.recorded import _DECODERS

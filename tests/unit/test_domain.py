@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from events.domain import Dataset, Organization, Person, fact_fields, org_id, person_id
+from events.bookkeeping import Dataset
+from events.domain import Organization, Person, fact_fields, org_id, person_id
 from events.errors import AlreadyExists, UnknownReference
 from events.vocabulary import parse_fact
 
@@ -130,3 +131,16 @@ def test_removing_a_record_the_dataset_never_had_is_no_error():
     data = Dataset(org="town", source="records", writer=None)
     data.synced("popolo", "sha256:x", {"memberships": {"gone": None}}, {}, None, None, None)
     assert data.state["memberships"] == {} and data.imports == 1
+
+
+def test_events_of_aggregates_that_moved_module_still_resolve_from_old_logs():
+    """Logs written before the bookkeeping aggregates left events.domain name them there."""
+    from eventsourcing.utils import resolve_topic
+
+    from events import bookkeeping
+
+    assert resolve_topic("events.domain:Dataset.Synced") is bookkeeping.Dataset.Synced
+    assert resolve_topic("events.domain:Subscription.Changed") is bookkeeping.Subscription.Changed
+    assert resolve_topic("events.domain:IdempotentAppend.Created") is bookkeeping.IdempotentAppend.Created
+    assert resolve_topic("events.domain:PersonRecord.Created") is bookkeeping.PersonRecord.Created
+    assert resolve_topic("events.domain:PersonIdentifier") is bookkeeping.PersonIdentifier
