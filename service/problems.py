@@ -110,7 +110,7 @@ def register(app: Flask) -> None:
         title = e.name
         detail = e.description
         field = None
-        if e.code == 400 and "JSON" in (e.description or "") or "json" in (e.description or ""):
+        if e.code == 400 and "json" in (e.description or "").lower():  # only a body that is not JSON
             title, detail, field = "Malformed JSON", "the request body is not valid JSON", "body"
         return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
 
