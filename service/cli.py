@@ -502,10 +502,6 @@ def tokens_revoke(token_id: str) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- rebuild, replay, versions -------------------------------------------------------------------
 
 def _fold_bar(label: str):
@@ -607,3 +603,7 @@ def versions_drop(name: str, version: int) -> None:
         err.print("[yellow]readers from before the switch are still running; try again shortly[/]")
         sys.exit(1)
     err.print(f"dropped version {version} of {name}")
+
+
+if __name__ == "__main__":  # last: every command above is defined by then
+    main()
