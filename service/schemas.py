@@ -10,7 +10,8 @@ from marshmallow import fields, validate
 from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined,member_left
 
 from events.errors import InvalidFact
-from events.vocabulary import CONFIDENCE, DIGITS, MAX_INT, SLUG, TYPES, UNIT_KINDS, clean
+from events.vocabulary import CONFIDENCE, DIGITS, MAX_INT, SLUG, TYPES, UNIT_KINDS, clean, whole_number
+from projections.projector import stamp
 
 STREAM_TYPES = tuple(TYPES) + ("org_registered", "imported", "person_renamed", "person_merged", "merge_retracted",
                                 "person_identified")
@@ -278,6 +279,59 @@ class AppendOut(ma.Schema):
     events = fields.List(fields.Nested(AppendedEvent))
 
 
+class ExpectedVersion(fields.Field):
+    """``expected_version`` in an append body: a JSON whole number from 1 (``"3"``, text, is not)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            raise ma.ValidationError("must be a whole number")
+        try:
+            return whole_number(value, "expected_version", minimum=1)
+        except InvalidFact as e:
+            raise ma.ValidationError(e.message) from None
+
+
+class AppendIn(ma.Schema):
+    """An append body: one fact, or ``{"events": [...], "expected_version"?}``, all or nothing.
+    This schema judges the envelope and the expected version (the ``If-Match`` header, when given,
+    wins over ``expected_version``); each fact is judged by ``parse_fact`` when it is appended,
+    which names its fields (``events[2].effective``). Loads to ``{events, path, expected_version}``
+    (``path``: where the facts sit in the body, for those field names)."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # one fact's own fields: the vocabulary judges them, not this schema
+
+    events = fields.Raw(allow_none=True, metadata={"description": "the facts of a batch"})
+    expected_version = ExpectedVersion(allow_none=True)
+
+    def __init__(self, *, if_match: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.if_match = if_match
+
+    @ma.pre_load
+    def _envelope(self, data, **_):
+        if "events" in data:
+            unknown = sorted(set(data) - {"events", "expected_version"})
+            if unknown:
+                raise ma.ValidationError("unknown field", unknown[0])
+        if self.if_match is not None:  # the header decides: the body's expected_version is not read
+            data = {k: v for k, v in data.items() if k != "expected_version"}
+        return data
+
+    @ma.post_load(pass_original=True)
+    def _facts(self, data, original, **_):
+        expected = data.get("expected_version")
+        if self.if_match is not None:
+            try:
+                expected = whole_number(self.if_match.strip().removeprefix("W/").strip('"'), "If-Match", minimum=1)
+            except InvalidFact as e:
+                raise ma.ValidationError(e.message, "If-Match") from None
+        if "events" in original:
+            return {"events": original["events"], "path": "events", "expected_version": expected}
+        return {"events": [{k: v for k, v in original.items() if k != "expected_version"}], "path": "",
+                "expected_version": expected}
+
+
 class MergeIn(Strict):
     into = Text(**slug_field, metadata={"description": "the person they are"})
     reason = Text(validate=validate.Length(min=1, max=10_000))
@@ -358,6 +412,4 @@ class ImportList(ma.Schema):
 
 
 def known_at_text(value: datetime | None) -> str | None:
-    from projections.projector import stamp
-
     return None if value is None else stamp(value)

@@ -10,6 +10,8 @@ from flask.views import MethodView
 from events import imports
 from events.errors import InvalidFact, NotFound
 from projections import queries
+from projections.ftm import export as ftm_export
+from projections.popolo import export as popolo_export
 
 from ..auth import require, services
 from ..edge import json_body
@@ -41,11 +43,9 @@ class Popolo(MethodView):
                        "memberships": {"type": "array"}, "posts": {"type": "array"}}}}}}})
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
-        from projections.popolo import export
-
         with services().read() as c:
             org_or_404(c, org)
-            return export(c, org, args.get("source"))
+            return popolo_export(c, org, args.get("source"))
 
     @require("operate")
     @blp.arguments(ImportArgs, location="query", unknown="raise")
@@ -69,11 +69,9 @@ class FollowTheMoney(MethodView):
         "type": "string", "description": "one JSON object (an entity: id, schema, properties) a line"}}}}})
     def get(self, args, org):
         """The organization as FollowTheMoney entities, one JSON object a line."""
-        from projections.ftm import export
-
         with services().read() as c:
             org_or_404(c, org)
-            lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in export(c, org, args.get("source"))]
+            lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in ftm_export(c, org, args.get("source"))]
         return Response("".join(lines), mimetype=FTM_MEDIA)
 
     @require("operate")
