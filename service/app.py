@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api = OrghistoryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
     openapi.register(api.spec)  # the fact vocabulary's schemas, which the append route refers to
-    openapi.register_answers(api.spec)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     # /docs groups routes by resource (each route's tag, ``api.RESOURCES``), not by the blueprint

@@ -7,8 +7,7 @@ from projections import queries
 from projections.db import Conn
 
 from ..auth import require, services
-from ..openapi import answer
-from ..schemas import AsOfArgs, ChangesArgs, Roster, TimelineArgs, known_at_text
+from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why, known_at_text
 from . import Blueprint, org_or_404, today, wait_for_min_position
 from .people import person_or_404
 
@@ -84,8 +83,7 @@ def _why(args: dict, org: str, unit: str | None, person: str) -> dict:
 @blp.route("/orgs/<org>/units/<unit>/members/<person>/why")
 @require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("Why"))
+@blp.response(200, Why)
 def why_member(args, org, unit, person):
     """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
     return _why(args, org, unit, person)
@@ -94,8 +92,7 @@ def why_member(args, org, unit, person):
 @blp.route("/orgs/<org>/roles/<person>/why")
 @require("read")
 @blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("Why"))
+@blp.response(200, Why)
 def why_role(args, org, person):
     """Why a person holds (or does not hold) organization roles on a date."""
     return _why(args, org, None, person)
@@ -104,8 +101,7 @@ def why_role(args, org, person):
 @blp.route("/orgs/<org>/changes")
 @require("read")
 @blp.arguments(ChangesArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("Changes"))
+@blp.response(200, Changes)
 def changes(args, org):
     """Who joined and who left which unit and role between two dates, with causes."""
     wait_for_min_position(args)
@@ -120,8 +116,7 @@ def changes(args, org):
 @blp.route("/orgs/<org>/timeline")
 @require("read")
 @blp.arguments(TimelineArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("Timeline"))
+@blp.response(200, Timeline)
 def timeline(args, org):
     """Every fact in valid-time order, with sources, confidence and record time."""
     wait_for_min_position(args)

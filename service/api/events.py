@@ -11,8 +11,8 @@ from workers.streams import page
 
 from ..auth import require, services
 from ..edge import json_body
-from ..openapi import APPEND_BODY, answer
-from ..schemas import AppendIn, AppendOut, PageArgs
+from ..openapi import APPEND_BODY
+from ..schemas import AppendIn, AppendOut, LogPage, PageArgs
 from . import Blueprint, idempotency_key, org_or_404, stream_types, top_position, wait_for_min_position
 
 blp = Blueprint("events", __name__, url_prefix="/v1", description="An organization's log")
@@ -33,8 +33,7 @@ def append_request() -> dict:
 class OrgEvents(MethodView):
     @require("read")
     @blp.arguments(PageArgs, location="query", unknown="raise")
-    @blp.response(200)
-    @blp.doc(**answer("LogPage"))
+    @blp.response(200, LogPage)
     def get(self, args, org):
         """The organization's log in position order: /v1/streams/all for one organization."""
         wait_for_min_position(args)

@@ -15,7 +15,7 @@ from projections.popolo import export as popolo_export
 
 from ..auth import require, services
 from ..edge import json_body
-from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
+from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport, Popolo
 from . import Blueprint, org_or_404
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
@@ -36,11 +36,7 @@ def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
 class Popolo(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
-    @blp.response(200)
-    @blp.doc(responses={"200": {"description": "a Popolo document", "content": {"application/json": {"schema": {
-        "type": "object", "required": ["persons", "organizations", "memberships"],
-        "properties": {"persons": {"type": "array"}, "organizations": {"type": "array"},
-                       "memberships": {"type": "array"}, "posts": {"type": "array"}}}}}}})
+    @blp.response(200, Popolo)
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         with services().read() as c:

@@ -11,9 +11,8 @@ from workers.rebuild import drop_version
 from workers.status import rq_job_failure, status
 
 from ..auth import require, services
-from ..openapi import answer
 from ..problems import Problem
-from ..schemas import ReplayIn
+from ..schemas import Job, Parked, ParkedList, Projections, ReplayIn, Versions
 from . import Blueprint
 
 blp = Blueprint("ops", __name__, url_prefix="/v1", description="Projections, rebuilds, replays, jobs and parked events")
@@ -53,8 +52,7 @@ def _job(job_id: str) -> dict:
 
 @blp.route("/ops/projections")
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("Projections"))
+@blp.response(200, Projections)
 def ops_projections():
     """Head of the log, each projection's position, version and lag; rq queue and workers."""
     return status(services().settings)
@@ -62,8 +60,7 @@ def ops_projections():
 
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
 @require("operate")
-@blp.response(202)
-@blp.doc(**answer("Job", 202))
+@blp.response(202, Job)
 def ops_rebuild(name):
     """Rebuild a projection blue/green: a new version is built beside the live one, readers switch
     to it atomically when it has caught up, the old one is dropped. Progress: the job's Location."""
@@ -78,8 +75,7 @@ def ops_rebuild(name):
 @blp.route("/ops/projections/<name>/replays", methods=["POST"])
 @require("operate")
 @blp.arguments(ReplayIn)
-@blp.response(202)
-@blp.doc(**answer("Job", 202))
+@blp.response(202, Job)
 def ops_replay(data, name):
     """Fold a scratch version up to a position or record time, queryable with ``?version=``."""
     _projection(name)
@@ -90,8 +86,7 @@ def ops_replay(data, name):
 
 @blp.route("/ops/projections/<name>/versions")
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("Versions"))
+@blp.response(200, Versions)
 def ops_versions(name):
     """Every version of a projection not yet dropped: live, building, scratch, retired."""
     _projection(name)
@@ -119,8 +114,7 @@ def ops_drop_version(name, version):
 
 @blp.route("/ops/jobs/<job_id>")
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("Job"))
+@blp.response(200, Job)
 def ops_job(job_id):
     """A rebuild's or replay's state and progress: position reached, head, rate, ETA."""
     return _job(job_id)
@@ -128,8 +122,7 @@ def ops_job(job_id):
 
 @blp.route("/ops/parked")
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("ParkedList"))
+@blp.response(200, ParkedList)
 def ops_parked():
     """Events whose fold raised, with their errors (unresolved ones)."""
     return {"parked": parked(services().settings)}
@@ -137,8 +130,7 @@ def ops_parked():
 
 @blp.route("/ops/parked/<int:position>/<any(retry, skip):action>", methods=["POST"])
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("Parked"))
+@blp.response(200, Parked)
 def ops_parked_action(position, action):
     """Retry a parked event (after a fix) or skip it for good."""
     try:

@@ -8,8 +8,7 @@ from flask.views import MethodView
 from projections import queries
 
 from ..auth import require, services
-from ..openapi import answer
-from ..schemas import AppendOut, OrgIn, UnitIn
+from ..schemas import AppendOut, Org, OrgIn, OrgList, Registered, UnitIn, UnitList
 from . import Blueprint, idempotency_key, org_or_404, top_position
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1", description="Organizations and their units")
@@ -18,8 +17,7 @@ blp = Blueprint("orgs", __name__, url_prefix="/v1", description="Organizations a
 @blp.route("/orgs")
 class Orgs(MethodView):
     @require("read")
-    @blp.response(200)
-    @blp.doc(**answer("OrgList"))
+    @blp.response(200, OrgList)
     def get(self):
         """Every organization: slug, name and when it was recorded."""
         with services().read() as c:
@@ -27,8 +25,8 @@ class Orgs(MethodView):
 
     @require("write")
     @blp.arguments(OrgIn)
-    @blp.response(201)
-    @blp.doc(**answer("Registered", 201, 200))
+    @blp.response(201, Registered)
+    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
     def post(self, data):
         """Register an organization (the same slug and name again is a no-op)."""
         org, created = services().app.register_org(data["slug"], data["name"], g.writer)
@@ -38,8 +36,7 @@ class Orgs(MethodView):
 
 @blp.route("/orgs/<org>")
 @require("read")
-@blp.response(200)
-@blp.doc(**answer("Org"))
+@blp.response(200, Org)
 def get_org(org):
     """One organization."""
     with services().read() as c:
@@ -49,8 +46,7 @@ def get_org(org):
 @blp.route("/orgs/<org>/units")
 class Units(MethodView):
     @require("read")
-    @blp.response(200)
-    @blp.doc(**answer("UnitList"))
+    @blp.response(200, UnitList)
     def get(self, org):
         """The organization's units (board, teams, committees), formed and dissolved when."""
         with services().read() as c:

@@ -10,8 +10,19 @@ from projections import queries
 from projections.db import Conn
 
 from ..auth import require, services
-from ..openapi import answer
-from ..schemas import HistoryArgs, MergeIn, MergeRetractIn, PeoplePageArgs, PersonIn, known_at_text
+from ..schemas import (
+    HistoryArgs,
+    Merge,
+    MergeIn,
+    MergeRetractIn,
+    PeoplePageArgs,
+    Person,
+    PersonHistory,
+    PersonIn,
+    PersonList,
+    Registered,
+    known_at_text,
+)
 from . import Blueprint, wait_for_min_position
 
 blp = Blueprint("people", __name__, url_prefix="/v1", description="People, their names, merges and histories")
@@ -29,8 +40,7 @@ def person_or_404(conn: Conn, person: str) -> dict:
 class People(MethodView):
     @require("read")
     @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
-    @blp.response(200)
-    @blp.doc(**answer("PersonList"))
+    @blp.response(200, PersonList)
     def get(self, args):
         """People, in slug order, a page at a time."""
         with services().read() as c:
@@ -38,8 +48,8 @@ class People(MethodView):
 
     @require("write")
     @blp.arguments(PersonIn)
-    @blp.response(201)
-    @blp.doc(**answer("Registered", 201, 200))
+    @blp.response(201, Registered)
+    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
     def post(self, data):
         """Register a person (the same slug and name again is a no-op)."""
         person, created = services().app.register_person(data["slug"], data["name"], g.writer)
@@ -49,8 +59,7 @@ class People(MethodView):
 
 @blp.route("/people/<person>")
 @require("read")
-@blp.response(200)
-@blp.doc(**answer("Person"))
+@blp.response(200, Person)
 def get_person(person):
     """One person, with identifiers and merges."""
     with services().read() as c:
@@ -60,8 +69,7 @@ def get_person(person):
 @blp.route("/people/<person>/merge", methods=["POST"])
 @require("write")
 @blp.arguments(MergeIn)
-@blp.response(201)
-@blp.doc(**answer("Merge", 201))
+@blp.response(201, Merge)
 def merge_person(data, person):
     """Record that ``person`` is the person ``into`` (two records of one person, from two sources
     say): answers then show one person with both histories. Undone by retracting the merge."""
@@ -73,8 +81,7 @@ def merge_person(data, person):
 @blp.route("/people/<person>/merge/retract", methods=["POST"])
 @require("write")
 @blp.arguments(MergeRetractIn)
-@blp.response(201)
-@blp.doc(**answer("Merge", 201))
+@blp.response(201, Merge)
 def retract_merge(data, person):
     """The merge of ``person`` no longer counts: two people again, each with their own history."""
     retracted = services().app.retract_merge(person, data["reason"], g.writer)
@@ -85,8 +92,7 @@ def retract_merge(data, person):
 @blp.route("/people/<person>/history")
 @require("read")
 @blp.arguments(HistoryArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("PersonHistory"))
+@blp.response(200, PersonHistory)
 def person_history(args, person):
     """Every seat and role a person held, in every organization."""
     wait_for_min_position(args)

@@ -7,8 +7,7 @@ from flask import Response, request, stream_with_context
 from events.vocabulary import whole_number
 
 from ..auth import require, services
-from ..openapi import answer
-from ..schemas import LiveArgs, StreamArgs
+from ..schemas import LiveArgs, LogPage, StreamArgs
 from ..streams import page, sse
 from . import Blueprint, stream_types
 
@@ -22,8 +21,7 @@ LIVE_ANSWER = {"200": {"description": "events as they are appended, one SSE mess
 @blp.route("/streams/all")
 @require("read")
 @blp.arguments(StreamArgs, location="query", unknown="raise")
-@blp.response(200)
-@blp.doc(**answer("LogPage"))
+@blp.response(200, LogPage)
 def stream_all(args):
     """Events in position order after ``after``. Positions may have gaps: continue from ``next``."""
     events, cursor = page(services().app, args["after"], args["limit"], args.get("org"), stream_types(args))

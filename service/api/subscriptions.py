@@ -10,9 +10,8 @@ from projections import queries
 from workers.webhooks import AddressNotAllowed, check_address
 
 from ..auth import require, services
-from ..openapi import answer
 from ..problems import Problem
-from ..schemas import RedeliverIn, SubscriptionIn
+from ..schemas import RedeliverIn, Subscription, SubscriptionIn, SubscriptionList
 from . import Blueprint
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/v1", description="Webhooks: the log delivered to a URL")
@@ -60,8 +59,7 @@ def _applied(position: int) -> None:
 @blp.route("/subscriptions")
 class Subscriptions(MethodView):
     @require("operate")
-    @blp.response(200)
-    @blp.doc(**answer("SubscriptionList"))
+    @blp.response(200, SubscriptionList)
     def get(self):
         """Every webhook subscription (never its secret)."""
         with services().read() as c:
@@ -69,8 +67,7 @@ class Subscriptions(MethodView):
 
     @require("operate")
     @blp.arguments(SubscriptionIn)
-    @blp.response(201)
-    @blp.doc(**answer("Subscription", 201))
+    @blp.response(201, Subscription)
     def post(self, data):
         """Subscribe a URL to the stream. Deliveries are rq jobs: this needs ORGHISTORY_REDIS_URL."""
         return _subscription(_subscribe(data)["id"]), 201
@@ -79,8 +76,7 @@ class Subscriptions(MethodView):
 @blp.route("/subscriptions/<sub>")
 class SubscriptionOne(MethodView):
     @require("operate")
-    @blp.response(200)
-    @blp.doc(**answer("Subscription"))
+    @blp.response(200, Subscription)
     def get(self, sub):
         """One subscription, with its delivery state and failures."""
         return _subscription(sub, with_failures=True)
@@ -95,8 +91,7 @@ class SubscriptionOne(MethodView):
 
 @blp.route("/subscriptions/<sub>/<any(pause, resume):action>", methods=["POST"])
 @require("operate")
-@blp.response(200)
-@blp.doc(**answer("Subscription"))
+@blp.response(200, Subscription)
 def subscription_action(sub, action):
     """Pause or resume a subscription's deliveries."""
     _change(sub, ACTIONS[action])
@@ -106,8 +101,7 @@ def subscription_action(sub, action):
 @blp.route("/subscriptions/<sub>/redeliver", methods=["POST"])
 @require("operate")
 @blp.arguments(RedeliverIn)
-@blp.response(200)
-@blp.doc(**answer("Subscription"))
+@blp.response(200, Subscription)
 def subscription_redeliver(data, sub):
     """Deliver again from a position."""
     _change(sub, "redeliver", data["from_position"])
