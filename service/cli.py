@@ -13,6 +13,10 @@ from events.settings import Settings
 
 err = Console(stderr=True)
 
+# Each command imports what it needs inside its function, on purpose: the command line starts fast
+# (``--help`` loads no store, no Flask), and each command loads only its own stack (``worker`` does
+# not load the web service).
+
 
 @click.group()
 def main() -> None:
