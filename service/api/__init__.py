@@ -1,6 +1,6 @@
-"""HTTP routes by resource, one blueprint module each (``service.app`` registers them), and what their views share: the
-Blueprint class, the resource tags, and the small request helpers (read-your-writes, the
-Idempotency-Key header, the ``type`` filter)."""
+"""HTTP routes by resource, one blueprint module each (``service.app`` registers them), and what
+their views share: the Blueprint class, the resource tags, and the small request helpers
+(read-your-writes, the Idempotency-Key header, the ``type`` filter)."""
 
 from __future__ import annotations
 
