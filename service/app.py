@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
+from http import HTTPStatus
 
 from flask import Flask, jsonify, send_from_directory
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from swagger_ui_bundle import swagger_ui_path
 
 from events.settings import Settings
 from workers.logs import configure_logging
 
-from . import problems
+from . import edge, openapi, problems
+from .api import RESOURCES, asof, events, imports, ops, orgs, people, streams, subscriptions
 from .bootstrap import Services, bootstrap
+from .schemas import ProblemSchema
+
+# One blueprint per resource (``api.RESOURCES``), each in its module under ``service/api/``.
+BLUEPRINTS = (orgs.blp, people.blp, events.blp, asof.blp, imports.blp, streams.blp, subscriptions.blp, ops.blp)
 
 
 class OrghistoryApi(Api):
     """flask-smorest's Api, documenting errors as they are answered: problem+json."""
 
     def _register_responses(self) -> None:
-        from http import HTTPStatus
-
-        from flask_smorest.utils import prepare_response
-
-        from .schemas import ProblemSchema
-
         for status in HTTPStatus:
             response: dict = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
@@ -47,20 +49,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    from . import edge
-
     edge.register(app)
     api = OrghistoryApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}})
-    from . import openapi
-    from .api import RESOURCES
-    from .api.imports import blp as imports_blp
-    from .routes import blp
-
     openapi.register(api.spec)  # the fact vocabulary's schemas, which the append route refers to
-    openapi.register_answers(api.spec)
-    api.register_blueprint(blp)
-    api.register_blueprint(imports_blp)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
     # /docs groups routes by resource (each route's tag, ``api.RESOURCES``), not by the blueprint
     # that holds them: drop the tags flask-smorest gave the blueprints (apispec has no public way)
     api.spec._tags[:] = []
@@ -101,8 +95,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.get("/docs/assets/<any('swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js'):name>")
     def docs_asset(name):
-        from swagger_ui_bundle import swagger_ui_path
-
         return send_from_directory(str(swagger_ui_path), name)
 
     @app.get("/favicon.ico")

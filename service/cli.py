@@ -13,6 +13,10 @@ from events.settings import Settings
 
 err = Console(stderr=True)
 
+# Each command imports what it needs inside its function, on purpose: the command line starts fast
+# (``--help`` loads no store, no Flask), and each command loads only its own stack (``worker`` does
+# not load the web service).
+
 
 @click.group()
 def main() -> None:
@@ -502,10 +506,6 @@ def tokens_revoke(token_id: str) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- rebuild, replay, versions -------------------------------------------------------------------
 
 def _fold_bar(label: str):
@@ -607,3 +607,7 @@ def versions_drop(name: str, version: int) -> None:
         err.print("[yellow]readers from before the switch are still running; try again shortly[/]")
         sys.exit(1)
     err.print(f"dropped version {version} of {name}")
+
+
+if __name__ == "__main__":  # last: every command above is defined by then
+    main()

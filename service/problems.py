@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
-from eventsourcing.persistence import ConnectionUnavailableError
+import psycopg
+from eventsourcing.persistence import ConnectionUnavailableError, InterfaceError, OperationalError
 from flask import Flask, Response, json
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from events.errors import (
@@ -19,6 +22,7 @@ from events.errors import (
     UnknownReference,
     VersionConflict,
 )
+from projections.db import NoSuchVersion
 
 log = logging.getLogger("orghistory.http")
 
@@ -73,20 +77,12 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     return out
 
 
-def _store_errors() -> tuple[type[Exception], ...]:
-    import sqlite3
-
-    import psycopg
-    from eventsourcing.persistence import InterfaceError, OperationalError
-    from psycopg_pool import PoolTimeout
-
-    return (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout,
-            sqlite3.OperationalError)
+# The store went away or is locked for a moment (either store, either driver): 503, retry.
+STORE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, psycopg.OperationalError,
+                                             psycopg.InterfaceError, PoolTimeout, sqlite3.OperationalError)
 
 
 def register(app: Flask) -> None:
-    from projections.db import NoSuchVersion
-
     @app.errorhandler(Problem)
     def _problem(e: Problem):
         return problem_response(e.status, e.title, e.detail, e.field, **e.extra)
@@ -110,7 +106,7 @@ def register(app: Flask) -> None:
         title = e.name
         detail = e.description
         field = None
-        if e.code == 400 and "JSON" in (e.description or "") or "json" in (e.description or ""):
+        if e.code == 400 and "json" in (e.description or "").lower():  # only a body that is not JSON
             title, detail, field = "Malformed JSON", "the request body is not valid JSON", "body"
         return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
 
@@ -131,7 +127,7 @@ def register(app: Flask) -> None:
         return problem_response(503, "Store unavailable", "the store cannot be reached just now; retry shortly",
                                 None, headers={"Retry-After": "1"})
 
-    for error in _store_errors():
+    for error in STORE_ERRORS:
         app.register_error_handler(error, _store_unavailable)
 
     @app.errorhandler(Exception)

@@ -1,16 +1,22 @@
-"""HTTP routes by resource, one blueprint each (the rest still lives in ``service/routes.py``)."""
+"""HTTP routes by resource, one blueprint module each (``service.app`` registers them), and what
+their views share: the Blueprint class, the resource tags, and the small request helpers
+(read-your-writes, the Idempotency-Key header, the ``type`` filter)."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timezone
 
 import flask_smorest
+from flask import request
 
-from events.errors import NotFound
+from events.errors import InvalidFact, NotFound
 from projections import queries
 from projections.db import Conn
 
+from ..auth import services
 from ..edge import BoundedParser
+from ..problems import Problem
 
 # The API's resources, as /docs groups its routes: (tag, what it is, the routes it has).
 RESOURCES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -48,3 +54,41 @@ def org_or_404(conn: Conn, org: str) -> dict:
     if found is None:
         raise NotFound(f"no organization {org!r}", "org")
     return found
+
+
+def wait_for_min_position(args: dict) -> int:
+    """Read-your-writes: wait (bounded) for ``min_position``; answer 503 if it is not reached."""
+    wanted = args.get("min_position")
+    if not wanted:
+        return 0
+    head = services().app.head_position()
+    if wanted > head:
+        # Nothing to wait for: no append has reached it (a thread held for nothing is a cheap attack).
+        raise InvalidFact(f"is beyond the head of the log ({head})", "min_position")
+    if not services().wait_for(wanted):
+        raise Problem(503, "Projection behind", f"the projection has not reached position {wanted} yet; retry",
+                      "min_position")
+    return wanted
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 200 printable ASCII characters, or None."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 200 and key.isascii() and key.isprintable()):
+        raise InvalidFact("must be 1 to 200 printable ASCII characters", "Idempotency-Key")
+    return key
+
+
+def stream_types(args: dict) -> set[str] | None:
+    """The ``type`` filter of a log or stream query, or None for every type."""
+    return set(args["type"]) if args.get("type") else None
+
+
+def top_position(answer: dict) -> int:
+    """The highest position an append answered with."""
+    return max(e["position"] for e in answer["events"])
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+

@@ -10,10 +10,12 @@ from flask.views import MethodView
 from events import imports
 from events.errors import InvalidFact, NotFound
 from projections import queries
+from projections.ftm import export as ftm_export
+from projections.popolo import export as popolo_export
 
 from ..auth import require, services
 from ..edge import json_body
-from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
+from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport, Popolo
 from . import Blueprint, org_or_404
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
@@ -34,18 +36,12 @@ def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
 class Popolo(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
-    @blp.response(200)
-    @blp.doc(responses={"200": {"description": "a Popolo document", "content": {"application/json": {"schema": {
-        "type": "object", "required": ["persons", "organizations", "memberships"],
-        "properties": {"persons": {"type": "array"}, "organizations": {"type": "array"},
-                       "memberships": {"type": "array"}, "posts": {"type": "array"}}}}}}})
+    @blp.response(200, Popolo)
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
-        from projections.popolo import export
-
         with services().read() as c:
             org_or_404(c, org)
-            return export(c, org, args.get("source"))
+            return popolo_export(c, org, args.get("source"))
 
     @require("operate")
     @blp.arguments(ImportArgs, location="query", unknown="raise")
@@ -69,11 +65,9 @@ class FollowTheMoney(MethodView):
         "type": "string", "description": "one JSON object (an entity: id, schema, properties) a line"}}}}})
     def get(self, args, org):
         """The organization as FollowTheMoney entities, one JSON object a line."""
-        from projections.ftm import export
-
         with services().read() as c:
             org_or_404(c, org)
-            lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in export(c, org, args.get("source"))]
+            lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in ftm_export(c, org, args.get("source"))]
         return Response("".join(lines), mimetype=FTM_MEDIA)
 
     @require("operate")

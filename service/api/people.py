@@ -1,0 +1,102 @@
+"""People, their names, merges and histories."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+
+from events.errors import NotFound
+from projections import queries
+from projections.db import Conn
+
+from ..auth import require, services
+from ..schemas import (
+    HistoryArgs,
+    Merge,
+    MergeIn,
+    MergeRetractIn,
+    PeoplePageArgs,
+    Person,
+    PersonHistory,
+    PersonIn,
+    PersonList,
+    Registered,
+    known_at_text,
+)
+from . import Blueprint, wait_for_min_position
+
+blp = Blueprint("people", __name__, url_prefix="/v1", description="People, their names, merges and histories")
+
+
+def person_or_404(conn: Conn, person: str) -> dict:
+    """The person as the read side has them, or a 404 naming the ``person`` field."""
+    found = queries.get_person(conn, person)
+    if found is None:
+        raise NotFound(f"no person {person!r}", "person")
+    return found
+
+
+@blp.route("/people")
+class People(MethodView):
+    @require("read")
+    @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
+    @blp.response(200, PersonList)
+    def get(self, args):
+        """People, in slug order, a page at a time."""
+        with services().read() as c:
+            return {"people": queries.list_people(c, args["after"], args["limit"])}
+
+    @require("write")
+    @blp.arguments(PersonIn)
+    @blp.response(201, Registered)
+    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
+    def post(self, data):
+        """Register a person (the same slug and name again is a no-op)."""
+        person, created = services().app.register_person(data["slug"], data["name"], g.writer)
+        services().appended(person["position"])
+        return person, 201 if created else 200
+
+
+@blp.route("/people/<person>")
+@require("read")
+@blp.response(200, Person)
+def get_person(person):
+    """One person, with identifiers and merges."""
+    with services().read() as c:
+        return person_or_404(c, person)
+
+
+@blp.route("/people/<person>/merge", methods=["POST"])
+@require("write")
+@blp.arguments(MergeIn)
+@blp.response(201, Merge)
+def merge_person(data, person):
+    """Record that ``person`` is the person ``into`` (two records of one person, from two sources
+    say): answers then show one person with both histories. Undone by retracting the merge."""
+    merged = services().app.merge_people(person, data["into"], data.get("reason"), g.writer)
+    services().appended(merged["position"])
+    return merged
+
+
+@blp.route("/people/<person>/merge/retract", methods=["POST"])
+@require("write")
+@blp.arguments(MergeRetractIn)
+@blp.response(201, Merge)
+def retract_merge(data, person):
+    """The merge of ``person`` no longer counts: two people again, each with their own history."""
+    retracted = services().app.retract_merge(person, data["reason"], g.writer)
+    services().appended(retracted["position"])
+    return retracted
+
+
+@blp.route("/people/<person>/history")
+@require("read")
+@blp.arguments(HistoryArgs, location="query", unknown="raise")
+@blp.response(200, PersonHistory)
+def person_history(args, person):
+    """Every seat and role a person held, in every organization."""
+    wait_for_min_position(args)
+    known_at = known_at_text(args.get("known_at"))
+    with services().read(args.get("version")) as c:
+        found = person_or_404(c, person)
+        return {**found, "known_at": known_at, "history": queries.person_history(c, person, known_at)}
