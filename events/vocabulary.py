@@ -213,6 +213,9 @@ class FactType:
     unit_edge: UnitEdge | None = None
     # A fact about another fact (``target``): its correction or its retraction.
     amends: Amends | None = None
+    # The fact ends tenures or roles: undated ("unknown"), it is the last thing known of what it
+    # ends, where an undated start is the first (it began before anything we know).
+    ends: bool = False
     # Whether a correction may point at a fact of this type, and the fields it may never change.
     correctable: bool = True
     fixed: tuple[str, ...] = ()
@@ -260,25 +263,25 @@ UNIT_FORMED = FactType("unit_formed", (F("unit", slug), F("name", text), F("kind
                                        F("mandate", text, False), F("commitments", texts, False, []),
                                        F("classification", text, False)),
                        touches=("unit",), unit_edge="formed", fixed=("unit",), doc="the unit exists from effective")
-UNIT_DISSOLVED = FactType("unit_dissolved", (F("unit", slug),), touches=("unit",), unit_edge="dissolved",
+UNIT_DISSOLVED = FactType("unit_dissolved", (F("unit", slug),), touches=("unit",), unit_edge="dissolved", ends=True,
                           doc="every open tenure in the unit ends, cause unit-dissolved")
 MEMBER_JOINED = FactType("member_joined", (F("unit", slug), F("person", slug), F("role", slug, False, "member"),
                                            F("tenure", slug, False), F("title", text, False), F("post", text, False)),
                          people=("person",), touches=("unit",), doc="a tenure starts")
 MEMBER_LEFT = FactType("member_left", (F("unit", slug), F("person", slug), F("role", slug, False),
                                        F("tenure", slug, False), F("cause", one_of(CAUSES), False, "unknown")),
-                       people=("person",), touches=("unit",), doc="the matching tenure ends")
+                       people=("person",), touches=("unit",), ends=True, doc="the matching tenure ends")
 ROLE_ASSIGNED = FactType("role_assigned", (F("person", slug), F("role", slug)), people=("person",),
                          doc="an organization-level role starts")
 ROLE_ENDED = FactType("role_ended", (F("person", slug), F("role", slug), F("cause", one_of(CAUSES), False, "unknown")),
-                      people=("person",), doc="an organization-level role ends")
+                      people=("person",), ends=True, doc="an organization-level role ends")
 LEADER_OUSTED = FactType("leader_ousted", (F("person", slug), F("roles", slugs, False, []),
                                            F("seats", slugs, False, []), F("by", slug, False)),
-                         people=("person",), touches=("seats",), mentions=("by",),
+                         people=("person",), touches=("seats",), mentions=("by",), ends=True,
                          doc="the named roles and seats end, cause removed")
 REINSTATED = FactType("reinstated", (F("person", slug), F("roles", slugs, False, []), F("seats", slugs, False, [])),
                       people=("person",), touches=("seats",), doc="the named roles and seats start again")
-RESIGNED = FactType("resigned", (F("person", slug),), people=("person",),
+RESIGNED = FactType("resigned", (F("person", slug),), people=("person",), ends=True,
                     doc="every tenure and role of the person in the organization ends, cause resigned")
 LEAD_REPLACED = FactType("lead_replaced", (F("unit", slug), F("outgoing", slug), F("incoming", slug),
                                            F("role", slug, False, "lead")),

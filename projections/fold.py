@@ -17,6 +17,7 @@ from events.validtime import BEGINNING, END_OF_TIME, ValidTime
 from events.vocabulary import FactType
 
 OPEN_END = END_OF_TIME.isoformat()
+ENDS = frozenset(t.name for t in v.TYPES.values() if t.ends)  # fact types that end tenures or roles
 UNKNOWN_START = BEGINNING.isoformat()
 
 
@@ -37,6 +38,10 @@ class FactView:
 
     def sort_key(self) -> tuple:
         w = self.when
+        if w.precision == "unknown" and self.type in ENDS:
+            # An end of unknown date ends what was held before it, whenever that began: it is the
+            # last thing known of the person (an undated start, the first, sorts by its bounds).
+            return (END_OF_TIME, END_OF_TIME, self.position)
         return (w.earliest, w.latest, self.position)
 
 

@@ -15,7 +15,8 @@ FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
 # What this code's fold writes. A version folded by older code (a lower number) still answers, but
 # is rebuilt (``versions.stale``); raise it whenever the fold or the tables change what they hold.
 # 2: names, identifiers, imports, merges; facts carry origin (imports as syncs).
-SCHEMA = 2
+# 3: an end of unknown date ends the tenure or role it follows (it was folded before every dated fact).
+SCHEMA = 3
 
 INTERVAL_COLUMNS = """
     org TEXT NOT NULL,

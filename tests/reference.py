@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from events.validtime import ValidTime
+from events.validtime import END_OF_TIME, ValidTime
 
 FAR = date(9999, 12, 31)
 NEVER = date(1, 1, 1)
@@ -29,6 +29,17 @@ def known_facts(log: list[dict], k: int) -> list[dict]:
         elif f["type"] == "retracted" and f["target"] in facts:
             del facts[f["target"]]
     return list(facts.values())
+
+
+ENDING = ("member_left", "role_ended", "leader_ousted", "resigned", "unit_dissolved")
+
+
+def _order(f):
+    """Valid-time order; an end of unknown date comes after everything known (it ends what was held)."""
+    v = _vt(f)
+    if v.precision == "unknown" and f["type"] in ENDING:
+        return (END_OF_TIME, END_OF_TIME, f["_i"])
+    return (v.earliest, v.latest, f["_i"])
 
 
 def _vt(f):
@@ -50,7 +61,7 @@ def tenures(facts: list[dict]) -> list[dict]:
                 and f["type"] not in ("noted", "unit_formed", "unit_dissolved", "person_registered")]
         mine_units = {f.get("unit") for f in mine} | {u for f in mine for u in f.get("seats") or []}
         mine += [f for f in dissolved if f["unit"] in mine_units]
-        mine.sort(key=lambda f: (_vt(f).earliest, _vt(f).latest, f["_i"]))
+        mine.sort(key=_order)
         open_: dict[tuple, dict] = {}  # (unit|None, role, key) -> start fact
         ousted: dict[str, list[str]] = {}
 
