@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from board_asof import Bare, Stores, Tally, progress_bar  # noqa: E402
 
-from workers.runtime import forget, open_store  # noqa: E402
+from bench.stores import close_stores, stores_for  # noqa: E402
 
 GOAL = 0.7
 BATCH = 1000
@@ -62,8 +62,8 @@ class Churn:
 
 def measure(stores: Stores, batches: int) -> dict[str, list[float]]:
     settings = stores.settings("append")
-    forget()
-    app, db = open_store(settings)
+    close_stores()
+    app, db = stores_for(settings).app, stores_for(settings).db
     stores.closers += [app.close, db.close]
     app.register_org("bench", "Bench")
     for p in range(200):

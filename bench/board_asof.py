@@ -39,6 +39,7 @@ from eventsourcing.domain import Aggregate, event  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
+from bench.stores import stores_for  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
 from projections import queries  # noqa: E402
@@ -46,7 +47,6 @@ from projections.fold import OPEN_END  # noqa: E402
 from projections.schema import FOREVER, WIDE  # noqa: E402
 from service.progress import progress  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
-from workers.runtime import open_store  # noqa: E402
 
 ORG = "acme"
 START = date(1994, 1, 3)
@@ -316,7 +316,7 @@ def fill(stores: Stores, n: int, budget_minutes: float, analyze: bool = True) ->
     ERR.print(f"[bold]N={n:,}[/]: generated {len(facts):,} facts, {len(history.people):,} people, "
               f"{history.teams} teams, {history.seats} board seats in {time.perf_counter() - t_gen:.1f}s")
     settings = stores.settings(f"n{n}")
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     stores.closers += [app.close, db.close]
 
     t0 = time.perf_counter()
@@ -354,7 +354,7 @@ def fill(stores: Stores, n: int, budget_minutes: float, analyze: bool = True) ->
                               f"(budget {budget_minutes:g} min); stopped at position {last:,}")
 
         try:
-            catch_up(settings, progress=report)
+            catch_up(stores_for(settings), progress=report)
         except TooSlow as e:
             ERR.print(f"[red]{e}[/]")
             complete = False
@@ -457,7 +457,7 @@ class Bare(Application):
 def append_rates(stores: Stores, ops: int, block: int = 100) -> dict:
     """Single-fact appends through OrgHistory vs the library's bare save, interleaved in blocks."""
     settings = stores.settings("append")
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     stores.closers += [app.close, db.close]
     app.register_org("bench", "Bench Org")
     people = [f"a-{i}" for i in range(20)]

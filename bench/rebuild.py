@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from board_asof import APPEND_BATCH, ERR, ORG, PEOPLE_BATCH, Generator, progress_bar  # noqa: E402
 
+from bench.stores import close_stores, stores_for  # noqa: E402
 from events.backup import export_log, import_log  # noqa: E402
 from events.domain import Person  # noqa: E402
 from events.settings import Settings  # noqa: E402
@@ -45,7 +46,6 @@ from projections.encoding import fact_values  # noqa: E402
 from projections.rows import ALL_FACT_COLUMNS  # noqa: E402
 from projections.schema import version_ddl  # noqa: E402
 from workers.rebuild import memory_budget, rebuild  # noqa: E402
-from workers.runtime import forget, open_store  # noqa: E402
 
 GOAL = 0.5
 EVENTS_PER_FACT = 1.436  # the generator registers ~0.44 people per fact, before the facts
@@ -60,7 +60,7 @@ def fill(settings: Settings, events: int) -> None:
     history = Generator(n).build()
     facts = history.sorted_facts()
     ERR.print(f"generated {len(facts):,} facts and {len(history.people):,} people in {time.perf_counter() - t:.1f}s")
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     org = app.find_org(ORG)
     done = 0 if org is None else org.version - 1  # facts appended before an interruption
     if org is None:
@@ -78,7 +78,7 @@ def fill(settings: Settings, events: int) -> None:
         for i in range(done, len(facts), APPEND_BATCH):
             app.append(ORG, facts[i:i + APPEND_BATCH], writer="bench")
             bar.advance(task, min(APPEND_BATCH, len(facts) - i))
-    forget()
+    close_stores()
 
 
 def scan(app, label: str, decode=None) -> float:
@@ -199,13 +199,13 @@ def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int,
     t = time.perf_counter()
     with progress_bar() as bar, PeakRSS() as rss:
         task = bar.add_task(label, total=None)
-        report = rebuild(settings, progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
+        report = rebuild(stores_for(settings), progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
     return (report.rate, time.perf_counter() - t, report.events, max(rss.peak, rss.before) - rss.before,
             max(rss.peak, rss.before))
 
 
 def measure(settings: Settings, store: str) -> dict:
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     head = app.head_position()
     scan_before = scan(app, f"{store}: library scan")
     fast = scan(app, f"{store}: scan, orghistory's decoder", app._fast.to_domain_event)
@@ -258,18 +258,18 @@ def main() -> None:
         shutil.copytree(cache, work / "sqlite")
         if "sqlite" in stores:
             results.append(measure(sqlite_work, "sqlite"))
-            forget()
+            close_stores()
         if "postgres" in stores:
             schema = f"bench_rebuild_{uuid.uuid4().hex[:10]}"
             pg = Settings(data_dir=work / "pg", database_url=args.database_url, database_schema=schema)
-            app, _ = open_store(src)
+            app = stores_for(src).app
             dump = work / "log.ndjson"
             t = time.perf_counter()
             with open(dump, "w", encoding="utf-8") as fh, progress_bar() as bar:
                 task = bar.add_task("export (SQLite -> NDJSON)", total=app.head_position())
                 n = export_log(app, fh, progress=lambda pos, head: bar.update(task, completed=pos))
             export_s = time.perf_counter() - t
-            pg_app, _ = open_store(pg)
+            pg_app = stores_for(pg).app
             t = time.perf_counter()
             with open(dump, encoding="utf-8") as fh, progress_bar() as bar:
                 task = bar.add_task("import (NDJSON -> PostgreSQL)", total=n)
@@ -279,7 +279,7 @@ def main() -> None:
                          f"import into PostgreSQL in {import_s:.0f} s ({n / import_s:,.0f} ev/s)")
             results.append(measure(pg, "postgres"))
     finally:
-        forget()
+        close_stores()
         if schema:
             import psycopg
 
@@ -312,7 +312,7 @@ def direct(args: argparse.Namespace) -> None:
                          f"{time.perf_counter() - t:.0f} s")
         results = [measure(pg, "postgres")]
     finally:
-        forget()
+        close_stores()
         if not args.schema:
             with contextlib.suppress(Exception), psycopg.connect(args.database_url, autocommit=True) as c:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

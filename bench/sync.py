@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench.stores import close_stores, stores_for  # noqa: E402
 from events import imports  # noqa: E402
 from events.settings import Settings  # noqa: E402
-from workers.runtime import forget, open_store  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -85,8 +85,8 @@ def run(store: str, n: int) -> dict:
     schema = f"bench_sync_{uuid.uuid4().hex[:8]}"
     settings = Settings(data_dir=tmp) if store == "sqlite" else Settings(database_url=PG_URL, database_schema=schema)
     try:
-        forget()
-        app, _ = open_store(settings)
+        close_stores()
+        app = stores_for(settings).app
         doc = register(n)
         base = baseline(app, doc)
         first, report = timed(app, doc)
@@ -100,7 +100,7 @@ def run(store: str, n: int) -> dict:
         return {"store": store, "events": report["events"]["count"], "baseline": base, "first": first,
                 "unchanged": again, "changed": nightly}
     finally:
-        forget()
+        close_stores()
         shutil.rmtree(tmp, ignore_errors=True)
         if store == "postgres":
             import psycopg

@@ -1,39 +1,44 @@
-"""One place that wires the dependencies together (as in Cosmic Python's bootstrap)."""
+"""The composition root of the web service and the CLI (as in Cosmic Python's ``bootstrap``):
+the stores, the dispatcher and the wake-ups are built once, here, and passed in."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 from events.application import OrgHistory
 from events.settings import Settings
 from projections.db import Conn, Database
 from workers.catchup import projected
-from workers.dispatch import dispatcher_for, wait_for_position
-from workers.runtime import open_store
+from workers.dispatch import InProcessDispatcher, RqDispatcher, dispatcher_for, wait_for_position
+from workers.runtime import Stores, open_stores
 from workers.wakeup import Wakeup
 
 
 @dataclass
 class Services:
-    settings: Settings
-    dispatcher: Any
-    wakeup: Any = None
+    stores: Stores
+    dispatcher: InProcessDispatcher | RqDispatcher
+    wakeup: Wakeup | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.stores.settings
+
+    @property
+    def app(self) -> OrgHistory:
+        return self.stores.app
+
+    @property
+    def db(self) -> Database:
+        return self.stores.db
 
     def appended(self, position: int | None) -> None:
         """After an append: fold it (or enqueue the fold) and wake live readers."""
         self.dispatcher.after_append(position)
         if self.wakeup is not None:
             self.wakeup.notify()
-
-    @property
-    def app(self) -> OrgHistory:
-        return open_store(self.settings)[0]
-
-    @property
-    def db(self) -> Database:
-        return open_store(self.settings)[1]
 
     @contextmanager
     def read(self, version: int | None = None, name: str = "history") -> Iterator[Conn]:
@@ -42,16 +47,24 @@ class Services:
             yield conn
 
     def projected_position(self) -> int:
-        return projected(self.settings)
+        return projected(self.stores)
 
     def wait_for(self, position: int, timeout: float = 10.0) -> bool:
         return wait_for_position(self.projected_position, position, timeout, nudge=self.dispatcher.nudge)
 
+    def close(self) -> None:
+        """Stop the background work, then close the stores it used (live streams end first:
+        closing SQLite under a running query can crash the process)."""
+        if self.wakeup is not None:
+            self.wakeup.close()
+        self.dispatcher.stop()
+        self.stores.close()
+
 
 def bootstrap(settings: Settings | None = None, start_background: bool = True) -> Services:
-    settings = settings or Settings.from_env()
-    open_store(settings)  # create tables, fail fast on a bad database URL
-    dispatcher = dispatcher_for(settings)
+    """Open the stores (creating tables: a bad database URL fails here) and wire the service."""
+    stores = open_stores(settings or Settings.from_env())
+    dispatcher = dispatcher_for(stores)
     if start_background:
         dispatcher.start()
-    return Services(settings, dispatcher, Wakeup(settings))
+    return Services(stores, dispatcher, Wakeup(stores.settings))

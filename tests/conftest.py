@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from events.settings import Settings
+from workers.runtime import Stores, open_stores
 
 PG_URL = os.environ.get("ORGHISTORY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ORGHISTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -43,6 +44,33 @@ def need(service: str, host: str, port: int) -> None:
     pytest.skip(f"{service} not reachable on {host}:{port}")
 
 
+_OPEN_STORES: list[Stores] = []
+
+
+def stores_for(settings: Settings) -> Stores:
+    """The stores of ``settings`` in this test, opened (through the bootstrap's ``open_stores``) on
+    first use and closed when the test ends; the same settings get the same stores."""
+    for stores in _OPEN_STORES:
+        if stores.settings is settings or stores.settings == settings:
+            return stores
+    stores = open_stores(settings)
+    _OPEN_STORES.append(stores)
+    return stores
+
+
+def close_stores() -> None:
+    """Close every store this test opened (the next ``stores_for`` opens them afresh, as a new
+    process would)."""
+    while _OPEN_STORES:
+        _OPEN_STORES.pop().close()
+
+
+@pytest.fixture(autouse=True)
+def _stores_closed_after_each_test():
+    yield
+    close_stores()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,9 +89,7 @@ def pg_settings():
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield Settings(database_url=PG_URL, database_schema=schema, admin_token=ADMIN)
-    from workers.runtime import forget
-
-    forget()
+    close_stores()
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -195,7 +221,6 @@ def inprocess_service(sqlite_settings):
     from werkzeug.serving import make_server
 
     from service.app import create_app
-    from workers.runtime import forget
 
     app = create_app(sqlite_settings)
     port = free_port()
@@ -209,11 +234,7 @@ def inprocess_service(sqlite_settings):
     yield client
     server.shutdown()
     server.server_close()
-    # forget() closes the store: first wait for every thread that reads it (closing SQLite
-    # under a running query can crash the process): live streams, then the folding thread
-    app.extensions["orghistory"].wakeup.close()
-    app.extensions["orghistory"].dispatcher.stop()
-    forget()
+    app.extensions["orghistory"].close()  # live streams and the folding thread end before the stores close
 
 
 def service_env(settings: Settings, redis_url: str | None) -> dict[str, str]:

@@ -10,24 +10,22 @@ import time
 import traceback
 
 from events import logreader
-from events.settings import Settings
 from projections.clock import now as _now
 from projections.projector import NAME, apply_events, park, reapply_event, tracked
 
 from .locks import runner_lock
-from .runtime import open_store
+from .runtime import Stores
 
 log = logging.getLogger("orghistory.catchup")
 BATCH = 500
 
 
-def catch_up(settings: Settings | None = None, name: str = NAME, batch: int = BATCH, progress=None) -> int:
+def catch_up(stores: Stores, name: str = NAME, batch: int = BATCH, progress=None) -> int:
     """Apply every event not yet applied; returns how many. Safe to run concurrently anywhere."""
-    settings = settings or Settings.from_env()
-    app, db = open_store(settings)
+    app, db = stores.app, stores.db
     applied = 0
     started = time.monotonic()
-    with runner_lock(settings, name):
+    with runner_lock(stores.settings, name):
         while True:
             notes = None
             try:
@@ -98,17 +96,17 @@ def _event_id(app, note) -> str | None:
         return None
 
 
-def parked(settings: Settings, name: str = NAME, include_resolved: bool = False) -> list[dict]:
-    _, db = open_store(settings)
+def parked(stores: Stores, name: str = NAME, include_resolved: bool = False) -> list[dict]:
+    db = stores.db
     where = "" if include_resolved else " AND resolved_at IS NULL"
     with db.read(name=name) as conn:
         return conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position", (conn.track,))
 
 
-def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
+def retry_parked(stores: Stores, position: int, name: str = NAME) -> dict:
     """Fold a parked event again (after a fix). Returns its parked record, resolved or not."""
-    app, db = open_store(settings)
-    with runner_lock(settings, name):
+    app, db = stores.app, stores.db
+    with runner_lock(stores.settings, name):
         with db.read(name=name) as conn:
             row = conn.one("SELECT * FROM parked WHERE name=? AND position=? AND resolved_at IS NULL",
                            (conn.track, position))
@@ -129,8 +127,8 @@ def retry_parked(settings: Settings, position: int, name: str = NAME) -> dict:
         return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
 
 
-def skip_parked(settings: Settings, position: int, name: str = NAME) -> dict:
-    _, db = open_store(settings)
+def skip_parked(stores: Stores, position: int, name: str = NAME) -> dict:
+    db = stores.db
     with db.write(name=name) as conn:
         cur = conn.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=? "
                            "AND resolved_at IS NULL", (_now(), conn.track, position))
@@ -139,15 +137,12 @@ def skip_parked(settings: Settings, position: int, name: str = NAME) -> dict:
         return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
 
 
-def projected(settings: Settings, name: str = NAME) -> int:
+def projected(stores: Stores, name: str = NAME) -> int:
     """The position the projection has reached."""
-    _, db = open_store(settings)
-    with db.read(name=name) as conn:
+    with stores.db.read(name=name) as conn:
         return tracked(conn)[0]
 
 
-def lag(settings: Settings | None = None, name: str = NAME) -> tuple[int, int]:
+def lag(stores: Stores, name: str = NAME) -> tuple[int, int]:
     """(head position of the log, position the projection has reached)."""
-    settings = settings or Settings.from_env()
-    app, _ = open_store(settings)
-    return app.head_position(), projected(settings, name)
+    return stores.app.head_position(), projected(stores, name)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from events.settings import Settings
 from projections.projector import NAME
 
 from .catchup import catch_up, lag, projected
-from .runtime import open_store
+from .runtime import Stores
 
 log = logging.getLogger("orghistory.dispatch")
 QUEUE = "orghistory"
@@ -134,8 +135,8 @@ def enqueue_webhooks_dispatch(conn) -> bool:
 class InProcessDispatcher:
     mode = "in-process"
 
-    def __init__(self, settings: Settings, poll_seconds: float = 1.0):
-        self.settings = settings
+    def __init__(self, stores: Stores, poll_seconds: float = 1.0):
+        self.stores = stores
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -146,11 +147,11 @@ class InProcessDispatcher:
         the embedded default a writer reads its own writes even without ``min_position``. One
         thread folds: request threads never contend for SQLite's single write lock with it."""
         if self._thread is None:
-            catch_up(self.settings)
+            catch_up(self.stores)
             return
         self._wake.set()
         if position is not None:
-            wait_for_position(lambda: projected(self.settings), position, timeout=5.0)
+            wait_for_position(lambda: projected(self.stores), position, timeout=5.0)
 
     def nudge(self) -> None:
         self.after_append()
@@ -165,9 +166,9 @@ class InProcessDispatcher:
             self._wake.wait(self.poll_seconds)  # also polls, for appends made by other processes
             self._wake.clear()
             try:
-                head, pos = lag(self.settings)
+                head, pos = lag(self.stores)
                 if head > pos:
-                    catch_up(self.settings)
+                    catch_up(self.stores)
             except Exception:  # keep going: a locked database now is fine a moment later
                 log.exception("background catch-up failed")
 
@@ -179,24 +180,23 @@ class InProcessDispatcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def start_job(self, func: str, job_id: str, *args) -> None:
-        """Run an operator job (rebuild, replay) in a thread of this process; its progress and
-        outcome are in the jobs table, so the caller never waits for it."""
-        from importlib import import_module
+    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
+        """Run an operator job (rebuild, replay) in a thread of this process, with this process's
+        stores; its progress and outcome are in the jobs table, so the caller never waits for it."""
+        from .jobs import OPERATOR_JOBS  # the jobs module builds on this one
 
-        module, name = func.rsplit(".", 1)
-        target = getattr(import_module(module), name)
+        _, body = OPERATOR_JOBS[kind]
 
         def run() -> None:
             try:
-                target(*args)
+                body(self.stores, *args)
             except Exception as e:
                 log.exception("job failed", extra={"job": job_id})
                 # A job records its own failure once it has begun; one that failed before (a bad
                 # argument, a locked database) would otherwise read "queued" for ever.
                 from . import joblog
 
-                _, db = open_store(self.settings)
+                db = self.stores.db
                 job = joblog.get(db, job_id)
                 if job is not None and job["state"] in ("queued", "running"):
                     joblog.update(db, job_id, state="failed", error=f"{type(e).__name__}: {e}"[:2000])
@@ -224,10 +224,13 @@ class RqDispatcher:
 
     nudge = after_append
 
-    def start_job(self, func: str, job_id: str, *args) -> None:
+    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
         """Enqueue an operator job under its own id (a worker runs it; rq keeps its outcome)."""
         from rq import Queue
 
+        from .jobs import OPERATOR_JOBS  # the jobs module builds on this one
+
+        func, _ = OPERATOR_JOBS[kind]
         Queue(QUEUE, connection=self.redis).enqueue(
             func, *args, job_id=job_id, job_timeout=24 * 3600, result_ttl=7 * 24 * 3600,
             failure_ttl=7 * 24 * 3600, description=f"{func.rsplit('.', 1)[-1]} {args[0]}")
@@ -239,8 +242,9 @@ class RqDispatcher:
         pass
 
 
-def dispatcher_for(settings: Settings):
-    return RqDispatcher(settings) if settings.redis_url else InProcessDispatcher(settings)
+def dispatcher_for(stores: Stores) -> InProcessDispatcher | RqDispatcher:
+    """rq when Redis is configured, else folding in a thread of this process."""
+    return RqDispatcher(stores.settings) if stores.settings.redis_url else InProcessDispatcher(stores)
 
 
 def wait_for_position(position_of, position: int, timeout: float, nudge=None) -> bool:

@@ -1,84 +1,96 @@
-"""rq job functions. Each builds its own Application inside the job's process (rq forks per job)."""
+"""rq job functions: the composition root of a job. Each opens its own ``Stores`` in the job's
+process (rq forks per job: nothing built before the fork may be used in it) and closes them when
+it ends; the work itself takes the stores it is given, so the in-process dispatcher runs the same
+bodies with the service's own stores."""
 
 from __future__ import annotations
 
-from events.settings import Settings
+import logging
+from datetime import datetime
+from typing import Any, Callable
 
+from events.settings import Settings
+from projections import versions
+from projections.projector import NAME
+
+from . import joblog
 from .catchup import catch_up
+from .logs import configure_logging  # jobs may also run under plain `rq worker` or `rq worker-pool`
+from .rebuild import rebuild, replay
+from .runtime import Stores, open_stores
+from .webhooks import deliver, pending
+
+
+def _run(body: Callable[[Stores], Any]) -> Any:
+    configure_logging()
+    with open_stores(Settings.from_env()) as stores:
+        return body(stores)
 
 
 def catch_up_job(name: str = "history") -> int:
-    from .logs import configure_logging  # jobs may also run under plain `rq worker` or `rq worker-pool`
-
-    configure_logging()
-    return catch_up(Settings.from_env(), name)
+    return _run(lambda stores: catch_up(stores, name))
 
 
 def deliver_job(sub: str) -> int:
     from rq import get_current_job
 
-    from .logs import configure_logging
-    from .webhooks import deliver
-
-    configure_logging()
     job = get_current_job()
     last = job is None or not job.retries_left  # rq counts down the retries it has left
-    return deliver(Settings.from_env(), sub, last_attempt=last)
+    return _run(lambda stores: deliver(stores, sub, last_attempt=last))
 
 
 def webhooks_dispatch_job() -> int:
     """Enqueue a delivery for every subscription that has events waiting."""
-    from .dispatch import enqueue_delivery
-    from .webhooks import pending
+    from .dispatch import enqueue_delivery, redis_for_clients
 
-    settings = Settings.from_env()
-    from .dispatch import redis_for_clients
+    def body(stores: Stores) -> int:
+        conn = redis_for_clients(stores.settings.redis_url)
+        subs = pending(stores)
+        for sub in subs:
+            enqueue_delivery(conn, sub)
+        return len(subs)
 
-    conn = redis_for_clients(settings.redis_url)
-    subs = pending(settings)
-    for sub in subs:
-        enqueue_delivery(conn, sub)
-    return len(subs)
+    return _run(body)
 
 
-def rebuild_job(name: str, job_id: str) -> dict:
+# Operator jobs: their bodies (run by either dispatcher) and the rq entry points that open stores.
+
+def run_rebuild(stores: Stores, name: str, job_id: str) -> dict[str, Any]:
     """A blue/green rebuild (see ``workers.rebuild``); progress goes to the jobs table."""
-    from .logs import configure_logging
-    from .rebuild import rebuild
-
-    configure_logging()
-    return rebuild(Settings.from_env(), name, job_id=job_id).as_json()
+    return rebuild(stores, name, job_id=job_id).as_json()
 
 
-def replay_job(name: str, job_id: str, until_position: int | None, until_recorded: str | None) -> dict:
-    from datetime import datetime
-
-    from .logs import configure_logging
-    from .rebuild import replay
-
-    configure_logging()
+def run_replay(stores: Stores, name: str, job_id: str, until_position: int | None,
+               until_recorded: str | None) -> dict[str, Any]:
     until = datetime.fromisoformat(until_recorded) if until_recorded else None
-    return replay(Settings.from_env(), name, until_position, until, job_id=job_id).as_json()
+    return replay(stores, name, until_position, until, job_id=job_id).as_json()
 
 
-def rebuild_if_stale(settings: Settings, dispatcher) -> str | None:
+def rebuild_job(name: str, job_id: str) -> dict[str, Any]:
+    return _run(lambda stores: run_rebuild(stores, name, job_id))
+
+
+def replay_job(name: str, job_id: str, until_position: int | None, until_recorded: str | None) -> dict[str, Any]:
+    return _run(lambda stores: run_replay(stores, name, job_id, until_position, until_recorded))
+
+
+# kind -> (the rq entry point, by name; the body, for the in-process dispatcher)
+OPERATOR_JOBS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "rebuild": ("workers.jobs.rebuild_job", run_rebuild),
+    "replay": ("workers.jobs.replay_job", run_replay),
+}
+
+
+def rebuild_if_stale(stores: Stores, dispatcher: Any) -> str | None:
     """Start a rebuild when the live version was folded by older code (after an upgrade), unless
     one is already under way. Returns the job's id, if one was started."""
-    import logging
-
-    from projections import versions
-    from projections.projector import NAME
-
-    from . import joblog
-    from .runtime import open_store
-
-    _, db = open_store(settings)
+    db = stores.db
     with db.read(bind=False) as conn:
         stale = versions.stale(conn, NAME)
     if not stale or joblog.active(db, NAME, "rebuild") is not None:
         return None
     job_id = joblog.create(db, "rebuild", NAME)
-    dispatcher.start_job("workers.jobs.rebuild_job", job_id, NAME, job_id)
+    dispatcher.start_job("rebuild", job_id, NAME, job_id)
     logging.getLogger("orghistory.upgrade").warning(
         "the projection was folded by older code: rebuilding it beside the live one", extra={"job": job_id})
     return job_id

@@ -33,7 +33,6 @@ from typing import Callable
 
 from events import logreader
 from events.recorded import RecordedEvent
-from events.settings import Settings
 from projections import clock, versions
 from projections.batchstore import BatchStore, RebuildStore
 from projections.changes import Changes, tracked, write_tracking
@@ -44,7 +43,7 @@ from projections.store import MemoryStore
 from . import joblog
 from .catchup import transient
 from .locks import LockTimeout, runner_lock
-from .runtime import open_store
+from .runtime import Stores
 
 log = logging.getLogger("orghistory.rebuild")
 PAGE = 1000  # events read per page of the log
@@ -88,7 +87,7 @@ def flush_every() -> int:
     return max(1, int(os.environ.get("ORGHISTORY_REBUILD_FLUSH_EVENTS") or FLUSH_EVENTS))
 
 
-def rebuild(settings: Settings, name: str = "history", job_id: str | None = None,
+def rebuild(stores: Stores, name: str = "history", job_id: str | None = None,
             progress: Progress | None = None, flush_events: int | None = None,
             memory: int | None = None) -> Report:
     """Build a new version of ``name`` from position zero (or resume an interrupted one), then
@@ -96,7 +95,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     ``memory_budget()``)."""
     versions.check_name(name)
     flush_events = flush_events or flush_every()
-    app, db = open_store(settings)
+    db, settings = stores.db, stores.settings
     job_id = job_id or joblog.create(db, "rebuild", name)
     with _job(db, job_id) as folders, _busy_as(name):
         with runner_lock(settings, f"{name}:rebuild", wait=False):
@@ -105,7 +104,7 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
                 version = versions.building(c, name)
             if version is None:
                 version = versions.create(db, name, "building")
-            folder = _Folder(settings, name, version, job_id, progress, flush_events, "rebuild", memory)
+            folder = _Folder(stores, name, version, job_id, progress, flush_events, "rebuild", memory)
             folders.append(folder)
             folder.run(stop=None)
             versions.create_indexes(db, version)
@@ -119,14 +118,14 @@ def rebuild(settings: Settings, name: str = "history", job_id: str | None = None
     return folder.report
 
 
-def replay(settings: Settings, name: str = "history", until_position: int | None = None,
+def replay(stores: Stores, name: str = "history", until_position: int | None = None,
            until_recorded: datetime | None = None, job_id: str | None = None,
            progress: Progress | None = None) -> Report:
     """A scratch version of ``name`` folded up to a position (inclusive) or a record time."""
     versions.check_name(name)
     if until_position is None and until_recorded is None:
         raise ValueError("give until_position or until_recorded")
-    app, db = open_store(settings)
+    app, db = stores.app, stores.db
     job_id = job_id or joblog.create(db, "replay", name)
     stop = until_position
     if until_recorded is not None:
@@ -134,7 +133,7 @@ def replay(settings: Settings, name: str = "history", until_position: int | None
     version = versions.create(db, name, "replaying", until_position=stop,
                               until_recorded=clock.stamp(until_recorded) if until_recorded else None)
     with _job(db, job_id) as folders:
-        folder = _Folder(settings, name, version, job_id, progress, flush_every(), "replay")
+        folder = _Folder(stores, name, version, job_id, progress, flush_every(), "replay")
         folders.append(folder)
         folder.run(stop=stop)
         versions.create_indexes(db, version)
@@ -169,12 +168,12 @@ def _busy_as(name: str):
         raise RebuildBusy(f"a rebuild of {name} is already running") from None
 
 
-def drop_version(settings: Settings, name: str, version: int) -> bool:
+def drop_version(stores: Stores, name: str, version: int) -> bool:
     """Drop a scratch, retired or abandoned version. The live one never; an unfinished rebuild's
     only while no rebuild runs (it would resume into it). Raises LookupError if there is no such
     version, ValueError if it may not be dropped; False: old readers still ran, try again."""
     versions.check_name(name)
-    _, db = open_store(settings)
+    db = stores.db
     with db.read(bind=False) as c:
         row = versions.get(c, name, version)
     if row is None or row["dropped_at"] is not None:
@@ -183,7 +182,7 @@ def drop_version(settings: Settings, name: str, version: int) -> bool:
         raise ValueError(f"version {version} is live; rebuild to replace it instead")
     if row["state"] == "building":
         try:
-            with runner_lock(settings, f"{name}:rebuild", wait=False):
+            with runner_lock(stores.settings, f"{name}:rebuild", wait=False):
                 return versions.drop(db, name, version)
         except LockTimeout:
             raise ValueError(f"version {version} is being built by a running rebuild") from None
@@ -203,10 +202,10 @@ def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
 
 
 class _Folder:
-    def __init__(self, settings: Settings, name: str, version: int, job_id: str, progress: Progress | None,
+    def __init__(self, stores: Stores, name: str, version: int, job_id: str, progress: Progress | None,
                  flush_events: int, kind: str, memory: int | None = None):
-        self.settings, self.name, self.version = settings, name, version
-        self.app, self.db = open_store(settings)
+        self.settings, self.name, self.version = stores.settings, name, version
+        self.app, self.db = stores.app, stores.db
         self.job_id, self.progress, self.flush_events = job_id, progress, flush_events
         self.pending: list[RecordedEvent] = []  # folded since the last flush (re-folded after a poison)
         self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record

@@ -12,11 +12,11 @@ from projections.projector import NAME
 
 from . import joblog
 from .dispatch import QUEUE, redis_for_clients
-from .runtime import open_store
+from .runtime import Stores
 
 
-def status(settings: Settings) -> dict[str, Any]:
-    app, db = open_store(settings)
+def status(stores: Stores) -> dict[str, Any]:
+    app, db, settings = stores.app, stores.db, stores.settings
     head = app.head_position()
     with db.read(name=NAME) as conn:
         version = conn.version

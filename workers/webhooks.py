@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
-from events.settings import Settings
 from projections.clock import now as _now
 
 from .locks import runner_lock
-from .runtime import open_store
+from .runtime import Stores
 from .streams import page
 
 log = logging.getLogger("orghistory.webhooks")
@@ -164,11 +163,11 @@ def post(target: Target, secret: str, sub: str, event: dict, timeout: float = 10
         raise DeliveryFailed(f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else ""))
 
 
-def deliver(settings: Settings, sub: str, last_attempt: bool = True) -> int:
+def deliver(stores: Stores, sub: str, last_attempt: bool = True) -> int:
     """Send the subscription's pending events in order; returns how many were acknowledged."""
-    app, db = open_store(settings)
+    app, db = stores.app, stores.db
     sent = 0
-    with runner_lock(settings, f"webhook-{sub}"):
+    with runner_lock(stores.settings, f"webhook-{sub}"):
         with db.write() as c:
             row = c.one("SELECT * FROM subscriptions WHERE sub=?", (sub,))
             if row is None or row["status"] != "active":
@@ -214,9 +213,9 @@ def deliver(settings: Settings, sub: str, last_attempt: bool = True) -> int:
     return sent
 
 
-def pending(settings: Settings) -> list[str]:
+def pending(stores: Stores) -> list[str]:
     """Active, not failing subscriptions whose cursor is behind the head of the log."""
-    app, db = open_store(settings)
+    app, db = stores.app, stores.db
     head = app.head_position()
     with db.read() as c:
         rows = c.all("SELECT s.sub, s.control_position, w.cursor, w.control_applied, w.failing FROM subscriptions s "

@@ -15,6 +15,7 @@ from events.settings import Settings
 from .catchup import lag
 from .dispatch import QUEUE, enqueue_catch_up, enqueue_delivery, redis_for_clients
 from .processes import end_with_parent
+from .runtime import open_stores
 from .webhooks import pending
 
 log = logging.getLogger("orghistory.worker")
@@ -48,15 +49,17 @@ def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
 
 def ticker(settings: Settings, stop: threading.Event, every: float = 2.0) -> None:
     conn = redis_for_clients(settings.redis_url)
-    while not stop.wait(every):
-        try:
-            head, pos = lag(settings)
-            if head > pos:
-                enqueue_catch_up(conn)
-            for sub in pending(settings):  # deliveries lost to a crash or a Redis outage resume here
-                enqueue_delivery(conn, sub)
-        except Exception as e:
-            log.warning("ticker: %s", e)
+    # this thread's own stores, in the worker's main process (rq's work horses open theirs)
+    with open_stores(settings) as stores:
+        while not stop.wait(every):
+            try:
+                head, pos = lag(stores)
+                if head > pos:
+                    enqueue_catch_up(conn)
+                for sub in pending(stores):  # deliveries lost to a crash or a Redis outage resume here
+                    enqueue_delivery(conn, sub)
+            except Exception as e:
+                log.warning("ticker: %s", e)
 
 
 def run_worker(settings: Settings, burst: bool = False, name: str | None = None) -> None:

@@ -25,12 +25,12 @@ def _projection(name: str) -> str:
         raise NotFound(str(e), "name") from None
 
 
-def _start_job(kind: str, name: str, func: str, *args) -> tuple[dict, int, dict]:
+def _start_job(kind: str, name: str, *args) -> tuple[dict, int, dict]:
     """Record a job and hand it to the dispatcher: its row, 202, and its Location."""
     s = services()
     job_id = joblog.create(s.db, kind, name)
     try:
-        s.dispatcher.start_job(func, job_id, name, job_id, *args)
+        s.dispatcher.start_job(kind, job_id, name, job_id, *args)
     except Exception as e:  # Redis down: nothing was started, say so
         joblog.update(s.db, job_id, state="failed", error=f"could not enqueue: {e}")
         raise Problem(503, "Service Unavailable", f"could not start the {kind}: {e}", None) from None
@@ -55,7 +55,7 @@ def _job(job_id: str) -> dict:
 @blp.response(200, Projections)
 def ops_projections():
     """Head of the log, each projection's position, version and lag; rq queue and workers."""
-    return status(services().settings)
+    return status(services().stores)
 
 
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
@@ -69,7 +69,7 @@ def ops_rebuild(name):
     if running is not None:
         raise Problem(409, "Conflict", f"a rebuild of {name} is already {running['state']}", "name",
                       job=f"/v1/ops/jobs/{running['id']}")
-    return _start_job("rebuild", name, "workers.jobs.rebuild_job")
+    return _start_job("rebuild", name)
 
 
 @blp.route("/ops/projections/<name>/replays", methods=["POST"])
@@ -80,7 +80,7 @@ def ops_replay(data, name):
     """Fold a scratch version up to a position or record time, queryable with ``?version=``."""
     _projection(name)
     until = data.get("until_recorded")
-    return _start_job("replay", name, "workers.jobs.replay_job", data.get("until_position"),
+    return _start_job("replay", name, data.get("until_position"),
                       until.isoformat() if until else None)
 
 
@@ -101,7 +101,7 @@ def ops_drop_version(name, version):
     """Drop a scratch (replay), retired or abandoned version. The live one cannot be dropped."""
     _projection(name)
     try:
-        dropped = drop_version(services().settings, name, version)
+        dropped = drop_version(services().stores, name, version)
     except LookupError as e:
         raise NotFound(str(e), "version") from None
     except ValueError as e:
@@ -125,7 +125,7 @@ def ops_job(job_id):
 @blp.response(200, ParkedList)
 def ops_parked():
     """Events whose fold raised, with their errors (unresolved ones)."""
-    return {"parked": parked(services().settings)}
+    return {"parked": parked(services().stores)}
 
 
 @blp.route("/ops/parked/<int:position>/<any(retry, skip):action>", methods=["POST"])
@@ -134,6 +134,6 @@ def ops_parked():
 def ops_parked_action(position, action):
     """Retry a parked event (after a fix) or skip it for good."""
     try:
-        return (retry_parked if action == "retry" else skip_parked)(services().settings, position)
+        return (retry_parked if action == "retry" else skip_parked)(services().stores, position)
     except LookupError as e:
         raise NotFound(str(e), "position") from None

@@ -123,7 +123,7 @@ def import_log_command(path: str) -> None:
     s.dispatcher.nudge()
     from workers.catchup import catch_up  # lazy: the fold
 
-    catch_up(s.settings)
+    catch_up(s.stores)
     err.print(f"imported {n} events")
 
 
@@ -166,7 +166,7 @@ def _fold_with_progress(s, count: int) -> None:
     from workers.catchup import catch_up  # lazy: the fold
 
     with bar("fold", count) as (fold_bar, task):
-        catch_up(s.settings, progress=lambda applied, _: fold_bar.update(task, completed=applied))
+        catch_up(s.stores, progress=lambda applied, _: fold_bar.update(task, completed=applied))
 
 
 def _print_import(report: dict) -> None:
@@ -199,7 +199,7 @@ def imports_command(org: str, source: str | None) -> None:
     from workers.catchup import catch_up
 
     s = services()
-    catch_up(s.settings)
+    catch_up(s.stores)
     with s.read() as c:
         click.echo(json.dumps(queries.list_imports(c, org, source), indent=2, ensure_ascii=False))
 
@@ -238,7 +238,7 @@ def export_popolo(org: str, source: str | None) -> None:
     from workers.catchup import catch_up
 
     s = services()
-    catch_up(s.settings)
+    catch_up(s.stores)
     with s.read() as c:
         click.echo(json.dumps(export(c, org, source), indent=2, ensure_ascii=False))
 
@@ -253,7 +253,7 @@ def export_ftm(org: str, source: str | None) -> None:
     from workers.catchup import catch_up
 
     s = services()
-    catch_up(s.settings)
+    catch_up(s.stores)
     with s.read() as c:
         for entity in export(c, org, source):
             click.echo(json.dumps(entity, ensure_ascii=False))

@@ -16,7 +16,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from events.settings import Settings
 from projections import versions as projection_versions
 from projections.db import NoSuchVersion
 from projections.versions import UnknownProjection
@@ -53,7 +52,7 @@ def status(as_json: bool) -> None:
     """Head of the log, projection positions and lag, rq queue, failed jobs, live workers."""
     from workers.status import status as read_status  # lazy: rq and the event store
 
-    info = read_status(Settings.from_env())
+    info = read_status(services().stores)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -120,7 +119,7 @@ def parked(ctx) -> None:
     if ctx.invoked_subcommand is None:
         from workers.catchup import parked as list_parked  # lazy: the fold and the event store
 
-        click.echo(json.dumps(list_parked(Settings.from_env()), indent=2, default=str))
+        click.echo(json.dumps(list_parked(services().stores), indent=2, default=str))
 
 
 @parked.command("retry")
@@ -129,7 +128,7 @@ def parked_retry(position: int) -> None:
     from workers.catchup import retry_parked  # lazy: the fold and the event store
 
     try:
-        row = retry_parked(Settings.from_env(), position)
+        row = retry_parked(services().stores, position)
     except LookupError as e:
         err.print(f"[red]{e}[/]")
         sys.exit(2)
@@ -144,7 +143,7 @@ def parked_skip(position: int) -> None:
     from workers.catchup import skip_parked  # lazy: the fold and the event store
 
     try:
-        click.echo(json.dumps(skip_parked(Settings.from_env(), position), indent=2, default=str))
+        click.echo(json.dumps(skip_parked(services().stores, position), indent=2, default=str))
     except LookupError as e:
         err.print(f"[red]{e}[/]")
         sys.exit(2)
@@ -159,12 +158,11 @@ def rebuild(name: str) -> None:
     from workers.rebuild import RebuildBusy
     from workers.rebuild import rebuild as run
 
-    settings = Settings.from_env()
-    services()
+    stores = services().stores
     rebuild_bar, update = fold_bar(f"rebuild {name}")
     with version_errors(), rebuild_bar:
         try:
-            report = run(settings, name, progress=update)
+            report = run(stores, name, progress=update)
         except RebuildBusy as e:
             err.print(f"[red]{e}[/]")
             sys.exit(3)
@@ -189,11 +187,10 @@ def replay(name: str, until_position: int | None, until_recorded) -> None:
         raise click.UsageError("give --until-position or --until-recorded")
     if until_recorded is not None and until_recorded.tzinfo is None:
         until_recorded = until_recorded.replace(tzinfo=timezone.utc)
-    settings = Settings.from_env()
-    services()
+    stores = services().stores
     replay_bar, update = fold_bar(f"replay {name}")
     with version_errors(), replay_bar:
-        report = run(settings, name, until_position, until_recorded, progress=update)
+        report = run(stores, name, until_position, until_recorded, progress=update)
     err.print(f"[green]scratch version {report.version} of {name}[/] folded up to position {report.position}; "
               f"query it with ?version={report.version}, drop it with `orghistory versions drop {report.version}`")
     click.echo(json.dumps(report.as_json()))
@@ -221,10 +218,10 @@ def versions_drop(name: str, version: int) -> None:
     """Drop a scratch (replay), retired or abandoned version; never the live one."""
     from workers.rebuild import drop_version  # lazy: rebuild's module loads the fold and the event store
 
-    services()
+    stores = services().stores
     with version_errors():
         try:
-            dropped = drop_version(Settings.from_env(), name, version)
+            dropped = drop_version(stores, name, version)
         except (LookupError, ValueError) as e:
             err.print(f"[red]{e}[/]")
             sys.exit(2)

@@ -25,7 +25,6 @@ def serve(host: str, port: int, threads: int, no_seed: bool) -> None:
     """Run the HTTP service under gunicorn (one gthread worker), on any store."""
     # lazy (see the module docstring): the seed loader and the store's runtime
     from events.seed import load_seed
-    from workers.runtime import forget
 
     s = services(start_background=False)
     if not no_seed and not s.settings.is_postgres:
@@ -33,13 +32,13 @@ def serve(host: str, port: int, threads: int, no_seed: bool) -> None:
         if any(o["appended"] for o in report["orgs"].values()):
             from workers.catchup import catch_up  # lazy: the fold, only when the seed stored something
 
-            catch_up(s.settings)  # folded before the first request, so the first answers are whole
+            catch_up(s.stores)  # folded before the first request, so the first answers are whole
             err.print(f"[green]loaded the seed history[/] ({sum(o['appended'] for o in report['orgs'].values())} events)")
     token = local_admin_token(s)
     if token:
         err.print(f"write token (also in {s.settings.data_dir / 'admin-token'}): [bold]{token}[/]")
     err.print(f"serving on http://{host}:{port}/  (store: {'postgresql' if s.settings.is_postgres else s.settings.sqlite_path})")
-    forget()  # nothing opened here may cross gunicorn's fork: the worker opens its own
+    s.close()  # nothing opened here may cross gunicorn's fork: the worker opens its own
     from ..server import run  # lazy: gunicorn
 
     run(host, port, threads, _worker_app)
@@ -54,7 +53,7 @@ def _worker_app():
     from ..app import create_app
 
     s = services(start_background=True)
-    if rebuild_if_stale(s.settings, s.dispatcher):
+    if rebuild_if_stale(s.stores, s.dispatcher):
         err.print("[yellow]the projection was folded by an older version of orghistory: rebuilding it in the "
                   "background (GET /v1/ops/jobs); answers come from the old one until then[/]")
     return create_app(services=s)
@@ -66,14 +65,13 @@ def _worker_app():
 def worker(burst: bool, name: str | None) -> None:
     """Run an rq worker (needs ORGHISTORY_REDIS_URL)."""
     # lazy (see the module docstring): the store's runtime and rq
-    from workers.runtime import open_store
+    from workers.dispatch import dispatcher_for
+    from workers.jobs import rebuild_if_stale
+    from workers.runtime import open_stores
     from workers.worker import run_worker
 
     configure_logging()
     settings = Settings.from_env()
-    open_store(settings)
-    from workers.dispatch import dispatcher_for
-    from workers.jobs import rebuild_if_stale
-
-    rebuild_if_stale(settings, dispatcher_for(settings))
+    with open_stores(settings) as stores:  # creates the tables; rq's work horses open their own
+        rebuild_if_stale(stores, dispatcher_for(stores))
     run_worker(settings, burst=burst, name=name)

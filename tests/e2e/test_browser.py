@@ -10,9 +10,19 @@ import subprocess
 import pytest
 
 from events.settings import Settings
-from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, Client, _wait_http, consistently, free_port, service_env, spawn
+from ..conftest import (
+    ADMIN,
+    BIN,
+    Client,
+    _wait_http,
+    close_stores,
+    consistently,
+    free_port,
+    service_env,
+    spawn,
+    stores_for,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,10 +74,10 @@ def test_event_source_reconnects_after_a_restart_without_gaps_or_duplicates(brow
 
         server.kill()  # the connection is lost
         server.wait(10)
-        forget()
-        app, _ = open_store(settings)  # meanwhile another process appends to the store
+        close_stores()
+        app = stores_for(settings).app  # meanwhile another process appends to the store
         app.append("acme", [{"type": "noted", "title": "while down", "effective": "2020"}])
-        forget()
+        close_stores()
         server = _serve(env, port)
         for i in range(2):
             client.ok(client.post("/v1/orgs/acme/events", {"type": "noted", "title": f"b{i}", "effective": "2020"}))

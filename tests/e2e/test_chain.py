@@ -14,16 +14,15 @@ import pytest
 
 from events.backup import export_log, import_log
 from events.seed import load_seed
-from workers.runtime import forget, open_store
 
-from ..conftest import BIN, service_env
+from ..conftest import BIN, close_stores, service_env, stores_for
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request):
-    forget()
+    close_stores()
     yield request.param, request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    forget()
+    close_stores()
 
 
 @contextmanager
@@ -59,7 +58,7 @@ def _verify_cli(settings) -> tuple[int, dict]:
 
 def test_edits_deletions_insertions_and_moves_are_named(store):
     kind, settings = store
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     load_seed(app)
     n, head, broken = app.verify_chain()
     assert broken is None and n == 113  # the seed's events
@@ -98,7 +97,7 @@ def test_edits_deletions_insertions_and_moves_are_named(store):
 
 def test_a_row_slipped_in_around_the_service_is_named(store):
     kind, settings = store
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     load_seed(app)
     with raw(kind, settings) as (db, table, key):
         last = db.execute(f"SELECT originator_id, topic, state FROM {table} ORDER BY {key} DESC LIMIT 1").fetchone()
@@ -111,7 +110,7 @@ def test_a_row_slipped_in_around_the_service_is_named(store):
 
 def test_the_chain_survives_export_and_import_and_an_altered_export_is_refused(sqlite_settings, pg_settings,
                                                                                tmp_path):
-    source, _ = open_store(sqlite_settings)
+    source = stores_for(sqlite_settings).app
     load_seed(source)
     head = source.verify_chain()[1]
     path = tmp_path / "log.ndjson"
@@ -123,7 +122,7 @@ def test_the_chain_survives_export_and_import_and_an_altered_export_is_refused(s
     row["state"]["name"] = "Someone Else" if "name" in row["state"] else row["state"].get("title", "x")
     row["state"]["_edited"] = True
     altered.write_text("\n".join(lines[:30] + [json.dumps(row)] + lines[31:]) + "\n")
-    target, _ = open_store(pg_settings)
+    target = stores_for(pg_settings).app
     with open(altered) as fh, pytest.raises(ValueError, match="line 31: the event does not match its hash"):
         import_log(target, fh)
     assert target.head_position() == 0  # refused whole: nothing imported
@@ -138,7 +137,7 @@ def test_the_chain_survives_export_and_import_and_an_altered_export_is_refused(s
 
 
 def test_an_upgraded_store_links_its_earlier_events_on_the_next_save(sqlite_settings):
-    app, _ = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     load_seed(app)
     with raw("sqlite", sqlite_settings) as (db, _, __):
         db.execute("DELETE FROM event_chain")  # as a store written before the chain existed

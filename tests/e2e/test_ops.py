@@ -11,9 +11,8 @@ from events.settings import Settings
 from projections import queries
 from projections.projector import stamp
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, eventually, service_env
+from ..conftest import ADMIN, BIN, close_stores, eventually, service_env, stores_for
 
 
 def run(env, *args, check=True):
@@ -25,9 +24,9 @@ def run(env, *args, check=True):
 
 def answers(settings: Settings, known_ats: list[str | None]) -> dict:
     """Board, roles and the safety team for many dates, now and as known at several record times."""
-    forget()
-    _, db = open_store(settings)
-    catch_up(settings)
+    close_stores()
+    db = stores_for(settings).db
+    catch_up(stores_for(settings))
     out = {}
     days = [date(2023, 11, d) for d in range(14, 31)] + [date(2024, m, 1) for m in range(1, 7)] + [date(2024, 5, 20)]
     with db.read() as c:
@@ -43,7 +42,7 @@ def test_log_round_trip_sqlite_postgres_sqlite(tmp_path, pg_settings):
     sqlite_a = Settings(data_dir=tmp_path / "a", admin_token=ADMIN)
     env_a = service_env(sqlite_a, None)
     run(env_a, "seed")
-    app, _ = open_store(sqlite_a)  # a correction, so known_at answers differ over record time
+    app = stores_for(sqlite_a).app  # a correction, so known_at answers differ over record time
     answer = app.append("openai", [{"type": "corrected", "target": "openai@12", "changes": {"effective": "2019"}}])
     first = tmp_path / "a.ndjson"
     run(env_a, "export", "--out", str(first))
@@ -106,12 +105,29 @@ def test_a_job_that_fails_before_it_begins_is_failed_not_queued(sqlite_settings,
     could record anything (here: a projection that does not exist) read "queued" for ever."""
     from workers import joblog
     from workers.dispatch import InProcessDispatcher
-    from workers.runtime import open_store
+
+    from ..conftest import stores_for
 
     monkeypatch.setenv("ORGHISTORY_DATA_DIR", str(sqlite_settings.data_dir))  # jobs read the environment
-    _, db = open_store(sqlite_settings)
+    db = stores_for(sqlite_settings).db
     job_id = joblog.create(db, "replay", "history")
-    InProcessDispatcher(sqlite_settings).start_job("workers.jobs.replay_job", job_id, "nosuch", job_id, 5, None)
+    InProcessDispatcher(stores_for(sqlite_settings)).start_job("replay", job_id, "nosuch", job_id, 5, None)
     eventually(lambda: joblog.get(db, job_id)["state"] != "queued", 10, "the job to leave the queued state")
     job = joblog.get(db, job_id)
     assert job["state"] == "failed" and "nosuch" in job["error"]
+
+
+def test_an_operator_rebuild_in_process_rebuilds_this_services_store(inprocess_service):
+    """Regression: the in-process dispatcher ran the rq job function, which opened the stores named
+    by the environment rather than the service's own: the job rebuilt another store (or none) and
+    this one's version never changed. Jobs now run with the stores they are given."""
+    client = inprocess_service
+    client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+    before = client.ok(client.get("/v1/ops/projections"))["projections"]["history"]["version"]
+    job = client.ok(client.post("/v1/ops/projections/history/rebuild"), 202)
+    eventually(lambda: client.ok(client.get(f"/v1/ops/jobs/{job['id']}"))["state"] in ("finished", "failed"), 60,
+               "the rebuild job to end")
+    assert client.ok(client.get(f"/v1/ops/jobs/{job['id']}"))["state"] == "finished"
+    after = client.ok(client.get("/v1/ops/projections"))["projections"]["history"]["version"]
+    assert after > before
+    assert client.ok(client.get("/v1/orgs/acme"))["name"] == "Acme"

@@ -14,10 +14,9 @@ from events.settings import Settings
 from projections import queries
 from projections.projector import Projector
 from workers.catchup import catch_up, parked, retry_parked
-from workers.runtime import forget, open_store
 from workers.status import status
 
-from ..conftest import ADMIN, BIN, service_env
+from ..conftest import ADMIN, BIN, close_stores, service_env, stores_for
 
 
 def _insert_corrupt_fact(app) -> int:
@@ -34,17 +33,17 @@ def _insert_corrupt_fact(app) -> int:
 
 def test_a_poison_event_is_parked_and_the_projection_goes_on(tmp_path):
     settings = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
-    forget()
-    app, db = open_store(settings)
+    close_stores()
+    app, db = stores_for(settings).app, stores_for(settings).db
     load_seed(app)
-    catch_up(settings)
+    catch_up(stores_for(settings))
     bad = _insert_corrupt_fact(app)
     after = app.append("openai", [{"type": "noted", "title": "after the bad one", "effective": "2024-06-01"}])
-    catch_up(settings)
+    catch_up(stores_for(settings))
 
-    [row] = parked(settings)
+    [row] = parked(stores_for(settings))
     assert row["position"] == bad and "2024-02-30" in row["error"] and row["type"] == "MemberJoined"
-    info = status(settings)["projections"]["history"]
+    info = status(stores_for(settings))["projections"]["history"]
     assert info["parked"] == 1 and info["position"] == after["events"][0]["position"] and info["lag_events"] == 0
     with db.read() as c:
         assert any(f["title"] == "after the bad one" for f in queries.timeline(c, "openai", None) if f["type"] == "noted")
@@ -58,17 +57,17 @@ def test_a_poison_event_is_parked_and_the_projection_goes_on(tmp_path):
     assert again.returncode == 1 and json.loads(again.stdout)["attempts"] == 2  # still broken: still parked
     skipped = run("parked", "skip", str(bad))
     assert skipped.returncode == 0 and json.loads(skipped.stdout)["resolution"] == "skipped"
-    forget()
-    assert parked(settings) == [] and status(settings)["projections"]["history"]["parked"] == 0
+    close_stores()
+    assert parked(stores_for(settings)) == [] and status(stores_for(settings))["projections"]["history"]["parked"] == 0
     assert run("parked", "skip", str(bad)).returncode == 2
 
 
 def test_retry_after_a_fix(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
-    forget()
-    app, db = open_store(settings)
+    close_stores()
+    app, db = stores_for(settings).app, stores_for(settings).db
     app.register_org("acme", "Acme")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     original = Projector._apply_one
 
     def buggy(self, e, recorded):
@@ -79,11 +78,11 @@ def test_retry_after_a_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(Projector, "_apply_one", buggy)
     boom = app.append("acme", [{"type": "noted", "title": "boom", "effective": "2020"}])
     app.append("acme", [{"type": "noted", "title": "fine", "effective": "2021"}])
-    catch_up(settings)
+    catch_up(stores_for(settings))
     position = boom["events"][0]["position"]
-    assert [r["position"] for r in parked(settings)] == [position]
+    assert [r["position"] for r in parked(stores_for(settings))] == [position]
     monkeypatch.setattr(Projector, "_apply_one", original)  # the fix is deployed
-    row = retry_parked(settings, position)
+    row = retry_parked(stores_for(settings), position)
     assert row["resolution"] == "retried" and row["resolved_at"]
     with db.read() as c:
         titles = {f["title"] for f in queries.timeline(c, "acme", None)}

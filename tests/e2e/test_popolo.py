@@ -14,9 +14,8 @@ import pytest
 from events.settings import Settings
 from projections import queries
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, service_env
+from ..conftest import ADMIN, BIN, close_stores, service_env, stores_for
 
 
 def popolo_fixture(seed: int = 7, n: int = 300) -> dict:
@@ -97,9 +96,9 @@ def _run(env, *args, input_=None):
 
 
 def _answers(settings: Settings, org: str, dates: list[date]) -> dict:
-    forget()
-    _, db = open_store(settings)
-    catch_up(settings)
+    close_stores()
+    db = stores_for(settings).db
+    catch_up(stores_for(settings))
     with db.read() as c:
         return {(u, d): sorted((e["person"], e["role"], e["since"], e["until"], e["certain"])
                                for e in queries.members(c, org, [u], d, None))
@@ -126,7 +125,7 @@ def test_import_matches_closed_interval_reading_and_round_trips(tmp_path):
     speaker = [e for e in answers[("legislature", date(2012, 1, 1))] if e[1] == "speaker"]
     assert [e[0] for e in speaker] == ["assembly-person-1"]  # a post gives the unit and the role
     # nothing lost: the membership without a person is on the timeline, with its reason
-    _, db = open_store(first)
+    db = stores_for(first).db
     with db.read() as c:
         noted = [f for f in queries.timeline(c, "assembly", None) if f["type"] == "noted"]
         assert any("vacant-1" in f["title"] and "names no person" in f["title"] for f in noted)
@@ -172,10 +171,10 @@ def test_popolo_end_date_precision(tmp_path, end, day, member, certain):
     settings = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
     from events import imports
 
-    forget()
-    app, db = open_store(settings)
+    close_stores()
+    app, db = stores_for(settings).app, stores_for(settings).db
     app.sync("town", imports.read("popolo", doc))
-    catch_up(settings)
+    catch_up(stores_for(settings))
     with db.read() as c:
         got = queries.members(c, "town", ["council"], date.fromisoformat(day), None)
     assert bool(got) == member

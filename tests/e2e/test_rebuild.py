@@ -27,9 +27,20 @@ from projections.verify import compare
 from workers.catchup import catch_up
 from workers.locks import runner_lock
 from workers.rebuild import RebuildBusy, rebuild, replay
-from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, Client, _wait_http, eventually, free_port, service_env, spawn, stop
+from ..conftest import (
+    ADMIN,
+    BIN,
+    Client,
+    _wait_http,
+    close_stores,
+    eventually,
+    free_port,
+    service_env,
+    spawn,
+    stop,
+    stores_for,
+)
 from ..integration.test_properties import FAST, PEOPLE, _record, histories
 
 CRISIS = date(2023, 11, 18)  # Altman fired the day before: four directors left
@@ -89,18 +100,18 @@ def _history(app, people: int = 300, facts: int = 4000, seed: int = 7) -> None:
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_rebuild_equals_the_incremental_fold_and_switches_atomically(store, sqlite_settings, request):
     settings_ = sqlite_settings if store == "sqlite" else request.getfixturevalue("pg_settings")
-    forget()
-    app, db = open_store(settings_)
+    close_stores()
+    app, db = stores_for(settings_).app, stores_for(settings_).db
     load_seed(app)
-    catch_up(settings_)
+    catch_up(stores_for(settings_))
     before = _board(db)
     assert len(before) == 4  # Sutskever, D'Angelo, McCauley, Toner
 
-    scratch = replay(settings_, until_position=app.head_position())  # the bulk path, beside the live one
+    scratch = replay(stores_for(settings_), until_position=app.head_position())  # the bulk path, beside the live one
     assert _same_tables(db, 1, scratch.version) == {}
     versions.drop(db, "history", scratch.version)
 
-    report = rebuild(settings_)
+    report = rebuild(stores_for(settings_))
     assert (report.switched_from, report.version, report.started_from) == (1, 3, 0)
     assert report.position == app.head_position()
     assert _live(db) == 3 and _board(db) == before
@@ -110,7 +121,7 @@ def test_rebuild_equals_the_incremental_fold_and_switches_atomically(store, sqli
     # the live catch-up goes on into the new version
     app.append("openai", [{"type": "member_left", "unit": "board", "person": "adam-dangelo", "cause": "resigned",
                            "effective": "2023-11-18"}])
-    catch_up(settings_)
+    catch_up(stores_for(settings_))
     assert len(_board(db)) == 3
 
 
@@ -119,12 +130,12 @@ def test_rebuild_equals_the_incremental_fold_and_switches_atomically(store, sqli
 def test_bulk_fold_equals_incremental_fold_for_generated_histories(sqlite_settings, history):
     """Corrections, retractions, out-of-order facts, dissolutions: the memory store and the SQL
     store give identical tables, bitemporal history included."""
-    app, db = open_store(sqlite_settings)
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     for p in PEOPLE:
         app.register_person(p, p.upper())
     _record(app, f"r{next(_orgs)}-{os.getpid()}", history)  # hypothesis seeds `random`: count instead
-    catch_up(sqlite_settings)
-    scratch = replay(sqlite_settings, until_position=app.head_position())
+    catch_up(stores_for(sqlite_settings))
+    scratch = replay(stores_for(sqlite_settings), until_position=app.head_position())
     try:
         assert _same_tables(db, _live(db), scratch.version) == {}
     finally:
@@ -135,12 +146,12 @@ def test_a_poison_event_is_parked_by_the_rebuild_too(tmp_path):
     from .test_poison import _insert_corrupt_fact
 
     settings_ = Settings(data_dir=tmp_path / "d")
-    forget()
-    app, db = open_store(settings_)
+    close_stores()
+    app, db = stores_for(settings_).app, stores_for(settings_).db
     load_seed(app)
     bad = _insert_corrupt_fact(app)
-    catch_up(settings_)
-    report = rebuild(settings_)
+    catch_up(stores_for(settings_))
+    report = rebuild(stores_for(settings_))
     assert report.parked == 1 and report.position == bad
     with db.read() as c:
         rows = c.all("SELECT position, error FROM parked WHERE name=? AND resolved_at IS NULL", (c.track,))
@@ -153,15 +164,15 @@ def test_a_poison_event_is_parked_by_the_rebuild_too(tmp_path):
 # --- replay ----------------------------------------------------------------------------------------
 
 def test_replay_until_a_position_or_record_time_is_queryable_and_removable(sqlite_settings):
-    forget()
-    app, db = open_store(sqlite_settings)
+    close_stores()
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     load_seed(app)
-    catch_up(sqlite_settings)
+    catch_up(stores_for(sqlite_settings))
     events = list(app.read_all())
     # replay to just before Altman's firing, and up to its record time
     fired = next(e for e in events if e.type == "leader_ousted")
-    before = replay(sqlite_settings, until_position=fired.position - 1)
-    after = replay(sqlite_settings, until_recorded=fired.recorded_at)
+    before = replay(stores_for(sqlite_settings), until_position=fired.position - 1)
+    after = replay(stores_for(sqlite_settings), until_recorded=fired.recorded_at)
     assert before.position == fired.position - 1 and after.position == fired.position
     assert ("sam-altman", "director") in _board(db, before.version)
     board_after = {p for p, _ in _board(db, after.version)}
@@ -271,10 +282,10 @@ def _wait_until(predicate, timeout: float = 90, proc=None, what: str = "the rebu
 def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, tmp_path, request):
     settings_ = (Settings(data_dir=tmp_path / "d") if store == "sqlite"
                  else request.getfixturevalue("pg_settings"))
-    forget()
-    app, db = open_store(settings_)
+    close_stores()
+    app, db = stores_for(settings_).app, stores_for(settings_).db
     _history(app, facts=12000)
-    rebuild(settings_)  # the first fold, the fast way: version 2 is live
+    rebuild(stores_for(settings_))  # the first fold, the fast way: version 2 is live
     head = app.head_position()
     with db.read() as c:
         expected = _team(c)
@@ -286,7 +297,7 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
                                 stderr=subprocess.PIPE, text=True)
         _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
         with pytest.raises(RebuildBusy):  # a second rebuild is refused while the first runs
-            rebuild(settings_)
+            rebuild(stores_for(settings_))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         killed_at = _building_position(db)
@@ -317,8 +328,8 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
 def test_a_worker_killed_with_sigkill_mid_catch_up_resumes_without_double_applying(pg_settings, redis_url):
     """The production shape: an rq worker folds a backlog and is SIGKILLed halfway; a new worker
     finishes. Every answer a reader got during it was the answer of a complete prefix of the log."""
-    forget()
-    app, db = open_store(pg_settings)
+    close_stores()
+    app, db = stores_for(pg_settings).app, stores_for(pg_settings).db
     env = service_env(pg_settings, redis_url)
     _history(app, facts=4000)
     head = app.head_position()
@@ -347,7 +358,7 @@ def test_a_worker_killed_with_sigkill_mid_catch_up_resumes_without_double_applyi
     seen = {p: a for p, a in reader.answers if 0 < p < head}
     assert len(seen) >= 2
     for position in random.Random(1).sample(sorted(seen), 3 if len(seen) >= 3 else len(seen)):
-        scratch = replay(pg_settings, until_position=position)
+        scratch = replay(stores_for(pg_settings), until_position=position)
         with db.read(version=scratch.version) as c:
             assert _team(c) == seen[position], position
         versions.drop(db, "history", scratch.version)
@@ -362,10 +373,10 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
     """The embedded default: `orghistory serve` answers and takes writes while `orghistory
     rebuild` runs in another process; the HTTP rebuild runs in the server as a job."""
     settings_ = Settings(data_dir=tmp_path / "d", admin_token=ADMIN)
-    forget()
-    app, _ = open_store(settings_)
+    close_stores()
+    app = stores_for(settings_).app
     _history(app, facts=6000)
-    forget()
+    close_stores()
     env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "300"}
     port = free_port()
     proc = spawn([str(BIN / "orghistory"), "serve", "--port", str(port)], env=env,
@@ -429,8 +440,8 @@ def test_rebuild_from_a_second_process_while_serve_keeps_serving(tmp_path):
 
 def test_http_rebuild_runs_as_an_rq_job_in_the_production_shape(production_service, pg_settings):
     client = production_service
-    forget()
-    app, db = open_store(pg_settings)
+    close_stores()
+    app = stores_for(pg_settings).app
     load_seed(app)
     eventually(lambda: not client.get("/v1/ops/projections").json()["projections"]["history"]["lag_events"], 60,
                "the seed history to be folded", interval=0.1)
@@ -449,18 +460,18 @@ def test_a_store_from_before_versions_gets_version_1_folded_from_its_log(tmp_pat
     import sqlite3
 
     settings_ = Settings(data_dir=tmp_path / "d")
-    forget()
-    app, _ = open_store(settings_)
+    close_stores()
+    app = stores_for(settings_).app
     load_seed(app)
-    forget()
+    close_stores()
     raw = sqlite3.connect(settings_.sqlite_path)  # make it look like the old layout
     raw.execute("DROP TABLE projection_versions")
     raw.execute("CREATE TABLE tenures (id INTEGER PRIMARY KEY, person TEXT)")
     raw.execute("INSERT INTO tracking VALUES ('history', 113, '', '')")
     raw.commit()
     raw.close()
-    app, db = open_store(settings_)
-    catch_up(settings_)
+    app, db = stores_for(settings_).app, stores_for(settings_).db
+    catch_up(stores_for(settings_))
     assert _live(db) == 1 and len(_board(db)) == 4
     tables = {r[0] for r in sqlite3.connect(settings_.sqlite_path).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -475,10 +486,10 @@ def _versions_cli(env) -> list[dict]:
 
 def test_a_replay_killed_with_sigkill_is_shown_abandoned_and_can_be_dropped(tmp_path):
     settings_ = Settings(data_dir=tmp_path / "d")
-    forget()
-    app, db = open_store(settings_)
+    close_stores()
+    app, db = stores_for(settings_).app, stores_for(settings_).db
     _history(app, facts=12000)
-    rebuild(settings_)  # the first fold, the fast way: version 2 is live
+    rebuild(stores_for(settings_))  # the first fold, the fast way: version 2 is live
     head = app.head_position()
     env = {**service_env(settings_, None), "ORGHISTORY_REBUILD_FLUSH_EVENTS": "100"}
 
@@ -504,15 +515,15 @@ def test_a_replay_killed_with_sigkill_is_shown_abandoned_and_can_be_dropped(tmp_
     assert out.returncode == 0, out.stderr
     assert [x["state"] for x in _versions_cli(env)] == ["live"]
     # a finished replay is not abandoned, and neither is the live version
-    done = replay(settings_, until_position=50)
+    done = replay(stores_for(settings_), until_position=50)
     listed = {x["version"]: x for x in _versions_cli(env)}
     assert listed[done.version]["state"] == "scratch" and listed[done.version]["abandoned"] is False
     assert all(not x["abandoned"] for x in listed.values())
 
 
 def test_the_command_line_refuses_a_second_rebuild(sqlite_settings):
-    forget()
-    app, db = open_store(sqlite_settings)
+    close_stores()
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     load_seed(app)
     with runner_lock(sqlite_settings, "history:rebuild", wait=False):  # as a running rebuild holds it
         out = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=service_env(sqlite_settings, None),
@@ -526,8 +537,8 @@ def test_a_rebuild_job_whose_process_is_gone_no_longer_counts_as_running(sqlite_
     ``running``, whose process on this host has died (SIGKILL leaves no word), is not active."""
     from workers import joblog
 
-    forget()
-    _, db = open_store(sqlite_settings)
+    close_stores()
+    db = stores_for(sqlite_settings).db
     dead = spawn(["true"])
     dead.wait()
     alive = spawn(["sleep", "30"])

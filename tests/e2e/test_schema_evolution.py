@@ -14,9 +14,8 @@ from pathlib import Path
 from events.settings import Settings
 from projections import queries
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
-from ..conftest import ADMIN, BIN, service_env
+from ..conftest import ADMIN, BIN, close_stores, service_env, stores_for
 
 V1_LOG = Path(__file__).resolve().parents[1] / "fixtures" / "log-v1.ndjson"
 
@@ -38,9 +37,9 @@ def test_a_version_1_log_loads_and_projects_beside_version_2_events(tmp_path):
     subprocess.run([str(BIN / "orghistory"), "import", str(V1_LOG)], env=env, check=True, capture_output=True)
     subprocess.run([sys.executable, "-c", WRITE_V2], env=env, check=True, capture_output=True)
 
-    forget()
-    app, db = open_store(settings)
-    catch_up(settings)
+    close_stores()
+    app, db = stores_for(settings).app, stores_for(settings).db
+    catch_up(stores_for(settings))
     with db.read() as c:
         board = queries.members(c, "openai", ["board"], date(2023, 11, 18), None)
         assert {e["person"] for e in board} == {"ilya-sutskever", "adam-dangelo", "tasha-mccauley", "helen-toner"}

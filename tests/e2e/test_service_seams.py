@@ -11,7 +11,8 @@ import pytest
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
 from service.app import create_app
-from workers.runtime import forget
+
+from ..conftest import close_stores
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def app(sqlite_settings):
     yield app
     app.extensions["orghistory"].wakeup.close()
     app.extensions["orghistory"].dispatcher.stop()
-    forget()
+    close_stores()
 
 
 @pytest.mark.parametrize("error", [

@@ -20,9 +20,9 @@ from events import imports
 from projections import queries
 from projections.clock import stamp
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
 from .. import reading
+from ..conftest import close_stores, stores_for
 
 ORG = "riverton"
 UNITS = ("council", "greens", "finance")
@@ -96,12 +96,12 @@ def county_register() -> dict:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request, tmp_path):
-    forget()
+    close_stores()
     if request.param == "sqlite":
         yield request.getfixturevalue("sqlite_settings")
     else:
         yield request.getfixturevalue("pg_settings")
-    forget()
+    close_stores()
 
 
 def answers(db, days, known_at=None) -> dict:
@@ -120,7 +120,7 @@ def written_since(app, head: int) -> list[dict]:
 
 
 def test_versions_in_order_answer_as_each_version_reads(settings):
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     versions = council_versions()
     steps = [("riverton", v) for v in versions[:4]] + [("county-register", county_register())] + \
             [("riverton", v) for v in versions[4:]]
@@ -142,7 +142,7 @@ def test_versions_in_order_answer_as_each_version_reads(settings):
         assert again["summary"]["memberships"]["unchanged"] == len(doc["memberships"]) - \
             again["summary"]["memberships"]["rejected"]
         current[source] = doc
-        catch_up(settings)
+        catch_up(stores_for(settings))
         assert answers(db, days) == expected(current, days)
         moments.append((stamp(datetime.fromisoformat(report["recorded_at"])), dict(current)))
     for known_at, docs in moments:
@@ -152,7 +152,7 @@ def test_versions_in_order_answer_as_each_version_reads(settings):
 def test_what_each_sync_recorded(settings):
     """The summaries count each kind of change, the events are the ones that mean it, and each
     import is listed with its source, digest and summary."""
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     v = council_versions()
     first = app.sync(ORG, imports.read("popolo", v[0]), source="riverton")
     assert first["summary"]["memberships"] == {"added": 6, "ended": 0, "corrected": 0, "retracted": 0,
@@ -178,7 +178,7 @@ def test_what_each_sync_recorded(settings):
     fourth = app.sync(ORG, imports.read("popolo", v[3]), source="riverton")
     assert fourth["summary"]["memberships"]["retracted"] == 1
     assert fourth["summary"]["people"]["renamed"] == 1
-    catch_up(settings)
+    catch_up(stores_for(settings))
     with db.read() as c:
         listed = queries.list_imports(c, ORG)
         assert [i["id"] for i in listed] == ["riverton-1", "riverton-2", "riverton-3", "riverton-4"]
@@ -198,7 +198,7 @@ def test_what_each_sync_recorded(settings):
 
 
 def test_same_person_id_in_two_sources_is_two_people(sqlite_settings):
-    app, db = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     app.sync(ORG, imports.read("popolo", council_versions()[0]), source="riverton")
     report = app.sync(ORG, imports.read("popolo", county_register()), source="county-register")
     assert report["summary"]["people"]["added"] == 1 and not report["summary"]["notices"]
@@ -211,7 +211,7 @@ def test_same_person_id_in_two_sources_is_two_people(sqlite_settings):
 # --- bad records, bad documents, crashes ---------------------------------------------------------
 
 def test_bad_records_are_reported_and_noted_never_tenures(settings):
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     doc = {"persons": [{"id": "ann", "name": "Ann"}],
            "organizations": [{"id": "council", "name": "Council"}],
            "events": [{"id": "t1", "start_date": "2015-01-01", "end_date": "2016-12-31"}],
@@ -234,7 +234,7 @@ def test_bad_records_are_reported_and_noted_never_tenures(settings):
     assert "has no day 30" in rejected["no-such-day"]["reason"] and "start_date" in rejected["no-such-day"]["reason"]
     assert rejected["no-date"]["path"] == "memberships[4]"
     assert report["summary"]["memberships"]["added"] == 1
-    catch_up(settings)
+    catch_up(stores_for(settings))
     with db.read() as c:
         notes = {f["origin"]["record"]: f for f in queries.timeline(c, "town", None) if f["type"] == "noted"}
         assert set(notes) == set(rejected)
@@ -270,7 +270,7 @@ def test_a_malformed_document_stores_nothing_and_names_the_path(settings, tmp_pa
     with pytest.raises(InvalidFact) as e:
         imports.read("popolo", doc)
     assert e.value.field == "memberships[1500].sources[0].url"
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     head = app.head_position()
     path = tmp_path / "council.json"
     path.write_text(json.dumps(doc))
@@ -293,15 +293,15 @@ def test_a_killed_import_leaves_nothing_half_applied(settings, tmp_path):
     started = time.monotonic()  # how long a whole run takes here (into another organization)
     subprocess.run(cmd[:-1] + ["timing"], env=env, capture_output=True, check=True, timeout=600)
     whole = time.monotonic() - started
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     outcomes = set()
     for fraction in (0.6, 0.8, 0.9, 0.97):
         proc = spawn(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(whole * fraction)  # deliberate: the kill lands at this fraction of an import's duration
         proc.kill()
         proc.wait()
-        forget()
-        app, _ = open_store(settings)
+        close_stores()
+        app = stores_for(settings).app
         org = app.find_org("council")
         facts = org.version - 1 if org else 0
         assert facts in (0, 1 + 6000), f"killed at {fraction:.0%}: {facts} facts stored"
@@ -311,8 +311,8 @@ def test_a_killed_import_leaves_nothing_half_applied(settings, tmp_path):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     report = json.loads(done.stdout)
     assert report["stored"] == (0 in outcomes and len(outcomes) == 1)
-    forget()
-    app, db = open_store(settings)
+    close_stores()
+    app = stores_for(settings).app
     assert app.find_org("council").version == 1 + 1 + 6000  # registration, the unit, 3000 joins and leaves
     again = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600).stdout)
     assert not again["stored"] and again["summary"]["memberships"]["unchanged"] == 3000
@@ -331,7 +331,7 @@ def test_the_readme_nights_are_the_first_two_versions():
 def test_an_organization_loaded_by_the_old_importer_is_warned_about(sqlite_settings):
     """Facts the importer from before syncs wrote match no source record: the first sync says so
     (in the dry run too) instead of silently doubling every tenure."""
-    app, _ = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     app.register_org("town", "Town")
     app.register_person("ann", "Ann")
     app.append("town", [{"type": "unit_formed", "unit": "council", "name": "Council", "kind": "team",

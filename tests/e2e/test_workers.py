@@ -12,9 +12,8 @@ from rq import Worker
 
 from workers.catchup import lag
 from workers.dispatch import enqueue_catch_up
-from workers.runtime import open_store
 
-from ..conftest import BIN, eventually, service_env, spawn, stop
+from ..conftest import BIN, eventually, service_env, spawn, stop, stores_for
 
 
 def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings, redis_url, tmp_path):
@@ -24,7 +23,7 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
     applied counts add up to the events in the log, and ``verify`` passes."""
     env = {**service_env(pg_settings, redis_url), "ORGHISTORY_LOG_LEVEL": "INFO"}
     conn = redis.Redis.from_url(redis_url)
-    app, _ = open_store(pg_settings)
+    app = stores_for(pg_settings).app
     app.register_org("acme", "Acme")
     app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
     pool_log = tmp_path / "pool.err"
@@ -74,7 +73,7 @@ def _append_and_wake(app, conn, batches, n: int) -> None:
 
 
 def _caught_up(settings, timeout: float = 90) -> None:
-    eventually(lambda: lag(settings)[1] >= lag(settings)[0], timeout, "the projection to catch up with the log")
+    eventually(lambda: lag(stores_for(settings))[1] >= lag(stores_for(settings))[0], timeout, "the projection to catch up with the log")
 
 
 def _applied(logs) -> tuple[int, set[str]]:

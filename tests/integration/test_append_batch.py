@@ -11,7 +11,8 @@ from events.application import OrgHistory, _project
 from events.domain import org_id
 from events.errors import AlreadyExists, UnknownReference
 from events.settings import Settings
-from workers.runtime import forget, open_store
+
+from ..conftest import close_stores, stores_for
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,8 +35,8 @@ def _facts(start: int, n: int) -> list[dict]:
 
 
 def _app(settings: Settings) -> OrgHistory:
-    forget()
-    return open_store(settings)[0]  # makes the PostgreSQL schema
+    close_stores()
+    return stores_for(settings).app  # makes the PostgreSQL schema
 
 
 def test_a_fresh_process_reads_back_what_large_appends_saved(settings):

@@ -15,7 +15,8 @@ from projections.store import MemoryStore
 from projections.verify import verify
 from workers.catchup import catch_up
 from workers.rebuild import rebuild
-from workers.runtime import open_store
+
+from ..conftest import stores_for
 
 
 def _wide_history(app, people: int = 3, seats: int = 40, churn: int = 60) -> None:
@@ -42,7 +43,7 @@ def _wide_history(app, people: int = 3, seats: int = 40, churn: int = 60) -> Non
 def test_a_fact_builds_only_the_rows_it_changes(sqlite_settings, monkeypatch):
     """Folding one more fact about a person who holds 40 seats builds the rows of the one seat it
     touches, not all 40 (the cost of a fact does not grow with the seats its person holds)."""
-    app, _ = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     _wide_history(app)
     notes = app.recorder.select_notifications(start=1, limit=10_000)
     events = [app.decode(n) for n in notes]
@@ -64,14 +65,14 @@ def test_catch_up_reads_and_writes_a_batch_in_a_few_statements(sqlite_settings, 
     per event)."""
     from projections.db import Conn
 
-    app, _ = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     _wide_history(app, churn=200)
     head = app.head_position()
     calls: list[str] = []
     for method in ("execute", "executemany"):
         original = getattr(Conn, method)
         monkeypatch.setattr(Conn, method, lambda self, sql, *a, _o=original: calls.append(sql) or _o(self, sql, *a))
-    assert catch_up(sqlite_settings, batch=10_000) == head
+    assert catch_up(stores_for(sqlite_settings), batch=10_000) == head
     assert head > 500
     assert len(calls) < 60, len(calls)
 
@@ -81,20 +82,20 @@ def test_batch_boundaries_change_nothing(store, request):
     """One event per batch, odd batches, and a rebuild all give the same tables (``verify``
     compares each with one long in-memory fold)."""
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     _wide_history(app, people=4, seats=6, churn=40)
     app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
                         {"type": "retracted", "target": "acme@30", "reason": "wrong"},
                         {"type": "unit_dissolved", "unit": "team-2", "effective": "2000-03-01"}], writer="test")
     for batch in (1, 7, 1000):
-        catch_up(settings, batch=batch)
+        catch_up(stores_for(settings), batch=batch)
         with db.read() as conn:
             position, diff = verify(app, conn)
         assert position == app.head_position() and diff == {}, (batch, diff)
         if batch != 1000:
             app.append("acme", [{"type": "member_left", "unit": "team-1", "person": f"p{batch % 4}",
                                  "effective": f"2001-0{batch % 9 + 1}-01"}], writer="test")
-    rebuild(settings)
+    rebuild(stores_for(settings))
     with db.read() as conn:
         position, diff = verify(app, conn)
     assert position == app.head_position() and diff == {}
@@ -109,7 +110,7 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
     from workers import rebuild as rebuild_module
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     _wide_history(app, people=4, seats=6, churn=60)
     app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
                         {"type": "retracted", "target": "acme@30", "reason": "wrong"},
@@ -120,12 +121,12 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
                          "effective": "2000-01-01"},
                         {"type": "member_joined", "unit": "late", "person": "p0", "effective": "2001-01-01"}],
                    writer="test")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 1)
     evictions = []
     real = rebuild_module._Folder._evict
     monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
-    rebuild(settings, flush_events=9, memory=1)
+    rebuild(stores_for(settings), flush_events=9, memory=1)
     assert len(evictions) > 10
     with db.read() as conn:
         position, diff = verify(app, conn)
@@ -139,9 +140,9 @@ def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settin
     from tests.e2e.test_rebuild import _history  # the history the rebuild tests fold
     from workers import rebuild as rebuild_module
 
-    app, db = open_store(sqlite_settings)
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     _history(app, people=300, facts=4000)
-    catch_up(sqlite_settings)
+    catch_up(stores_for(sqlite_settings))
     # What a first rebuild leaves behind: memory freed inside the process but not given back
     # (arenas a few live objects keep), which the next rebuild's state fills without growing it.
     junk = [("x" * (i % 300), (i,) * (i % 12), {"k": i} if i % 3 else [i] * (i % 7), float(i), str(i))
@@ -152,7 +153,7 @@ def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settin
     evictions = []
     real = rebuild_module._Folder._evict
     monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
-    rebuild(sqlite_settings, flush_events=500, memory=8 << 20)  # 8 MiB: less than 4,000 facts' state (~14 MB)
+    rebuild(stores_for(sqlite_settings), flush_events=500, memory=8 << 20)  # 8 MiB: less than 4,000 facts' state (~14 MB)
     assert evictions
     assert len(survivors) == 15_000
     with db.read() as conn:

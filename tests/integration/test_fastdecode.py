@@ -71,10 +71,10 @@ def _notes(app: OrgHistory) -> list[Notification]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def app(request):
-    from workers.runtime import open_store
+    from ..conftest import stores_for
 
     settings = request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    app, _ = open_store(settings)  # creates the store (and PostgreSQL schema)
+    app = stores_for(settings).app  # creates the store (and PostgreSQL schema)
     return app
 
 

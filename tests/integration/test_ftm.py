@@ -16,9 +16,9 @@ from events.errors import InvalidFact
 from projections import queries
 from projections.ftm import export
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
 from .. import reading
+from ..conftest import close_stores, stores_for
 
 
 @pytest.fixture(autouse=True)
@@ -100,9 +100,9 @@ def _answers(db, org, days) -> dict:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request):
-    forget()
+    close_stores()
     yield request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    forget()
+    close_stores()
 
 
 def test_ftm_occupancies_answer_as_the_file_reads_and_round_trip(settings):
@@ -110,13 +110,13 @@ def test_ftm_occupancies_answer_as_the_file_reads_and_round_trip(settings):
 
     entities = utopia()
     ndjson = "\n".join(json.dumps(e) for e in entities) + "\n"
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     report = app.sync("utopia", imports.read("ftm", ndjson))
     summary = report["summary"]
     assert summary["memberships"]["added"] == 5 and summary["memberships"]["rejected"] == 1
     assert summary["rejected"][0]["record"] == "occ-bad" and "before it starts" in summary["rejected"][0]["reason"]
     assert summary["ignored"] == {"Sanction": 1}
-    catch_up(settings)
+    catch_up(stores_for(settings))
     days = _days(entities)
     answers = _answers(db, "utopia", days)
     for (unit, d), got in answers.items():
@@ -140,7 +140,7 @@ def test_ftm_occupancies_answer_as_the_file_reads_and_round_trip(settings):
     # into a fresh organization: the same answers
     copy = app.sync("utopia-copy", imports.read("ftm", exported), source="copy")
     assert copy["stored"]
-    catch_up(settings)
+    catch_up(stores_for(settings))
     assert _answers(db, "utopia-copy", days) == answers
     # back into its own, as the same source: nothing changes but the rejected record, which FtM
     # has no place for in an export (the Popolo export keeps it), so its note is retracted

@@ -15,7 +15,8 @@ from projections.clock import stamp
 from projections.verify import verify
 from workers.catchup import catch_up
 from workers.rebuild import rebuild
-from workers.runtime import forget, open_store
+
+from ..conftest import close_stores, stores_for
 
 ORG = "riverton"
 
@@ -40,9 +41,9 @@ def source_b() -> dict:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request):
-    forget()
+    close_stores()
     yield request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    forget()
+    close_stores()
 
 
 def members(db, unit: str, day: date, known_at: str | None = None) -> list[tuple[str, str]]:
@@ -51,14 +52,14 @@ def members(db, unit: str, day: date, known_at: str | None = None) -> list[tuple
 
 
 def test_a_shared_identifier_is_one_person_and_says_so(settings):
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     app.sync(ORG, imports.read("popolo", source_a()), source="a")
     report = app.sync(ORG, imports.read("popolo", source_b()), source="b")
     people = report["summary"]["people"]
     assert (people["added"], people["matched"]) == (1, 1)  # Bob of b is a new person; p-17 is Alice
     [notice] = report["summary"]["notices"]
     assert notice["person"] == "a-alice" and notice["source_name"] == "A. Archer" and notice["name"] == "Alice Archer"
-    catch_up(settings)
+    catch_up(stores_for(settings))
     assert members(db, "finance", date(2021, 1, 1)) == [("a-alice", "Alice Archer"), ("b-p-18", "Bob Baker")]
     with db.read() as c:
         assert queries.get_person(c, "a-alice")["identifiers"] == [{"scheme": "wikidata", "identifier": "Q1"}]
@@ -71,7 +72,7 @@ def test_a_shared_identifier_is_one_person_and_says_so(settings):
 
 
 def test_an_identifier_that_names_someone_else_is_reported_not_applied(sqlite_settings):
-    app, _ = open_store(sqlite_settings)
+    app = stores_for(sqlite_settings).app
     app.sync(ORG, imports.read("popolo", source_a()), source="a")
     b = source_b()
     b["persons"][1]["identifiers"] = [{"scheme": "wikidata", "identifier": "Q1"}]  # Bob claims Alice's id
@@ -85,10 +86,10 @@ def test_an_identifier_that_names_someone_else_is_reported_not_applied(sqlite_se
 
 
 def test_a_merge_shows_one_person_with_both_histories_until_retracted(settings):
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     app.sync(ORG, imports.read("popolo", source_a()), source="a")
     app.sync(ORG, imports.read("popolo", source_b()), source="b")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     # Bob Baker of a and Bob Baker of b: same name, two people, until someone says otherwise
     assert members(db, "finance", date(2021, 1, 1)) == [("a-alice", "Alice Archer"), ("b-p-18", "Bob Baker")]
     with pytest.raises(InvalidFact):
@@ -98,7 +99,7 @@ def test_a_merge_shows_one_person_with_both_histories_until_retracted(settings):
         app.merge_people("b-p-18", "a-alice", None, "editor")
     with pytest.raises(InvalidFact):  # a cycle
         app.merge_people("a-bob", "b-p-18", None, "editor")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     assert members(db, "finance", date(2021, 1, 1)) == [("a-alice", "Alice Archer"), ("a-bob", "Bob Baker")]
     assert members(db, "council", date(2019, 1, 1)) == [("a-alice", "Alice Archer"), ("a-bob", "Bob Baker")]
     with db.read() as c:
@@ -115,16 +116,16 @@ def test_a_merge_shows_one_person_with_both_histories_until_retracted(settings):
     app.sync(ORG, imports.read("popolo", {**source_b(), "memberships": source_b()["memberships"] + [
         {"id": "b3", "person_id": "p-18", "organization_id": "finance", "start_date": "2022-01-01",
          "role": "Chair"}]}), source="b")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     assert ("a-bob", "Bob Baker") in members(db, "finance", date(2022, 6, 1))
     _same_as_a_fresh_fold(app, db)
     app.retract_merge("b-p-18", "two councillors after all", "editor")
-    catch_up(settings)
+    catch_up(stores_for(settings))
     assert members(db, "finance", date(2021, 1, 1)) == [("a-alice", "Alice Archer"), ("b-p-18", "Bob Baker")]
     assert members(db, "council", date(2019, 1, 1)) == [("a-alice", "Alice Archer"), ("a-bob", "Bob Baker")]
     _same_as_a_fresh_fold(app, db)
     # a rebuild (the bulk fold) gives the same tables as the incremental one
-    rebuild(settings)
+    rebuild(stores_for(settings))
     _same_as_a_fresh_fold(app, db)
     with db.read() as c:  # b's Bob again, with both his seats (b2 and b3), and nobody else's
         seats = queries.members(c, ORG, ["finance"], date(2022, 6, 1), None)
@@ -167,7 +168,7 @@ def test_a_rename_the_source_dates_holds_from_that_day(settings):
     source says until when the old name held (``other_names``), the new one holds from the next day."""
     from datetime import datetime
 
-    app, db = open_store(settings)
+    app, db = stores_for(settings).app, stores_for(settings).db
     doc = {"persons": [{"id": "ann", "name": "Ann Smith"}], "organizations": [{"id": "council", "name": "Council"}],
            "memberships": [{"id": "m1", "person_id": "ann", "organization_id": "council", "start_date": "2010-01-01"}]}
     first = app.sync(ORG, imports.read("popolo", doc))
@@ -175,7 +176,7 @@ def test_a_rename_the_source_dates_holds_from_that_day(settings):
                                                                             "end_date": "2015-06-30"}]}
     second = app.sync(ORG, imports.read("popolo", doc))
     assert second["summary"]["people"]["renamed"] == 1
-    catch_up(settings)
+    catch_up(stores_for(settings))
     then = stamp(datetime.fromisoformat(first["recorded_at"]))
     assert members(db, "council", date(2015, 6, 30)) == [("riverton-ann", "Ann Smith")]
     assert members(db, "council", date(2015, 7, 1)) == [("riverton-ann", "Ann Jones")]

@@ -12,7 +12,8 @@ import pytest
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 
 from events.logreader import page, pages
-from workers.runtime import open_store
+
+from ..conftest import stores_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(params=["sqlite", "postgres"])
 def recorder(request) -> ApplicationRecorder:
     settings = request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    app, _ = open_store(settings)
+    app = stores_for(settings).app
     return app.recorder
 
 
@@ -109,7 +110,7 @@ def test_positions_with_gaps_on_postgres(pg_settings):
     """A save that conflicts (two writers, one aggregate version) is rolled back, and PostgreSQL's
     sequence keeps the positions it handed out: the log has gaps. Pages skip them; a cursor or a
     stop bound inside a gap works."""
-    app, _ = open_store(pg_settings)
+    app = stores_for(pg_settings).app
     recorder = app.recorder
     before = _append(recorder, 3)
     aggregate = uuid.uuid4()

@@ -8,9 +8,9 @@ from events.vocabulary import parse_fact
 
 
 def test_twenty_thousand_events_in_one_save(pg_settings):
-    from workers.runtime import open_store
+    from ..conftest import stores_for
 
-    app, _ = open_store(pg_settings)  # creates the schema
+    app = stores_for(pg_settings).app  # creates the schema
     org = Organization(slug="big", name="Big", writer=None)
     for i in range(20_000):
         org.record(parse_fact({"type": "noted", "title": f"note {i} " + "x" * 200, "effective": "2020",
@@ -30,12 +30,13 @@ def test_as_of_reads_keep_one_prepared_plan(pg_settings):
     from events.seed import load_seed
     from projections import queries
     from workers.catchup import catch_up
-    from workers.runtime import forget, open_store
 
-    forget()
-    app, db = open_store(pg_settings)
+    from ..conftest import close_stores, stores_for
+
+    close_stores()
+    app, db = stores_for(pg_settings).app, stores_for(pg_settings).db
     load_seed(app)
-    catch_up(pg_settings)
+    catch_up(stores_for(pg_settings))
     with db.read() as c:
         units = queries.board_units(c, "openai")
         answers = {queries.members(c, "openai", units, day, None).__len__()
@@ -54,10 +55,11 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(pg_settin
     import psycopg
 
     from projections import postgres as db_module
-    from workers.runtime import forget, open_store
 
-    forget()
-    _, db = open_store(pg_settings)
+    from ..conftest import close_stores, stores_for
+
+    close_stores()
+    db = stores_for(pg_settings).db
     with db.read(bind=False) as c:
         c.scalar("SELECT 1")
     pool = db.pool("read")

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from projections import queries
 from projections.projector import stamp
 from workers.catchup import catch_up
-from workers.runtime import open_store
 
 from .. import reference
+from ..conftest import stores_for
 
 PEOPLE = ["p0", "p1", "p2", "p3"]
 EXAMPLES = int(os.environ.get("ORGHISTORY_PROPERTY_EXAMPLES", "150"))
@@ -140,12 +140,12 @@ def _dates(log: list[dict]) -> list[date]:
 
 
 def check_history(settings_, history) -> None:
-    app, db = open_store(settings_)
+    app, db = stores_for(settings_).app, stores_for(settings_).db
     for p in PEOPLE:
         app.register_person(p, p.upper())
     org = f"o{next(_orgs)}-{os.getpid()}"
     log = _record(app, org, history)
-    catch_up(settings_)
+    catch_up(stores_for(settings_))
     dates = _dates(log)
     with db.read() as c:
         for entry in log[1:]:

@@ -21,17 +21,18 @@ EXAMPLES = 10  # per operation and store: bounded, so the suite stays within its
 @pytest.fixture(params=["sqlite", "postgres"])
 def api_app(request):
     from service.app import create_app
-    from workers.runtime import forget, open_store
 
-    forget()
+    from ..conftest import close_stores, stores_for
+
+    close_stores()
     store = request.getfixturevalue("sqlite_settings" if request.param == "sqlite" else "pg_settings")
-    app_, _ = open_store(store)
+    app_ = stores_for(store).app
     load_seed(app_)  # real organizations, units and people to aim at
     flask_app = create_app(store)
     yield flask_app
     flask_app.extensions["orghistory"].wakeup.close()
     flask_app.extensions["orghistory"].dispatcher.stop()
-    forget()
+    close_stores()
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from events.settings import Settings
 from projections import queries
 from projections.clock import stamp
 from workers.catchup import catch_up
-from workers.runtime import forget, open_store
 
 from .. import reading
+from ..conftest import close_stores, stores_for
 
 PEOPLE = ("p0", "p1", "p2", "Person/3")
 UNITS = ("u0", "u1")
@@ -64,8 +64,8 @@ def test_any_sequence_of_versions_reads_as_each_version(versions):
     tmp = Path(tempfile.mkdtemp())
     store = Settings(data_dir=tmp)
     try:
-        forget()
-        app, db = open_store(store)
+        close_stores()
+        app, db = stores_for(store).app, stores_for(store).db
         docs = [document(v) for v in versions]
         days = reading.days(*docs)
         moments = []
@@ -78,12 +78,12 @@ def test_any_sequence_of_versions_reads_as_each_version(versions):
             assert written == planned
             again = app.sync("town", imports.read("popolo", doc))
             assert not again["stored"]
-            catch_up(store)
+            catch_up(stores_for(store))
             assert answers(db, days) == expected(doc, days)
             if report["stored"]:
                 moments.append((stamp(datetime.fromisoformat(report["recorded_at"])), doc))
         for known_at, doc in moments:
             assert answers(db, days, known_at) == expected(doc, days)
     finally:
-        forget()
+        close_stores()
         shutil.rmtree(tmp, ignore_errors=True)

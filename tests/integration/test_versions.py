@@ -11,25 +11,24 @@ from events.settings import Settings
 from projections import schema, versions
 from workers.catchup import catch_up
 from workers.rebuild import rebuild
-from workers.runtime import forget, open_store
 
-from ..conftest import eventually
+from ..conftest import close_stores, eventually, stores_for
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_a_dropped_version_loses_its_tables_and_an_interrupted_drop_is_finished(store, tmp_path, request):
     settings_ = Settings(data_dir=tmp_path / "d") if store == "sqlite" else request.getfixturevalue("pg_settings")
-    forget()
-    app, store_db = open_store(settings_)
+    close_stores()
+    app, store_db = stores_for(settings_).app, stores_for(settings_).db
     load_seed(app)
-    catch_up(settings_)
+    catch_up(stores_for(settings_))
 
     def tables() -> set[int]:
         with store_db.read(bind=False) as c:
             return schema.versioned_tables(c)
 
     assert tables() == {1}
-    rebuild(settings_)  # version 2 goes live; version 1 is dropped, table by table
+    rebuild(stores_for(settings_))  # version 2 goes live; version 1 is dropped, table by table
     assert tables() == {2}
     # a drop killed between two tables: marked dropped, some tables still there
     v = versions.create(store_db, "history", "scratch")
@@ -56,29 +55,30 @@ def test_a_projection_folded_by_older_code_keeps_answering_and_is_rebuilt(sqlite
     from workers.catchup import catch_up
     from workers.dispatch import dispatcher_for
     from workers.jobs import rebuild_if_stale
-    from workers.runtime import forget, open_store
     from workers.status import status
 
-    app, db = open_store(sqlite_settings)
+    from ..conftest import close_stores, stores_for
+
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     load_seed(app)
-    catch_up(sqlite_settings)
+    catch_up(stores_for(sqlite_settings))
     with db.write(bind=False) as c:  # what the code before schema numbers left behind
         for table in ("names", "identifiers", "imports", "merges"):
             c.raw.execute(f"DROP TABLE {table}_v1")
         c.execute("DELETE FROM projection_schema")
-    forget()
-    app, db = open_store(sqlite_settings)
+    close_stores()
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     with db.read() as c:
         board = queries.members(c, "openai", ["board"], date(2023, 11, 18), None)
         assert "Helen Toner" in {e["name"] for e in board}  # names filled from the people it had
-    assert status(sqlite_settings)["projections"]["history"]["stale"] is True
+    assert status(stores_for(sqlite_settings))["projections"]["history"]["stale"] is True
     monkeypatch.setenv("ORGHISTORY_DATA_DIR", str(sqlite_settings.data_dir))  # jobs read the environment
-    dispatcher = dispatcher_for(sqlite_settings)
-    job = rebuild_if_stale(sqlite_settings, dispatcher)
+    dispatcher = dispatcher_for(stores_for(sqlite_settings))
+    job = rebuild_if_stale(stores_for(sqlite_settings), dispatcher)
     assert job is not None
     eventually(lambda: joblog.get(db, job)["state"] not in ("queued", "running"), 60, "the rebuild job to end")
     assert joblog.get(db, job)["state"] == "finished", joblog.get(db, job)
-    assert status(sqlite_settings)["projections"]["history"]["stale"] is False
-    assert rebuild_if_stale(sqlite_settings, dispatcher) is None
+    assert status(stores_for(sqlite_settings))["projections"]["history"]["stale"] is False
+    assert rebuild_if_stale(stores_for(sqlite_settings), dispatcher) is None
     with db.read() as c:
         assert verify(app, c)[1] == {}
