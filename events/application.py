@@ -12,14 +12,16 @@ import os
 import random
 import time
 from functools import cached_property
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, NotRequired, Sequence, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Notification
 
 from . import logreader
 from .bookkeeping import IdempotentAppend, Subscription
+from .chain import Break
 from .domain import Organization, Person, fact_fields, idempotency_id, org_id
 from .errors import (
     AlreadyExists,
@@ -30,6 +32,7 @@ from .errors import (
     VersionConflict,
 )
 from .fastdecode import FastDecoder
+from .jsontypes import JSONObject
 from .recorded import RecordedEvent, recorded
 from .registry import Registry, _project  # noqa: F401 (_project: used by tests)
 from .vocabulary import CORRECTED, PERSON_REGISTERED, TYPES, apply_changes, field_path, parse_fact, slug, text
@@ -40,6 +43,47 @@ WRITE_RETRIES = 40
 
 def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class AppendedEvent(TypedDict):
+    id: str
+    type: str
+    position: int
+    recorded_at: str
+
+
+class KeptEvent(TypedDict):
+    """An appended event as ``IdempotentAppend`` keeps it: its position is looked up on a replay."""
+
+    id: str
+    type: str
+    version: int
+
+
+class AppendAnswer(TypedDict):
+    """What an append answers (and, for an ``Idempotency-Key``, answers again: ``replayed``)."""
+
+    org: str
+    version: int
+    events: list[AppendedEvent]
+    replayed: NotRequired[bool]
+
+
+class MergeAnswer(TypedDict):
+    person: str
+    into: str
+    position: int
+
+
+class SubscribeAnswer(TypedDict):
+    id: str
+    position: int
+
+
+class SubscriptionChangeAnswer(TypedDict):
+    id: str
+    status: str
+    position: int
 
 
 class OrgHistory(Registry):
@@ -57,7 +101,7 @@ class OrgHistory(Registry):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
         path: str = "events",
-    ) -> dict[str, Any]:
+    ) -> AppendAnswer:
         """Append facts to an organization's log, all or nothing.
 
         Returns ``{"org", "version", "events": [{"id", "type", "position", "recorded_at"}]}``.
@@ -93,7 +137,8 @@ class OrgHistory(Registry):
                 time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
         raise VersionConflict("too many concurrent writers; retry", expected_version or -1, -1)
 
-    def _append_once(self, org_slug, facts, writer, expected_version, idempotency_key, fingerprint, path):
+    def _append_once(self, org_slug: str, facts: list[JSONObject], writer: str | None, expected_version: int | None,
+                     idempotency_key: str | None, fingerprint: str, path: str) -> AppendAnswer:
         org = self.get_org(org_slug)
         if expected_version is not None and org.version != expected_version:
             raise VersionConflict(
@@ -120,7 +165,7 @@ class OrgHistory(Registry):
                 if p and p not in new_people and p not in known_people:
                     raise UnknownReference(f"no person {p!r}; register them first", field_path(at, f"{name}"))
             events.append(org.record(fact, writer, at))
-        answer_events = [
+        answer_events: list[KeptEvent] = [
             {"id": org.event_id(e.originator_version), "type": e.type_name, "version": e.originator_version}
             for e in events
         ]
@@ -157,7 +202,8 @@ class OrgHistory(Registry):
         """``events[2]`` inside a batch; the bare field names for a single fact (path ``""``)."""
         return f"{path}[{i}]" if path else ""
 
-    def _check_correction(self, org: Organization, fact: dict, at: str, new_people: set[str] = frozenset()) -> None:
+    def _check_correction(self, org: Organization, fact: JSONObject, at: str,
+                          new_people: frozenset[str] | set[str] = frozenset()) -> None:
         version = org.check_target(fact["target"], field_path(at, "target"))
         target = self.fact_at(org.id, version)
         spec = TYPES[target.type_name]
@@ -181,7 +227,7 @@ class OrgHistory(Registry):
 
     # --- idempotency -------------------------------------------------------------------------
 
-    def _idempotent_answer(self, scope: str, key: str, fingerprint: str) -> dict | None:
+    def _idempotent_answer(self, scope: str, key: str, fingerprint: str) -> AppendAnswer | None:
         try:
             record: IdempotentAppend = self.repository.get(idempotency_id(scope, key))
         except AggregateNotFoundError:
@@ -192,7 +238,7 @@ class OrgHistory(Registry):
             )
         answer = record.answer
         oid = org_id(answer["org"])
-        events = []
+        events: list[AppendedEvent] = []
         for a in answer["events"]:
             e = self.fact_at(oid, a["version"])
             events.append(
@@ -215,7 +261,7 @@ class OrgHistory(Registry):
         for notes in logreader.pages(self.recorder, after, batch):
             yield from [self.decode(n) for n in notes]  # a page decoded whole, then handed out
 
-    def verify_chain(self, progress=None) -> tuple[int, str, Any]:
+    def verify_chain(self, progress: Callable[[int], object] | None = None) -> tuple[int, str, Break | None]:
         """Walk the log against its hash chain (``chain.py``): (events checked, head hash, the
         first break or None)."""
         from . import chain
@@ -241,16 +287,16 @@ class OrgHistory(Registry):
     def _fast(self) -> FastDecoder:
         return FastDecoder(self.mapper)
 
-    def decode(self, notification) -> RecordedEvent:
+    def decode(self, notification: Notification) -> RecordedEvent:
         """A stored event as the read side sees it (decoded by ``FastDecoder``: what the
         library's mapper gives, faster; ``decode_by_mapper`` is the library's own way)."""
         return self._recorded(notification.id, self._fast.to_domain_event(notification))
 
-    def decode_by_mapper(self, notification) -> RecordedEvent:
+    def decode_by_mapper(self, notification: Notification) -> RecordedEvent:
         return self._recorded(notification.id, self.mapper.to_domain_event(notification))
 
     @staticmethod
-    def _recorded(position: int, event: Any) -> RecordedEvent:
+    def _recorded(position: int, event: DomainEventProtocol[UUID]) -> RecordedEvent:
         return recorded(position, event)
 
     # --- imports and people -------------------------------------------------------------------
@@ -263,7 +309,7 @@ class OrgHistory(Registry):
 
         return run_import(self, org_slug, data, source=source, dry_run=dry_run, writer=writer, org_name=org_name)
 
-    def merge_people(self, person: str, into: str, reason: str | None, writer: str | None) -> dict:
+    def merge_people(self, person: str, into: str, reason: str | None, writer: str | None) -> MergeAnswer:
         """Record that ``person`` is ``into``: answers show one person with both histories."""
         slug(person, "person")
         slug(into, "into")
@@ -277,7 +323,8 @@ class OrgHistory(Registry):
         if found.merged_into is not None:
             raise AlreadyExists(f"{person!r} is already merged into {found.merged_into!r}; retract that first",
                                 "person")
-        seen, cursor = {person}, target
+        seen: set[str] = {person}
+        cursor: Person | None = target
         while cursor is not None:  # no cycles: into must not lead back to person
             if cursor.slug in seen:
                 raise InvalidFact(f"{into!r} is {person!r} already (merged into it)", "into")
@@ -287,7 +334,7 @@ class OrgHistory(Registry):
         recordings = self._save(found)
         return {"person": person, "into": into, "position": recordings[-1].notification.id}
 
-    def retract_merge(self, person: str, reason: str, writer: str | None) -> dict:
+    def retract_merge(self, person: str, reason: str, writer: str | None) -> MergeAnswer:
         slug(person, "person")
         text(reason, "reason")
         found = self.find_person(person)
@@ -303,7 +350,7 @@ class OrgHistory(Registry):
     # --- webhook subscriptions ---------------------------------------------------------------
 
     def subscribe(self, url: str, org: str | None, types: list[str], secret: str, writer: str | None,
-                  from_position: int | None = None) -> dict:
+                  from_position: int | None = None) -> SubscribeAnswer:
         """A new subscription gets the events after now, or from ``from_position`` if given."""
         import secrets as _secrets
 
@@ -314,7 +361,7 @@ class OrgHistory(Registry):
         return {"id": sub.sub, "position": recordings[0].notification.id}
 
     def change_subscription(self, sub_id: str, action: str, writer: str | None,
-                            from_position: int | None = None) -> dict:
+                            from_position: int | None = None) -> SubscriptionChangeAnswer:
         try:
             sub: Subscription = self.repository.get(Subscription.create_id(sub_id))
         except AggregateNotFoundError:

@@ -81,6 +81,7 @@ def import_log(app: OrgHistory, lines: Iterable[str] | IO[str], batch: int = 200
         nonlocal n
         if pending:
             ids = app.recorder.insert_events(pending)
+            assert ids is not None, "our recorders return the positions they gave"
             # The store links each event itself; it must come to the very hash the export gave.
             got = dict(app.recorder.select_links(min(ids) - 1, len(ids)))
             for i, (number, expected) in zip(ids, hashes, strict=True):

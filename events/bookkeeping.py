@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from .domain import NAMESPACE, idempotency_id
+from .jsontypes import DatasetState, JSONObject
 
 
 def _key(*parts: str) -> str:
@@ -57,7 +58,7 @@ class PersonIdentifier(Aggregate):
         return uuid5(NAMESPACE, f"person-identifier/{_key(scheme, value)}")
 
 
-def empty_dataset_state() -> dict[str, dict]:
+def empty_dataset_state() -> DatasetState:
     return {"memberships": {}, "units": {}, "people": {}, "person_ids": {}, "unit_ids": {}}
 
 
@@ -91,8 +92,8 @@ class Dataset(Aggregate):
         source: str
         format: str
         digest: str
-        changes: dict
-        summary: dict
+        changes: DatasetState  # a value of None removes a record
+        summary: JSONObject
         first: str | None
         last: str | None
         writer: str | None
@@ -113,7 +114,7 @@ class Dataset(Aggregate):
         """The id of the import this dataset last recorded: ``<source>-<n>``."""
         return f"{self.source}-{self.imports}"
 
-    def synced(self, fmt: str, digest: str, changes: dict, summary: dict, first: str | None, last: str | None,
+    def synced(self, fmt: str, digest: str, changes: DatasetState, summary: JSONObject, first: str | None, last: str | None,
                writer: str | None, timestamp: datetime | None = None) -> None:
         self.trigger_event(Dataset.Synced, org=self.org, source=self.source, format=fmt, digest=digest, changes=changes, summary=summary, first=first,
                            last=last, writer=writer, timestamp=timestamp)
@@ -124,9 +125,9 @@ class IdempotentAppend(Aggregate):
         scope: str
         key: str
         fingerprint: str
-        answer: dict
+        answer: JSONObject
 
-    def __init__(self, scope: str, key: str, fingerprint: str, answer: dict):
+    def __init__(self, scope: str, key: str, fingerprint: str, answer: JSONObject):
         self.scope = scope
         self.key = key
         self.fingerprint = fingerprint
@@ -145,12 +146,12 @@ class Subscription(Aggregate):
         sub: str
         url: str
         org: str | None
-        types: list
+        types: list[str]
         secret: str
         start_after: int
         writer: str | None
 
-    def __init__(self, sub: str, url: str, org: str | None, types: list, secret: str, start_after: int,
+    def __init__(self, sub: str, url: str, org: str | None, types: list[str], secret: str, start_after: int,
                  writer: str | None):
         self.sub, self.url, self.org, self.types, self.secret = sub, url, org, types, secret
         self.start_after = start_after

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, Sequence
 from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
 
 GENESIS = hashlib.sha256(b"orghistory event chain").hexdigest()
 TABLE = "event_chain"
@@ -42,12 +45,36 @@ def link(previous: str, originator_id: UUID | str, version: int, topic: str, sta
     return h.hexdigest()
 
 
+class ChainedRecorder(ApplicationRecorder):
+    """What our application recorders (``sqlitestore``, ``pgstore``) add to the library's: the
+    chain's links, and the lookups the write side asks of the store in one query."""
+
+    @abstractmethod
+    def recorded_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates have any event."""
+
+    @abstractmethod
+    def position_of(self, originator_id: UUID, version: int) -> int:
+        """The position the store gave one aggregate event."""
+
+    @abstractmethod
+    def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` links (position, hash) after position ``after``, in order."""
+
+
 class Row(Protocol):
-    id: int
-    originator_id: UUID | str
-    originator_version: int
-    topic: str
-    state: bytes
+    """A stored event as the chain reads it (a notification, or a row the recorder just wrote)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
 
 
 @dataclass(frozen=True)

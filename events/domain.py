@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 
 from . import vocabulary as v
 from .errors import AlreadyExists, UnknownReference
+from .jsontypes import JSONObject
 from .vocabulary import TYPES, field_path
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://orghistory.invalid/")
@@ -111,17 +112,17 @@ class Organization(Aggregate):
         org: str
         effective: str | None
         announced: str | None
-        sources: list
+        sources: list[dict[str, str]]
         confidence: str
         note: str | None
         writer: str | None
         # Version 2 added ``origin``: {"source", "record"[, "part"]} on facts an import wrote (which
         # dataset said it, and under which of its own record ids); None on facts written by hand.
-        origin: dict | None
+        origin: dict[str, str] | None
         class_version = 2
 
         @staticmethod
-        def upcast_v1_v2(state: dict) -> None:
+        def upcast_v1_v2(state: JSONObject) -> None:
             state["origin"] = None  # logs written before imports were syncs never recorded one
 
         def apply(self, org: Organization) -> None:
@@ -186,11 +187,11 @@ class Organization(Aggregate):
         name: str
         kind: str
         mandate: str | None
-        commitments: list
+        commitments: list[str]
         classification: str | None
 
         @staticmethod
-        def upcast_v1_v2(state: dict) -> None:
+        def upcast_v1_v2(state: JSONObject) -> None:
             state["origin"] = None
             state["classification"] = None
 
@@ -215,11 +216,11 @@ class Organization(Aggregate):
         post: str | None
 
         @staticmethod
-        def upcast_v1_v2(state: dict) -> None:
+        def upcast_v1_v2(state: JSONObject) -> None:
             state["title"] = None  # logs written before version 2 never recorded a title
 
         @staticmethod
-        def upcast_v2_v3(state: dict) -> None:
+        def upcast_v2_v3(state: JSONObject) -> None:
             state["origin"] = None
             state["post"] = None
 
@@ -245,15 +246,15 @@ class Organization(Aggregate):
     class LeaderOusted(Fact):
         type_name = v.LEADER_OUSTED.name
         person: str
-        roles: list
-        seats: list
+        roles: list[str]
+        seats: list[str]
         by: str | None
 
     class Reinstated(Fact):
         type_name = v.REINSTATED.name
         person: str
-        roles: list
-        seats: list
+        roles: list[str]
+        seats: list[str]
 
     class Resigned(Fact):
         type_name = v.RESIGNED.name
@@ -269,7 +270,7 @@ class Organization(Aggregate):
     class Corrected(Fact):
         type_name = v.CORRECTED.name
         target: str
-        changes: dict
+        changes: JSONObject
 
     class Retracted(Fact):
         type_name = v.RETRACTED.name

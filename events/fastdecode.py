@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Callable
+from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Mapper, find_id_convertor
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
 try:
@@ -29,19 +31,19 @@ _CUSTOM = b'"_type_"'  # a JSON object key only the transcoder writes (inside st
 
 
 @lru_cache(maxsize=None)
-def _resolve(topic: str) -> tuple[type, int, Callable[[Any], Any]]:
+def _resolve(topic: str) -> tuple[type[DomainEventProtocol[UUID]], int, Callable[[UUID | str], UUID | str]]:
     cls = resolve_topic(topic)
     return cls, getattr(cls, "class_version", 1), find_id_convertor(cls, str)
 
 
 class FastDecoder:
-    def __init__(self, mapper: Mapper) -> None:
+    def __init__(self, mapper: Mapper[UUID]) -> None:
         self.mapper = mapper
         # Only the plain JSON transcoder, uncompressed and unencrypted, is read here.
         self.enabled = (orjson is not None and type(mapper.transcoder) is JSONTranscoder
                         and mapper.cipher is None and mapper.compressor is None)
 
-    def to_domain_event(self, stored: Any) -> Any:
+    def to_domain_event(self, stored: StoredEvent) -> DomainEventProtocol[UUID]:
         """The event object ``mapper.to_domain_event(stored)`` gives, built faster."""
         state = stored.state
         if not self.enabled or state.count(_CUSTOM) != 1:

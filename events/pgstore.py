@@ -11,7 +11,7 @@ its positions still commit in order.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -24,7 +24,7 @@ CHUNK_BYTES = 2_000_000
 CHUNK_EVENTS = 2_000
 
 
-class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.ChainedRecorder):
     """Inserts a save in chunks, and links its events into the hash chain (``chain.py``) in the
     same transaction, under the same table lock, so the chain's order is the positions'."""
 
@@ -63,7 +63,9 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(SQL("SELECT notification_id FROM {} WHERE originator_id=%s AND originator_version=%s")
                          .format(self._events_table), (originator_id, version))
-            return int(curs.fetchone()["notification_id"])
+            row = curs.fetchone()
+            assert row is not None, "the caller saw the event saved"
+            return int(row["notification_id"])
 
     def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
         with self.datastore.transaction(commit=False) as curs:
@@ -91,12 +93,13 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
-        ids, self._ids.value = self._ids.value, None
+        ids: list[int] | None = self._ids.value
+        self._ids.value = None
         assert ids is not None and len(ids) == len(stored_events), "every event has its position"
         return ids
 
 
-def _chunks(events: Sequence[StoredEvent]):
+def _chunks(events: Sequence[StoredEvent]) -> Iterator[Sequence[StoredEvent]]:
     start, size = 0, 0
     for i, e in enumerate(events):
         size += len(e.state) + 200

@@ -10,18 +10,29 @@ import sqlite3
 import threading
 import time
 from copy import deepcopy
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, NotRequired, Sequence, TypedDict, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
 
+from .chain import ChainedRecorder
 from .domain import Organization, Person, org_id, person_id
 from .errors import AlreadyExists, NotFound
 from .settings import Settings
 from .vocabulary import slug, text
 
 A = TypeVar("A", Person, Organization)
+
+
+class Registered(TypedDict):
+    """A person or an organization as registering it answers (``version``: an organization's)."""
+
+    slug: str
+    name: str
+    version: NotRequired[int]
+    position: int
 
 
 def _project(aggregate: Any, events: Any) -> Any:
@@ -41,6 +52,8 @@ class _Repository(Repository[UUID]):
 
 
 class Registry(Application[UUID]):
+    # The factory builds the recorder the settings name: ours, on SQLite and on PostgreSQL.
+    recorder: ChainedRecorder
     snapshotting_intervals = {Organization: 200}
     env = {"AGGREGATE_CACHE_MAXSIZE": "256", "COMPRESSOR_TOPIC": ""}
 
@@ -98,10 +111,10 @@ class Registry(Application[UUID]):
         crossed = {e.originator_id for e in processing_event.events if e.originator_version % interval == 0}
         for aggregate_id in crossed:
             aggregate = processing_event.aggregates.get(aggregate_id)
-            if isinstance(aggregate, Organization):
+            if isinstance(aggregate, Organization) and self.snapshots is not None:  # it is: intervals are set
                 self.snapshots.put([aggregate.Snapshot.take(aggregate)])
 
-    def _cache_saved(self, aggregates: Sequence[Any]) -> None:
+    def _cache_saved(self, aggregates: Sequence[Aggregate]) -> None:
         """Cache an organization as just saved, so the next append need not fast-forward the
         cached copy through the events this one wrote. A copy: the caller's object may change."""
         if self.repository.cache is not None:
@@ -109,7 +122,7 @@ class Registry(Application[UUID]):
                 if isinstance(aggregate, Organization):
                     self.repository.cache.put(aggregate.id, deepcopy(aggregate))
 
-    def _save(self, *aggregates: Any):
+    def _save(self, *aggregates: Aggregate) -> list[Recording[UUID]]:
         """Save, retrying SQLite's 'database is locked' (another process holds the write lock).
 
         SQLite has one writer: threads of this process take turns here rather than queueing
@@ -130,19 +143,20 @@ class Registry(Application[UUID]):
                     time.sleep(0.02)
                     continue
                 raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     # --- registrations -----------------------------------------------------------------------
 
-    def register_person(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict[str, Any], bool]:
+    def register_person(self, slug_: str, name: str, writer: str | None = None) -> tuple[Registered, bool]:
         """Register a person; returns (the person, created?). Same slug and name is a no-op."""
         return self._register(Person, self.find_person, "person", slug_, name, writer)
 
-    def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[dict[str, Any], bool]:
+    def register_org(self, slug_: str, name: str, writer: str | None = None) -> tuple[Registered, bool]:
         """Register an organization; returns (it, created?). Same slug and name is a no-op."""
         return self._register(Organization, self.find_org, "organization", slug_, name, writer)
 
     def _register(self, cls: type[A], find: Callable[[str], A | None], what: str, slug_: str, name: str,
-                  writer: str | None) -> tuple[dict[str, Any], bool]:
+                  writer: str | None) -> tuple[Registered, bool]:
         slug(slug_, "slug")
         name = text(name, "name")  # in the one form the stores hold (NFC, no NUL, stripped)
         existing = find(slug_)
@@ -158,9 +172,7 @@ class Registry(Application[UUID]):
         return self._registered(existing, self.position_of(existing.id, 1)), False
 
     @staticmethod
-    def _registered(aggregate: Person | Organization, position: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"slug": aggregate.slug, "name": aggregate.name}
+    def _registered(aggregate: Person | Organization, position: int) -> Registered:
         if isinstance(aggregate, Organization):
-            out["version"] = aggregate.version
-        out["position"] = position
-        return out
+            return {"slug": aggregate.slug, "name": aggregate.name, "version": aggregate.version, "position": position}
+        return {"slug": aggregate.slug, "name": aggregate.name, "position": position}

@@ -13,12 +13,13 @@ from typing import Any
 
 from .application import OrgHistory
 from .errors import IdempotencyKeyReused
+from .jsontypes import JSONObject
 
 
-def seed_document(path: str | Path | None = None) -> dict[str, Any]:
-    if path is not None:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    return json.loads(resources.files("events").joinpath("seed/openai.json").read_text(encoding="utf-8"))
+def seed_document(path: str | Path | None = None) -> JSONObject:
+    source = Path(path) if path is not None else resources.files("events").joinpath("seed/openai.json")
+    document: JSONObject = json.loads(source.read_text(encoding="utf-8"))
+    return document
 
 
 def load_seed(app: OrgHistory, path: str | Path | None = None, writer: str = "seed") -> dict[str, Any]:

@@ -16,7 +16,7 @@ class Settings:
     redis_url: str | None = None
     admin_token: str | None = None
     read_token_required: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

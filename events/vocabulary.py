@@ -100,7 +100,7 @@ def texts(value: Any, path: str) -> list[str]:
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     def check(value: Any, path: str) -> str:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise InvalidFact(f"must be one of {', '.join(choices)}", path)
         return value
 

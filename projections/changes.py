@@ -20,6 +20,15 @@ from .rows import (
     ROW_TABLES,
     SUB_COLUMNS,
     UNIT_COLUMNS,
+    Cell,
+    IdentifierRow,
+    ImportRow,
+    MergeRow,
+    NameRow,
+    OrgRow,
+    PersonRow,
+    UnitRow,
+    Values,
 )
 
 
@@ -40,7 +49,7 @@ def write_tracking(conn: Conn, position: int, recorded: str, now: str, name: str
 
 
 
-def _insert(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple], ignore_conflicts: bool = False) -> int:
+def _insert(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Cell]], ignore_conflicts: bool = False) -> int:
     """Many rows at once (COPY on PostgreSQL). ``ignore_conflicts``: a row whose key is taken
     already is left out (no COPY then: it cannot skip a row)."""
     if not rows:
@@ -59,26 +68,26 @@ class Changes:
 
     position: int
     last: str
-    orgs: list = field(default_factory=list)
-    people: list = field(default_factory=list)
-    subs: list = field(default_factory=list)
-    sub_updates: list = field(default_factory=list)
-    facts: list = field(default_factory=list)
-    fact_updates: list = field(default_factory=list)
-    fact_people: list = field(default_factory=list)
-    fact_units: list = field(default_factory=list)
-    unit_deletes: list = field(default_factory=list)
-    units: list = field(default_factory=list)
-    rows: dict = field(default_factory=dict)
-    closes: dict = field(default_factory=dict)
-    last_id: dict = field(default_factory=dict)
-    spans: list = field(default_factory=list)
-    names: list = field(default_factory=list)
-    renamed: list = field(default_factory=list)
-    identifiers: list = field(default_factory=list)
-    imports: list = field(default_factory=list)
-    merge_deletes: list = field(default_factory=list)
-    merges: list = field(default_factory=list)
+    orgs: list[OrgRow] = field(default_factory=list)
+    people: list[PersonRow] = field(default_factory=list)
+    subs: list[Values] = field(default_factory=list)
+    sub_updates: list[tuple[str, int, int | None, str]] = field(default_factory=list)  # status, control_position, redeliver_from, aggregate_id
+    facts: list[Values] = field(default_factory=list)
+    fact_updates: list[Values] = field(default_factory=list)
+    fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # org, person, fact
+    fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # org, unit, fact
+    unit_deletes: list[tuple[str, str]] = field(default_factory=list)
+    units: list[UnitRow] = field(default_factory=list)
+    rows: dict[str, list[Values]] = field(default_factory=dict)  # by table: id, key, org, recorded_from, recorded_to
+    closes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # by table: (recorded_to, id)
+    last_id: dict[str, int | None] = field(default_factory=dict)
+    spans: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # table, org, unit, year, row id
+    names: list[NameRow] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # person, name
+    identifiers: list[IdentifierRow] = field(default_factory=list)
+    imports: list[ImportRow] = field(default_factory=list)
+    merge_deletes: list[str] = field(default_factory=list)
+    merges: list[MergeRow] = field(default_factory=list)
     # Tables a store that saw only part of the version (``BatchStore``) may write a row of again.
     ignore_conflicts: frozenset[str] = frozenset()
 
@@ -108,8 +117,9 @@ class Changes:
             n += _insert(conn, table.name, cols, self.rows.get(table.name, []))
             conn.executemany(f"UPDATE {table.name} SET recorded_to=? WHERE id=?", self.closes.get(table.name, []))
             n += len(self.closes.get(table.name, []))
-            if self.last_id.get(table.name) is not None:
-                conn.dialect.after_copy(conn, table.name, self.last_id[table.name])
+            last_id = self.last_id.get(table.name)
+            if last_id is not None:
+                conn.dialect.after_copy(conn, table.name, last_id)
         n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.spans)
         if self.position:
             write_tracking(conn, self.position, self.last, now)

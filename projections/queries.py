@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Iterator, TypeVar
 
 from events.validtime import ValidTime
 from events.vocabulary import CORRECTED
@@ -13,11 +13,15 @@ from events.vocabulary import CORRECTED
 from .db import Conn
 from .fold import OPEN_END
 from .schema import FOREVER, WIDE
+from .subscriptions import subscription as subscription  # re-exported: the API asks queries
+from .subscriptions import subscription_failures as subscription_failures
+from .subscriptions import subscriptions as subscriptions
 
+T = TypeVar("T")
 ROLE_ORDER = {"chair": 0, "co-chair": 1, "lead": 2, "co-lead": 3, "director": 4, "member": 5, "observer": 9}
 
 
-def _known(alias: str, known_at: str | None) -> tuple[str, tuple]:
+def _known(alias: str, known_at: str | None) -> tuple[str, tuple[str, ...]]:
     if known_at is None:
         return f"{alias}.recorded_to = ?", (FOREVER,)
     return f"{alias}.recorded_from <= ? AND {alias}.recorded_to > ?", (known_at, known_at)
@@ -43,7 +47,7 @@ def _entry(row: dict[str, Any], as_of: str | None) -> dict[str, Any]:
     return entry
 
 
-def _sort(entries: list[dict]) -> list[dict]:
+def _sort(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (ROLE_ORDER.get(e["role"], 6), e["role"], e["name"].lower(), e["person"]))
 
 
@@ -66,7 +70,7 @@ def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _chunks(items: list, n: int):
+def _chunks(items: list[T], n: int) -> Iterator[list[T]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
 
@@ -75,7 +79,7 @@ ASOF_COLUMNS = ("t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end
                 "t.evidence, t.disputed")
 
 
-def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at: str | None) -> list[dict]:
+def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at: str | None) -> list[dict[str, Any]]:
     """Rows of ``table`` possibly alive on day ``d``: open rows through the covering index,
     closed rows through their span year. Neither part reads history outside that year."""
     known, kparams = _known("t", known_at)
@@ -103,7 +107,7 @@ class NameBook:
     ``effective`` date holds from that day on, the earlier names before it."""
 
     def __init__(self, conn: Conn, people: set[str]):
-        self.rows: dict[str, list[dict]] = {}
+        self.rows: dict[str, list[dict[str, Any]]] = {}
         for chunk in _chunks(sorted(people), 500):
             among, among_params = conn.one_of("person", chunk)
             for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
@@ -205,14 +209,15 @@ def _as_known(row: dict[str, Any], known_at: str | None) -> dict[str, Any] | Non
     if known_at is not None:
         if row["recorded_at"] > known_at or (row["retracted_at"] and row["retracted_at"] <= known_at):
             return None
-        payload = json.loads(row["original"])
+        payload: dict[str, Any] = json.loads(row["original"])
         for c in json.loads(row["corrections"]):
             if c["recorded_at"] <= known_at:
                 payload.update(c["changes"])
         return payload
     if row["retracted_by"]:
         return None
-    return json.loads(row["payload"])
+    current: dict[str, Any] = json.loads(row["payload"])
+    return current
 
 
 def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = None, end: date | None = None,
@@ -279,19 +284,19 @@ def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[s
     return out
 
 
-def list_orgs(conn: Conn) -> list[dict]:
+def list_orgs(conn: Conn) -> list[dict[str, Any]]:
     return conn.all("SELECT slug, name, recorded_at FROM orgs ORDER BY slug")
 
 
-def get_org(conn: Conn, slug: str) -> dict | None:
+def get_org(conn: Conn, slug: str) -> dict[str, Any] | None:
     return conn.one("SELECT slug, name, recorded_at FROM orgs WHERE slug=?", (slug,))
 
 
-def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[dict]:
+def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[dict[str, Any]]:
     return conn.all("SELECT slug, name, recorded_at FROM people WHERE slug > ? ORDER BY slug LIMIT ?", (after, limit))
 
 
-def get_person(conn: Conn, slug: str) -> dict | None:
+def get_person(conn: Conn, slug: str) -> dict[str, Any] | None:
     found = conn.one("SELECT slug, name, recorded_at FROM people WHERE slug=?", (slug,))
     if found is None:
         return None
@@ -305,7 +310,7 @@ def get_person(conn: Conn, slug: str) -> dict | None:
     return found
 
 
-def _import_view(r: dict) -> dict:
+def _import_view(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": r["id"], "org": r["org"], "source": r["source"], "format": r["format"], "digest": r["digest"],
             "recorded_at": r["recorded_at"], "position": int(r["position"]), "writer": r["writer"],
             "events": {"count": int(r["events"]), "first": r["first_event"], "last": r["last_event"]},
@@ -314,24 +319,24 @@ def _import_view(r: dict) -> dict:
             "last_position": None if r["last_position"] is None else int(r["last_position"])}
 
 
-def list_imports(conn: Conn, org: str, source: str | None = None) -> list[dict]:
+def list_imports(conn: Conn, org: str, source: str | None = None) -> list[dict[str, Any]]:
     where, params = ("AND source=?", (org, source)) if source else ("", (org,))
     return [_import_view(r) for r in conn.all(f"SELECT * FROM imports WHERE org=? {where} ORDER BY position", params)]
 
 
-def get_import(conn: Conn, org: str, import_id: str) -> dict | None:
+def get_import(conn: Conn, org: str, import_id: str) -> dict[str, Any] | None:
     r = conn.one("SELECT * FROM imports WHERE org=? AND id=?", (org, import_id))
     return _import_view(r) if r else None
 
 
-def list_units(conn: Conn, org: str) -> list[dict]:
+def list_units(conn: Conn, org: str) -> list[dict[str, Any]]:
     rows = conn.all("SELECT * FROM units WHERE org=? ORDER BY slug", (org,))
     return [{"slug": r["slug"], "name": r["name"], "kind": r["kind"], "mandate": r["mandate"],
              "commitments": json.loads(r["commitments"]), "formed": r["formed"], "dissolved": r["dissolved"],
              "evidence": [x for x in (r["formed_event"], r["dissolved_event"]) if x]} for r in rows]
 
 
-def get_unit(conn: Conn, org: str, unit: str) -> dict | None:
+def get_unit(conn: Conn, org: str, unit: str) -> dict[str, Any] | None:
     return next((u for u in list_units(conn, org) if u["slug"] == unit), None)
 
 
@@ -373,32 +378,6 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
     }
 
 
-def _changes_of(conn: Conn, org: str, correction: str) -> dict:
+def _changes_of(conn: Conn, org: str, correction: str) -> dict[str, Any]:
     row = conn.one("SELECT payload FROM facts WHERE org=? AND id=?", (org, correction))
     return json.loads(row["payload"]).get("changes", {}) if row else {}
-
-
-def _subscription_view(row: dict, state: dict | None) -> dict:
-    """A webhook subscription as operators see it (never its secret)."""
-    return {"id": row["sub"], "url": row["url"], "filter": {"org": row["org"], "types": json.loads(row["types"])},
-            "status": "failing" if state and state["failing"] and row["status"] == "active" else row["status"],
-            "delivered_up_to": state["cursor"] if state else row["start_after"],
-            "last_error": state["last_error"] if state else None, "created_at": row["created_at"]}
-
-
-def subscriptions(conn: Conn, sub: str | None = None) -> list[dict]:
-    where, params = ("AND s.sub = ?", (sub,)) if sub else ("", ())
-    rows = conn.all("SELECT s.*, w.cursor, w.failing, w.last_error FROM subscriptions s "
-                    f"LEFT JOIN webhook_state w ON w.sub = s.sub WHERE s.status <> 'deleted' {where} "
-                    "ORDER BY s.created_at", params)
-    return [_subscription_view(r, r if r["cursor"] is not None else None) for r in rows]
-
-
-def subscription(conn: Conn, sub: str) -> dict | None:
-    found = subscriptions(conn, sub)
-    return found[0] if found else None
-
-
-def subscription_failures(conn: Conn, sub: str) -> list[dict]:
-    return conn.all("SELECT position, event_id, error, failed_at FROM webhook_failures WHERE sub=? ORDER BY failed_at",
-                    (sub,))

@@ -9,9 +9,12 @@ plain tuples, as a rebuild builds millions of them.
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Protocol, Sequence
+
+from events.jsontypes import JSONObject
 
 if TYPE_CHECKING:  # the projector's cached folds, kept opaque by the store
+    from .fold import FactView
     from .projector import Derived
 
 TABLE_COLUMNS = ("person", "role", "tenure_key", "start_text", "start_lo", "start_hi", "end_text", "end_lo",
@@ -33,7 +36,12 @@ MERGE_COLUMNS = ("person", "into_person", "position", "recorded_at", "reason")
 EDGES = ("formed", "dissolved")
 # (unit, role, tenure key) of a tenure; (None, role, "") of an organization-level role
 Seat = tuple[str | None, str, str]
-RowKey = tuple  # one row of ``tenures``/``roles`` as the store holds it: ``RowTable.columns`` values
+Cell = str | int | None  # one column's value, as the tables hold it
+Values = tuple[Cell, ...]  # one table row's column values, in its columns' order
+# One row of ``tenures``/``roles`` as the store holds it: ``RowTable.columns`` values (plain
+# tuples: a rebuild builds millions). Where a column sits depends on the table, so reading one
+# by its position (``RowTable.person_at``) gives a ``Cell``, not the column's own type.
+RowKey = Values
 
 
 
@@ -57,13 +65,15 @@ class RowTable:
         return f"RowTable({self.name!r})"
 
     def person(self, key: RowKey) -> str:
-        return key[self.person_at]
+        # the person column holds a slug; no cast, as this runs for every row a rebuild keeps
+        return key[self.person_at]  # type: ignore[return-value]
 
     def seat(self, key: RowKey) -> Seat:
         """The seat a row is of: (unit, role, tenure key), unit None for a role."""
+        # (unit, role, tenure_key) are slugs; no casts, as this runs for every row a rebuild keeps
         if self.has_unit:
-            return key[0], key[2], key[3]
-        return None, key[1], key[2]
+            return key[0], key[2], key[3]  # type: ignore[return-value]
+        return None, key[1], key[2]  # type: ignore[return-value]
 
 
 TENURES = RowTable("tenures", has_unit=True)
@@ -157,7 +167,7 @@ class SubscriptionRow:
     start_after: int
     created_at: str
 
-    def values(self) -> tuple:
+    def values(self) -> Values:
         return astuple(self)
 
 
@@ -167,32 +177,50 @@ class FactRow:
     ``_payload`` and ``_view`` are the projector's parsed caches."""
 
     __slots__ = ALL_FACT_COLUMNS + ("_payload", "_view")
+    org: str
+    id: str
+    position: int
+    type: str
+    recorded_at: str
+    effective: str | None
+    eff_lo: str | None
+    eff_hi: str | None
+    confidence: str
+    payload: str
+    original: str
+    writer: str | None
+    corrections: str
+    retracted_by: str | None
+    retracted_at: str | None
+    _payload: JSONObject | None
+    _view: FactView | None
 
-    def __init__(self, values: Sequence) -> None:
+    def __init__(self, values: Sequence[Cell]) -> None:
         for k, v in zip(ALL_FACT_COLUMNS, values, strict=True):
             setattr(self, k, v)
         self._payload = self._view = None
 
-    def __getitem__(self, key: str):
+    # Read and written by a column's name, like a database row: the value's type is the column's.
+    def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
 
-    def __setitem__(self, key: str, value) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         setattr(self, key, value)
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
 
-    def pop(self, key: str, default=None):
+    def pop(self, key: str, default: Any = None) -> Any:
         """Clears a slot (a row has every column; only the caches are ever popped)."""
         value = getattr(self, key, default)
         setattr(self, key, None)
         return value
 
-    def update(self, **fields) -> None:
+    def update(self, **fields: Any) -> None:
         for k, v in fields.items():
             setattr(self, k, v)
 
-    def values(self, columns: Sequence[str] = ALL_FACT_COLUMNS) -> tuple:
+    def values(self, columns: Sequence[str] = ALL_FACT_COLUMNS) -> Values:
         return tuple(getattr(self, c) for c in columns)
 
 
@@ -219,7 +247,7 @@ class ProjectionState(Protocol):
     def add_subscription(self, row: SubscriptionRow) -> None: ...
     def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
                             from_position: int | None) -> None: ...
-    def insert_fact(self, values: tuple, fields: dict | None = None) -> None: ...
+    def insert_fact(self, values: Values, fields: JSONObject | None = None) -> None: ...
     def fact(self, org: str, fact_id: str) -> FactRow | None: ...
     def retract(self, org: str, fact_id: str, by: str, at: str) -> None: ...
     def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,

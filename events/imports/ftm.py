@@ -20,7 +20,7 @@ entity (the same id on several lines) are merged, as FtM streams do.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import InvalidFact, Unavailable
 from ..vocabulary import sources as check_sources
@@ -50,7 +50,7 @@ LINKS = {"Membership": ("member", "organization", "member"),
          "Employment": ("employee", "employer", "employee")}
 
 
-def ftm_model():
+def ftm_model() -> Any:  # followthemoney publishes no types
     """The followthemoney model, or ``Unavailable`` when the optional package is not installed."""
     try:
         from followthemoney import model
@@ -62,7 +62,7 @@ def ftm_model():
 
 def parse_lines(lines: Iterable[str]) -> list[tuple[str, Any]]:
     """NDJSON lines -> [(path, object)], blank lines skipped; ``InvalidFact`` names a bad line."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for number, line in enumerate(lines):
         if not line.strip():
             continue
@@ -123,7 +123,7 @@ def read_ftm(entities: Iterable[tuple[str, Any]]) -> Dataset:
     return data
 
 
-def _check(model, path: str, raw: Any) -> tuple[str, Any, dict[str, list[str]]]:
+def _check(model: Any, path: str, raw: Any) -> tuple[str, Any, dict[str, list[str]]]:
     """Id, schema and properties of one entity, each checked against the FtM model."""
     if not isinstance(raw, dict):
         raise InvalidFact("must be a FollowTheMoney entity: an object with id, schema and properties", path)
@@ -184,7 +184,8 @@ def _person(data: Dataset, eid: str, path: str, props: dict[str, list[str]]) -> 
     data.people[eid] = PersonRecord(eid, path, name, identifiers)
 
 
-def _date(props: dict[str, list[str]], name: str, path: str, pick=min) -> str | None:
+def _date(props: dict[str, list[str]], name: str, path: str,
+          pick: Callable[[list[str]], str] = min) -> str | None:
     """A date property as valid-time text (the earliest or latest of several); ``ValueError``
     naming the property when a value is no date."""
     values = []

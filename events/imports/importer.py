@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -38,7 +39,7 @@ class StoreResolver:
 
     app: OrgHistory
 
-    def _get(self, aggregate_id):
+    def _get(self, aggregate_id: UUID) -> PersonRecord | PersonIdentifier | None:
         try:
             return self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidFact
+from ..jsontypes import JSONObject
 from ..validtime import InvalidValidTime, ValidTime
 from ..vocabulary import sources as check_sources
 from ..vocabulary import text
@@ -40,13 +41,13 @@ CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unk
 MAX_RECORDS = 200_000
 
 
-def _obj(value: Any, path: str) -> dict:
+def _obj(value: Any, path: str) -> JSONObject:
     if not isinstance(value, dict):
         raise InvalidFact("must be a JSON object", path)
     return value
 
 
-def _list(doc: dict, key: str, path: str) -> list:
+def _list(doc: JSONObject, key: str, path: str) -> list[Any]:
     value = doc.get(key)
     if value is None:
         return []
@@ -68,7 +69,7 @@ def _id(value: Any, path: str, required: bool = True) -> str | None:
     return text(str(value), path)
 
 
-def _opt_text(record: dict, key: str, path: str) -> str | None:
+def _opt_text(record: JSONObject, key: str, path: str) -> str | None:
     value = record.get(key)
     if value is None or value == "":
         return None
@@ -77,7 +78,7 @@ def _opt_text(record: dict, key: str, path: str) -> str | None:
     return text(value, f"{path}.{key}")
 
 
-def _date_field(record: dict, key: str, path: str) -> str | None:
+def _date_field(record: JSONObject, key: str, path: str) -> str | None:
     """The field's text (checked later, per record), or None. A non-string is malformed."""
     value = record.get(key)
     if value is None or value == "":
@@ -87,7 +88,7 @@ def _date_field(record: dict, key: str, path: str) -> str | None:
     return value
 
 
-def _sources(record: dict, path: str) -> tuple[dict[str, str], ...]:
+def _sources(record: JSONObject, path: str) -> tuple[dict[str, str], ...]:
     """Popolo's ``{url, note}`` as our sources (``note`` is the title); our own fields pass through."""
     raw = record.get("sources")
     if raw is None:
@@ -107,7 +108,7 @@ def _sources(record: dict, path: str) -> tuple[dict[str, str], ...]:
     return tuple(check_sources(mapped, f"{path}.sources"))
 
 
-def _identifiers(record: dict, path: str) -> tuple[tuple[str, str], ...]:
+def _identifiers(record: JSONObject, path: str) -> tuple[tuple[str, str], ...]:
     raw = record.get("identifiers")
     if raw is None:
         return ()
@@ -141,7 +142,7 @@ def read_popolo(doc: Any) -> Dataset:
     return data
 
 
-def _read_rejected(doc: dict, data: Dataset) -> None:
+def _read_rejected(doc: JSONObject, data: Dataset) -> None:
     """Records an earlier import rejected, as an export wrote them: rejected again, for the same
     reason, so that an export imported back changes nothing."""
     for i, raw in enumerate(_list(doc, "x_orghistory_rejected", "x_orghistory_rejected")):
@@ -162,7 +163,7 @@ def _read_rejected(doc: dict, data: Dataset) -> None:
         data.rejected[rid] = Rejection("membership", rid, path, reason, record, effective)
 
 
-def _read_people(doc: dict, data: Dataset) -> None:
+def _read_people(doc: JSONObject, data: Dataset) -> None:
     for i, raw in enumerate(_list(doc, "persons", "persons")):
         path = f"persons[{i}]"
         p = _obj(raw, path)
@@ -193,7 +194,7 @@ def _read_people(doc: dict, data: Dataset) -> None:
         data.people[pid] = PersonRecord(pid, path, name, identifiers, tuple(former))
 
 
-def _read_units(doc: dict, data: Dataset) -> None:
+def _read_units(doc: JSONObject, data: Dataset) -> None:
     for i, raw in enumerate(_list(doc, "organizations", "organizations")):
         path = f"organizations[{i}]"
         o = _obj(raw, path)
@@ -219,7 +220,7 @@ def _read_units(doc: dict, data: Dataset) -> None:
         data.units[oid] = UnitRecord(oid, path, name, kind, classification, founded, sources, identifiers)
 
 
-def _read_posts(doc: dict) -> dict[str, dict[str, str | None]]:
+def _read_posts(doc: JSONObject) -> dict[str, dict[str, str | None]]:
     out: dict[str, dict[str, str | None]] = {}
     for i, raw in enumerate(_list(doc, "posts", "posts")):
         path = f"posts[{i}]"
@@ -231,7 +232,7 @@ def _read_posts(doc: dict) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def _read_periods(doc: dict) -> dict[str, dict[str, str | None]]:
+def _read_periods(doc: JSONObject) -> dict[str, dict[str, str | None]]:
     out: dict[str, dict[str, str | None]] = {}
     for i, raw in enumerate(_list(doc, "events", "events")):
         path = f"events[{i}]"
@@ -243,7 +244,7 @@ def _read_periods(doc: dict) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def _read_memberships(doc: dict, data: Dataset, posts: dict, periods: dict) -> None:
+def _read_memberships(doc: JSONObject, data: Dataset, posts: dict[str, dict[str, str | None]], periods: dict[str, dict[str, str | None]]) -> None:
     seen: dict[str, int] = {}
     rejected_people = {r.id for r in data.other_rejections if r.kind == "person"}
     rejected_units = {r.id for r in data.other_rejections if r.kind == "organization"}
@@ -270,7 +271,7 @@ def _read_memberships(doc: dict, data: Dataset, posts: dict, periods: dict) -> N
             mid = f"{mid}#{seen[mid]}"  # duplicate ids: each is its own record, told apart by order
 
         def reject(reason: str, effective: str | None = None, mid: str = mid, path: str = path,
-                   m: dict = m) -> None:  # bound now: called only within this iteration
+                   m: JSONObject = m) -> None:  # bound now: called only within this iteration
             data.rejected[mid] = Rejection("membership", mid, path, reason, m, effective)
 
         post = posts.get(post_id) if post_id else None
@@ -318,7 +319,7 @@ def _read_memberships(doc: dict, data: Dataset, posts: dict, periods: dict) -> N
             title=title, post=(post or {}).get("label"), start=start, leave=leave, cause=cause, sources=sources)
 
 
-def _when(window: str | None, own: str | None, period: dict | None, key: str) -> str | None:
+def _when(window: str | None, own: str | None, period: dict[str, str | None] | None, key: str) -> str | None:
     """A membership's start or last day: its own window or date, else its legislative period's."""
     if window is not None:
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..jsontypes import DatasetState, JSONObject
 from ..vocabulary import parse_fact
 from .model import (
     ORGHISTORY_SCHEME,
@@ -119,7 +120,7 @@ def noted_text(reason: str, record: str, source: str) -> str:
 
 
 class Planner:
-    def __init__(self, org: str, org_units: set[str], source: str, state: dict[str, dict], resolver: Resolver,
+    def __init__(self, org: str, org_units: set[str], source: str, state: DatasetState, resolver: Resolver,
                  next_version: int):
         self.org, self.source, self.state, self.resolver = org, source, state, resolver
         self.org_units = set(org_units)
@@ -290,12 +291,12 @@ class Planner:
 
     # --- memberships -------------------------------------------------------------------------
 
-    def _wanted(self, m: MembershipRecord, people: dict[str, str], units: dict[str, str]) -> dict[str, dict]:
+    def _wanted(self, m: MembershipRecord, people: dict[str, str], units: dict[str, str]) -> dict[str, JSONObject]:
         """The facts the record stands for, by slot: a join and, if ended, a leave, in its unit and
         (with ``group``) in its group."""
         tenure = tenure_key(m.id)
         person = people[m.person]
-        out: dict[str, dict] = {}
+        out: dict[str, JSONObject] = {}
         group = units.get(m.group or "")
         for part, unit, role, title, post in (("main", units[m.unit], m.role, m.title, m.post),
                                               ("group", group if group != units[m.unit] else None, "member",
@@ -312,20 +313,20 @@ class Planner:
                                         "origin": origin}
         return {slot: _stored(parse_fact(f, m.path)) for slot, f in out.items()}
 
-    def _wanted_rejected(self, r: Rejection) -> dict[str, dict]:
+    def _wanted_rejected(self, r: Rejection) -> dict[str, JSONObject]:
         fact = {"type": "noted", "title": noted_text(r.reason, r.id, self.source), "summary": record_summary(r.raw),
                 "effective": r.effective or "unknown", "origin": self._origin(r.id, "rejected")}
         return {"rejected": _stored(parse_fact(fact, r.path))}
 
-    def _membership(self, mid: str, path: str, wanted: dict[str, dict] | None,
+    def _membership(self, mid: str, path: str, wanted: dict[str, JSONObject] | None,
                     rejection: Rejection | None = None) -> None:
         counts = self.plan.counts["memberships"]
         known = self.state["memberships"].get(mid)
-        before: dict[str, dict] = known["slots"] if known else {}
+        before: dict[str, JSONObject] = known["slots"] if known else {}
         wanted = wanted or {}
         reason = rejection.reason if rejection else ("no longer in the source" if not wanted else None)
-        events: list[dict] = []
-        slots: dict[str, dict] = {}
+        events: list[JSONObject] = []
+        slots: dict[str, JSONObject] = {}
         for slot in sorted(set(before) - set(wanted)):
             why = "the source no longer gives an end date" if slot.endswith(".leave") and wanted else reason
             events.append(self._add({"type": "retracted", "target": before[slot]["id"],
@@ -375,6 +376,6 @@ def _stored(fact: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fact.items() if k != "id" and v is not None and v != []}
 
 
-def plan_sync(data: Dataset, *, org: str, org_units: set[str], source: str, state: dict[str, dict],
+def plan_sync(data: Dataset, *, org: str, org_units: set[str], source: str, state: DatasetState,
               resolver: Resolver, next_version: int) -> Plan:
     return Planner(org, org_units, source, state, resolver, next_version).run(data)
