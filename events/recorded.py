@@ -71,47 +71,6 @@ def _org_registered(position: int, event: Organization.Registered) -> RecordedEv
                          {"type": Kind.ORG_REGISTERED.value, "org": event.slug, "name": event.name})
 
 
-def _subscription_created(position: int, event: Subscription.Created) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.SUBSCRIPTION_CREATED, event.timestamp, event.writer,
-                         {"type": Kind.SUBSCRIPTION_CREATED.value, "aggregate_id": str(event.originator_id),
-                          "sub": event.sub, "url": event.url, "org": event.org, "types": event.types,
-                          "secret": event.secret, "start_after": event.start_after})
-
-
-def _subscription_changed(position: int, event: Subscription.Changed) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.SUBSCRIPTION_CHANGED, event.timestamp, event.writer,
-                         {"type": Kind.SUBSCRIPTION_CHANGED.value, "aggregate_id": str(event.originator_id),
-                          "action": event.action, "from_position": event.from_position})
-
-
-def _person_registered(position: int, event: Person.Registered) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.PERSON_REGISTERED, event.timestamp, event.writer,
-                         {"type": Kind.PERSON_REGISTERED.value, "person": event.slug, "name": event.name})
-
-
-def _person_renamed(position: int, event: Person.Renamed) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.PERSON_RENAMED, event.timestamp, event.writer,
-                         {"type": Kind.PERSON_RENAMED.value, "person": event.person, "name": event.name,
-                          "effective": event.effective})
-
-
-def _person_merged(position: int, event: Person.Merged) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.PERSON_MERGED, event.timestamp, event.writer,
-                         {"type": Kind.PERSON_MERGED.value, "person": event.person, "into": event.into,
-                          "reason": event.reason})
-
-
-def _merge_retracted(position: int, event: Person.MergeRetracted) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.MERGE_RETRACTED, event.timestamp, event.writer,
-                         {"type": Kind.MERGE_RETRACTED.value, "person": event.person, "reason": event.reason})
-
-
-def _person_identified(position: int, event: PersonIdentifier.Created) -> RecordedEvent:
-    return RecordedEvent(position, None, None, Kind.PERSON_IDENTIFIED, event.timestamp, event.writer,
-                         {"type": Kind.PERSON_IDENTIFIED.value, "person": event.person, "scheme": event.scheme,
-                          "identifier": event.value})
-
-
 def _imported(position: int, event: Dataset.Synced) -> RecordedEvent:
     return RecordedEvent(position, None, event.org, Kind.IMPORTED, event.timestamp, event.writer,
                          {"type": Kind.IMPORTED.value, "import": f"{event.source}-{event.originator_version - 1}",
@@ -123,17 +82,35 @@ def _internal(position: int, event: Any) -> RecordedEvent:
     return RecordedEvent(position, None, None, Kind.INTERNAL, event.timestamp, None, {"type": Kind.INTERNAL.value})
 
 
-_DECODERS: dict[type, Callable[[int, Any], RecordedEvent]] = {
+Builder = Callable[[int, Any], RecordedEvent]
+
+
+def _outside(kind: Kind, fields: Callable[[Any], dict[str, Any]]) -> Builder:
+    """The builder of events of ``kind`` that are in no organization's log: ``fields`` picks what
+    the read side and integrators see of the event."""
+    def build(position: int, event: Any) -> RecordedEvent:
+        return RecordedEvent(position, None, None, kind, event.timestamp, event.writer,
+                             {"type": kind.value, **fields(event)})
+
+    return build
+
+
+_DECODERS: dict[type, Builder] = {
     **{cls: _fact for cls in FACT_CLASSES.values()},
     Organization.Registered: _org_registered,
-    Subscription.Created: _subscription_created,
-    Subscription.Changed: _subscription_changed,
-    Person.Registered: _person_registered,
-    Person.Renamed: _person_renamed,
-    Person.Merged: _person_merged,
-    Person.MergeRetracted: _merge_retracted,
-    PersonIdentifier.Created: _person_identified,
     Dataset.Synced: _imported,
+    Subscription.Created: _outside(Kind.SUBSCRIPTION_CREATED, lambda e: {
+        "aggregate_id": str(e.originator_id), "sub": e.sub, "url": e.url, "org": e.org, "types": e.types,
+        "secret": e.secret, "start_after": e.start_after}),
+    Subscription.Changed: _outside(Kind.SUBSCRIPTION_CHANGED, lambda e: {
+        "aggregate_id": str(e.originator_id), "action": e.action, "from_position": e.from_position}),
+    Person.Registered: _outside(Kind.PERSON_REGISTERED, lambda e: {"person": e.slug, "name": e.name}),
+    Person.Renamed: _outside(Kind.PERSON_RENAMED, lambda e: {
+        "person": e.person, "name": e.name, "effective": e.effective}),
+    Person.Merged: _outside(Kind.PERSON_MERGED, lambda e: {"person": e.person, "into": e.into, "reason": e.reason}),
+    Person.MergeRetracted: _outside(Kind.MERGE_RETRACTED, lambda e: {"person": e.person, "reason": e.reason}),
+    PersonIdentifier.Created: _outside(Kind.PERSON_IDENTIFIED, lambda e: {
+        "person": e.person, "scheme": e.scheme, "identifier": e.value}),
 }
 
 

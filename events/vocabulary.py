@@ -82,20 +82,20 @@ def whole_number(value: Any, path: str, minimum: int = 0) -> int:
     return value
 
 
-def slugs(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list):
-        raise InvalidFact("must be a list of slugs", path)
-    if len(value) > MAX_LIST:
-        raise InvalidFact(f"at most {MAX_LIST} items", path)
-    return [slug(v, f"{path}[{i}]") for i, v in enumerate(value)]
+def list_of(item: Callable[[Any, str], str], what: str) -> Callable[[Any, str], list[str]]:
+    """A validator of a list (at most ``MAX_LIST`` long) whose items ``item`` validates."""
+    def check(value: Any, path: str) -> list[str]:
+        if not isinstance(value, list):
+            raise InvalidFact(f"must be a list of {what}", path)
+        if len(value) > MAX_LIST:
+            raise InvalidFact(f"at most {MAX_LIST} items", path)
+        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+    return check
 
 
-def texts(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list):
-        raise InvalidFact("must be a list of strings", path)
-    if len(value) > MAX_LIST:
-        raise InvalidFact(f"at most {MAX_LIST} items", path)
-    return [text(v, f"{path}[{i}]") for i, v in enumerate(value)]
+slugs = list_of(slug, "slugs")
+texts = list_of(text, "strings")
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
