@@ -18,7 +18,7 @@ from rich.table import Table
 from events.errors import DomainError
 from workers.wakeup import Wakeup
 
-from .shared import bar, err, services
+from .shared import bar, caught_up, err, services
 
 
 @click.command()
@@ -194,13 +194,9 @@ import_ftm = _import_command("ftm", "FollowTheMoney NDJSON")
 @click.option("--source", default=None, help="only this source's imports")
 def imports_command(org: str, source: str | None) -> None:
     """The imports that stored something into an organization: source, digest, summary."""
-    # lazy: the projection's queries and the fold
-    from projections import queries
-    from workers.catchup import catch_up
+    from projections import queries  # lazy: the projection's queries
 
-    s = services()
-    catch_up(s.stores)
-    with s.read() as c:
+    with caught_up() as c:
         click.echo(json.dumps(queries.list_imports(c, org, source), indent=2, ensure_ascii=False))
 
 
@@ -233,13 +229,9 @@ def export_log_command(out_path: str | None) -> None:
 @click.option("--source", default=None, help="only the memberships this source gave")
 def export_popolo(org: str, source: str | None) -> None:
     """Print an organization as Popolo JSON (what we currently believe)."""
-    # lazy: the Popolo writer (the projection schema) and the fold
-    from projections.popolo import export
-    from workers.catchup import catch_up
+    from projections.popolo import export  # lazy: the Popolo writer (the projection schema)
 
-    s = services()
-    catch_up(s.stores)
-    with s.read() as c:
+    with caught_up() as c:
         click.echo(json.dumps(export(c, org, source), indent=2, ensure_ascii=False))
 
 
@@ -248,12 +240,8 @@ def export_popolo(org: str, source: str | None) -> None:
 @click.option("--source", default=None, help="only the memberships this source gave")
 def export_ftm(org: str, source: str | None) -> None:
     """Print an organization as FollowTheMoney entities, one JSON object a line."""
-    # lazy: the FtM writer (the projection schema) and the fold
-    from projections.ftm import export
-    from workers.catchup import catch_up
+    from projections.ftm import export  # lazy: the FtM writer (the projection schema)
 
-    s = services()
-    catch_up(s.stores)
-    with s.read() as c:
+    with caught_up() as c:
         for entity in export(c, org, source):
             click.echo(json.dumps(entity, ensure_ascii=False))

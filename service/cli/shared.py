@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from rich.console import Console
 
 from events.settings import Settings
 
 from ..progress import bar as progress_bar
+
+if TYPE_CHECKING:
+    from projections.db import Conn
 
 err = Console(stderr=True)
 
@@ -19,6 +23,18 @@ def services(start_background: bool = False):
     from ..bootstrap import bootstrap
 
     return bootstrap(Settings.from_env(), start_background=start_background)
+
+
+@contextmanager
+def caught_up() -> Iterator[Conn]:
+    """A read of the projection once it has folded everything in the log (the commands that print
+    what we believe)."""
+    from workers.catchup import catch_up  # lazy: the fold
+
+    s = services()
+    catch_up(s.stores)
+    with s.read() as conn:
+        yield conn
 
 
 @contextmanager
