@@ -77,16 +77,21 @@ def test_catch_up_reads_and_writes_a_batch_in_a_few_statements(sqlite_settings, 
     assert len(calls) < 60, len(calls)
 
 
+def _amended_history(app, churn: int) -> None:
+    """A wide history, then a correction, a retraction and a unit's dissolution."""
+    _wide_history(app, people=4, seats=6, churn=churn)
+    app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
+                        {"type": "retracted", "target": "acme@30", "reason": "wrong"},
+                        {"type": "unit_dissolved", "unit": "team-2", "effective": "2000-03-01"}], writer="test")
+
+
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_batch_boundaries_change_nothing(store, request):
     """One event per batch, odd batches, and a rebuild all give the same tables (``verify``
     compares each with one long in-memory fold)."""
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
-    _wide_history(app, people=4, seats=6, churn=40)
-    app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
-                        {"type": "retracted", "target": "acme@30", "reason": "wrong"},
-                        {"type": "unit_dissolved", "unit": "team-2", "effective": "2000-03-01"}], writer="test")
+    _amended_history(app, churn=40)
     for batch in (1, 7, 1000):
         catch_up(stores_for(settings), batch=batch)
         with db.read() as conn:
@@ -111,10 +116,7 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
-    _wide_history(app, people=4, seats=6, churn=60)
-    app.append("acme", [{"type": "corrected", "target": "acme@20", "changes": {"effective": "1999-06-01"}},
-                        {"type": "retracted", "target": "acme@30", "reason": "wrong"},
-                        {"type": "unit_dissolved", "unit": "team-2", "effective": "2000-03-01"}], writer="test")
+    _amended_history(app, churn=60)
     app.merge_people("p3", "p2", "same person", "test")
     app.append("acme", [{"type": "corrected", "target": "acme@40", "changes": {"person": "p1"}},
                         {"type": "unit_formed", "unit": "late", "name": "Late", "kind": "team",
