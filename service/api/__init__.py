@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
-import flask_smorest
+import flask_smorest  # type: ignore[import-untyped]  # it publishes no type information
 from flask import request
 
 from events.errors import InvalidFact, NotFound

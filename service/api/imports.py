@@ -15,7 +15,8 @@ from projections.popolo import export as popolo_export
 
 from ..auth import require, services
 from ..edge import json_body
-from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport, Popolo
+from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
+from ..schemas import Popolo as PopoloDocument  # the route's class below is Popolo
 from . import Blueprint, org_or_404
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
@@ -36,7 +37,7 @@ def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
 class Popolo(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
-    @blp.response(200, Popolo)
+    @blp.response(200, PopoloDocument)
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         with services().read() as c:

@@ -46,8 +46,8 @@ def _subscribe(data: dict) -> dict:
     return created
 
 
-def _change(sub: str, change: str, *args) -> None:
-    changed = services().app.change_subscription(sub, change, g.writer, *args)
+def _change(sub: str, change: str, from_position: int | None = None) -> None:
+    changed = services().app.change_subscription(sub, change, g.writer, from_position)
     _applied(changed["position"])
 
 
