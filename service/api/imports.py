@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, g, request
 from flask.views import MethodView
@@ -24,7 +26,8 @@ blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kep
 FTM_MEDIA = "application/x-ndjson"
 
 
-def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
+def _sync(fmt: str, args: Mapping[str, Any], org: str, document: dict[str, Any] | list[Any] | str,
+          ) -> tuple[dict[str, Any], int]:
     data = imports.read(fmt, document)
     report = services().app.sync(org, data, source=args.get("source"), dry_run=args["dry_run"], writer=g.writer,
                                  org_name=args.get("name"))
