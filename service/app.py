@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from http import HTTPStatus
+from typing import Any
 
-from flask import Flask, jsonify, send_from_directory
-from flask_smorest import Api
-from flask_smorest.utils import prepare_response
-from swagger_ui_bundle import swagger_ui_path
+from flask import Flask, Response, jsonify, send_from_directory
+
+# flask-smorest and swagger-ui-bundle publish no type information (no py.typed, no stubs)
+from flask_smorest import Api  # type: ignore[import-untyped]
+from flask_smorest.utils import prepare_response  # type: ignore[import-untyped]
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from events.settings import Settings
 from workers.logs import configure_logging
@@ -28,7 +31,7 @@ class OrghistoryApi(Api):
 
     def _register_responses(self) -> None:
         for status in HTTPStatus:
-            response: dict = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = ProblemSchema
             prepare_response(response, self.spec, "application/problem+json")
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["orghistory"] = services or bootstrap(settings)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> Response:
         s: Services = app.extensions["orghistory"]
         head = s.app.head_position()
         position = s.projected_position()
@@ -72,18 +75,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                        dispatch=s.dispatcher.mode, head=head, projected=position, lag=head - position)
 
     @app.get("/livez")
-    def livez():
+    def livez() -> Response:
         """The process answers (it touches no store): for liveness probes, and the load bench's baseline."""
         return jsonify(status="ok")
 
     static = os.path.join(os.path.dirname(__file__), "static")
 
     @app.get("/")
-    def index():
+    def index() -> Response:
         return send_from_directory(static, "index.html")
 
     @app.get("/docs")
-    def docs():
+    def docs() -> Response:
         """Interactive API documentation: Swagger UI from the installed ``swagger-ui-bundle-v2``
         package, started by a script of ours (the CSP forbids inline scripts)."""
         resp = send_from_directory(static, "docs.html")
@@ -94,15 +97,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return resp
 
     @app.get("/docs/assets/<any('swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js'):name>")
-    def docs_asset(name):
+    def docs_asset(name: str) -> Response:
         return send_from_directory(str(swagger_ui_path), name)
 
     @app.get("/favicon.ico")
-    def favicon():
+    def favicon() -> tuple[str, int]:
         return "", 204  # no icon, and no 404 in every browser's console
 
     @app.get("/static/<path:name>")
-    def static_file(name):
+    def static_file(name: str) -> Response:
         return send_from_directory(static, name)
 
     logging.getLogger("orghistory").debug("app created")

@@ -3,16 +3,26 @@ open unless ORGHISTORY_READ_TOKEN_REQUIRED is set."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from flask import current_app, g, request
 
 from . import tokens
 from .problems import Problem
 
+if TYPE_CHECKING:
+    from .bootstrap import Services
 
-def services():
-    return current_app.extensions["orghistory"]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def services() -> Services:
+    """The app's services (``create_app`` puts them in its extensions)."""
+    found: Services = current_app.extensions["orghistory"]
+    return found
 
 
 def _authenticate() -> tuple[str, set[str]] | None:
@@ -29,10 +39,10 @@ def _authenticate() -> tuple[str, set[str]] | None:
     return found
 
 
-def require(scope: str):
-    def decorate(view):
+def require(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             needed = scope != "read" or services().settings.read_token_required
             who = _authenticate()
             if who is None and needed:

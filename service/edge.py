@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
@@ -87,7 +87,10 @@ def _not_json() -> Problem:
     return Problem(415, "Unsupported Media Type", "send the body as application/json", "Content-Type")
 
 
-def json_body(expected: type, what: str) -> Any:
+JSONShape = TypeVar("JSONShape", dict[str, Any], list[Any])
+
+
+def json_body(expected: type[JSONShape], what: str) -> JSONShape:
     """The request's JSON body: 400 naming ``body`` if it is not JSON, 422 if it is JSON of another
     shape than ``expected`` (a ``dict`` or a ``list``)."""
     raw = request.get_data(cache=True)

@@ -5,7 +5,7 @@ field); these schemas tell clients, and the generators that build them, what it 
 
 They stay JSON Schema, written here rather than as marshmallow schemas, because they are generated
 from the vocabulary (a oneOf discriminated on ``type``, which marshmallow cannot declare). The
-answers are marshmallow schemas (``service.schemas.answers``)."""
+answers are marshmallow schemas (``service.schemas``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import psycopg
 from eventsourcing.persistence import ConnectionUnavailableError, InterfaceError, OperationalError
@@ -38,13 +39,14 @@ STATUS = {
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str | None = None, field: str | None = None, **extra: Any):
+    def __init__(self, status: int, title: str, detail: str | None = None, field: str | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.field, self.extra = status, title, detail, field, extra
 
 
 def problem_response(status: int, title: str, detail: str | None = None, field: str | None = None,
-                     headers: dict | None = None, **extra: Any) -> Response:
+                     headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -57,9 +59,16 @@ def problem_response(status: int, title: str, detail: str | None = None, field: 
     return resp
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+class FieldMessage(TypedDict):
+    """One entry of a problem's ``errors``: the failing field (None: the request as a whole) and why."""
+
+    field: str | None
+    message: str
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[FieldMessage]:
     """webargs/marshmallow errors -> [{"field", "message"}], field paths like ``events[0].type``."""
-    out: list[dict[str, str]] = []
+    out: list[FieldMessage] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
             if prefix == "" and key in ("json", "query", "headers", "form", "files", "view_args"):
@@ -84,25 +93,26 @@ STORE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, p
 
 def register(app: Flask) -> None:
     @app.errorhandler(Problem)
-    def _problem(e: Problem):
+    def _problem(e: Problem) -> Response:
         return problem_response(e.status, e.title, e.detail, e.field, **e.extra)
 
     @app.errorhandler(DomainError)
-    def _domain(e: DomainError):
+    def _domain(e: DomainError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(e, cls)), 422)
-        extra = {}
         if isinstance(e, VersionConflict):
-            extra = {"expected_version": e.expected, "actual_version": e.actual}
-        return problem_response(status, type(e).__name__, e.message, e.field, **extra)
+            return problem_response(status, type(e).__name__, e.message, e.field,
+                                    expected_version=e.expected, actual_version=e.actual)
+        return problem_response(status, type(e).__name__, e.message, e.field)
 
     @app.errorhandler(HTTPException)
-    def _http(e: HTTPException):
+    def _http(e: HTTPException) -> Response:
         data = getattr(e, "data", None) or {}
-        messages = data.get("messages") or getattr(e, "exc", None) and getattr(e.exc, "messages", None)
+        exc = getattr(e, "exc", None)  # webargs' ValidationError, on the 422s it raises
+        messages = data.get("messages") or exc and getattr(exc, "messages", None)
         if messages:
             errors = _flatten(messages)
-            first = errors[0] if errors else {"field": None, "message": e.description}
-            return problem_response(e.code or 422, "Invalid request", first["message"], first["field"], errors=errors)
+            detail, field = (errors[0]["message"], errors[0]["field"]) if errors else (e.description, None)
+            return problem_response(e.code or 422, "Invalid request", detail, field, errors=errors)
         title = e.name
         detail = e.description
         field = None
@@ -111,16 +121,16 @@ def register(app: Flask) -> None:
         return problem_response(e.code or 500, title, detail, field, headers=dict(getattr(e, "headers", {}) or {}))
 
     @app.errorhandler(NoSuchVersion)
-    def _no_version(e: NoSuchVersion):
+    def _no_version(e: NoSuchVersion) -> Response:
         return problem_response(404, "Not Found", str(e), "version")
 
     @app.errorhandler(ConnectionUnavailableError)
-    def _busy(e: Exception):
+    def _busy(e: Exception) -> Response:
         log.warning("store busy: %s", e)
         return problem_response(503, "Service busy", "the store is busy; retry shortly", None,
                                 headers={"Retry-After": "1"})
 
-    def _store_unavailable(e: Exception):
+    def _store_unavailable(e: Exception) -> Response:
         # The database went away (a restart, a failover) or is locked for a moment: nothing was
         # stored by this request (each write is one transaction), so the client can safely retry.
         log.warning("store unavailable: %s: %s", type(e).__name__, e)
@@ -131,6 +141,6 @@ def register(app: Flask) -> None:
         app.register_error_handler(error, _store_unavailable)
 
     @app.errorhandler(Exception)
-    def _unexpected(e: Exception):
+    def _unexpected(e: Exception) -> Response:
         log.exception("unhandled error")
         return problem_response(500, "Internal Server Error", "the error was logged")

@@ -14,12 +14,13 @@ from typing import Iterator
 
 from events.application import OrgHistory
 from workers.streams import page
+from workers.wakeup import Wakeup
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
 
 
-def sse(app: OrgHistory, wakeup, after: int, org: str | None, types: set[str] | None,
+def sse(app: OrgHistory, wakeup: Wakeup, after: int, org: str | None, types: set[str] | None,
         heartbeat: float = HEARTBEAT_SECONDS) -> Iterator[str]:
     yield "retry: 1000\n\n"
     cursor = after

@@ -5,9 +5,12 @@ their views share: the Blueprint class, the resource tags, and the small request
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from typing import Any
 
-import flask_smorest
+import flask_smorest  # type: ignore[import-untyped]  # it publishes no type information
 from flask import request
 
 from events.errors import InvalidFact, NotFound
@@ -56,7 +59,7 @@ def org_or_404(conn: Conn, org: str) -> dict:
     return found
 
 
-def wait_for_min_position(args: dict) -> int:
+def wait_for_min_position(args: Mapping[str, Any]) -> int:
     """Read-your-writes: wait (bounded) for ``min_position``; answer 503 if it is not reached."""
     wanted = args.get("min_position")
     if not wanted:
@@ -69,6 +72,30 @@ def wait_for_min_position(args: dict) -> int:
         raise Problem(503, "Projection behind", f"the projection has not reached position {wanted} yet; retry",
                       "min_position")
     return wanted
+
+
+@contextmanager
+def read_as_asked(args: Mapping[str, Any], org: str | None = None) -> Iterator[Conn]:
+    """The read side as a query asks for it: once it has reached ``min_position`` (read-your-writes),
+    in the projection ``version`` asked for (the live one by default), and, given an ``org``, with
+    that organization in it (or a 404 naming the ``org`` field)."""
+    wait_for_min_position(args)
+    with services().read(args.get("version")) as conn:
+        if org is not None:
+            org_or_404(conn, org)
+        yield conn
+
+
+def recorded(answer: dict[str, Any]) -> dict[str, Any]:
+    """After a write that answered with its ``position``: fold it (or enqueue the fold) and wake
+    live readers; then the answer."""
+    services().appended(answer["position"])
+    return answer
+
+
+def registered(answer: dict[str, Any], created: bool) -> tuple[dict[str, Any], int]:
+    """A registration's answer: 201 when it registered now, 200 when it already was (same name)."""
+    return recorded(answer), 201 if created else 200
 
 
 def idempotency_key() -> str | None:

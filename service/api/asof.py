@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from events.errors import NotFound
 from projections import queries
 from projections.db import Conn
 
-from ..auth import require, services
+from ..auth import require
 from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why, known_at_text
-from . import Blueprint, org_or_404, today, wait_for_min_position
+from . import Blueprint, read_as_asked, today
 from .people import person_or_404
 
 blp = Blueprint("asof", __name__, url_prefix="/v1", description="Who was where on a date, and why")
@@ -19,7 +22,8 @@ def _unit_or_404(c: Conn, org: str, unit: str) -> None:
         raise NotFound(f"no unit {unit!r} in {org}", "unit")
 
 
-def _roster(c: Conn, org: str, args: dict, entries: list[dict], **fields) -> dict:
+def _roster(c: Conn, org: str, args: Mapping[str, Any], entries: list[dict[str, Any]],
+            **fields: str | list[str] | list[dict[str, Any]]) -> dict[str, Any]:
     """A roster answer: its date, record time, the position and version that answered, its own
     ``fields`` (``members=[...]``), and the evidence its ``entries`` cite."""
     cited = queries.evidence(c, org, {i for e in entries for i in e["evidence"]})
@@ -34,9 +38,7 @@ def _roster(c: Conn, org: str, args: dict, entries: list[dict], **fields) -> dic
 @blp.response(200, Roster)
 def unit_members(args, org, unit):
     """Who was in a unit on a date, as known now or at a record time, with evidence."""
-    wait_for_min_position(args)
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+    with read_as_asked(args, org) as c:
         _unit_or_404(c, org, unit)
         members = queries.members(c, org, [unit], args.get("as_of") or today(), known_at_text(args.get("known_at")))
         return _roster(c, org, args, members, unit=unit, members=members)
@@ -48,9 +50,7 @@ def unit_members(args, org, unit):
 @blp.response(200, Roster)
 def board(args, org):
     """The board on a date: directors and observers, as known now or at a record time, with evidence."""
-    wait_for_min_position(args)
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+    with read_as_asked(args, org) as c:
         units = queries.board_units(c, org)
         seats = queries.members(c, org, units, args.get("as_of") or today(), known_at_text(args.get("known_at")))
         return _roster(c, org, args, seats, units=units, directors=[e for e in seats if e["role"] != "observer"],
@@ -63,17 +63,13 @@ def board(args, org):
 @blp.response(200, Roster)
 def roles(args, org):
     """Organization-level roles (CEO, CTO, ...) on a date, with evidence."""
-    wait_for_min_position(args)
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+    with read_as_asked(args, org) as c:
         held = queries.roles(c, org, args.get("as_of") or today(), known_at_text(args.get("known_at")))
         return _roster(c, org, args, held, roles=held)
 
 
-def _why(args: dict, org: str, unit: str | None, person: str) -> dict:
-    wait_for_min_position(args)
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+def _why(args: Mapping[str, Any], org: str, unit: str | None, person: str) -> dict:
+    with read_as_asked(args, org) as c:
         if unit is not None:
             _unit_or_404(c, org, unit)
         person_or_404(c, person)
@@ -104,10 +100,8 @@ def why_role(args, org, person):
 @blp.response(200, Changes)
 def changes(args, org):
     """Who joined and who left which unit and role between two dates, with causes."""
-    wait_for_min_position(args)
     known_at = known_at_text(args.get("known_at"))
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+    with read_as_asked(args, org) as c:
         found = queries.changes(c, org, args["from_"], args["to"], known_at, args.get("import_"))
         return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(), "known_at": known_at,
                 "changes": found}
@@ -119,10 +113,8 @@ def changes(args, org):
 @blp.response(200, Timeline)
 def timeline(args, org):
     """Every fact in valid-time order, with sources, confidence and record time."""
-    wait_for_min_position(args)
     known_at = known_at_text(args.get("known_at"))
-    with services().read(args.get("version")) as c:
-        org_or_404(c, org)
+    with read_as_asked(args, org) as c:
         facts = queries.timeline(c, org, known_at, args.get("from_"), args.get("to"), args["limit"],
                                  args.get("import_"))
         return {"org": org, "known_at": known_at, "events": facts}

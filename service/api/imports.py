@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, g, request
 from flask.views import MethodView
@@ -15,7 +17,8 @@ from projections.popolo import export as popolo_export
 
 from ..auth import require, services
 from ..edge import json_body
-from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport, Popolo
+from ..schemas import ExportArgs, ImportArgs, ImportList, ImportOut, ImportReport
+from ..schemas import Popolo as PopoloDocument  # the route's class below is Popolo
 from . import Blueprint, org_or_404
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kept in sync: imports and exports")
@@ -23,7 +26,8 @@ blp = Blueprint("imports", __name__, url_prefix="/v1", description="Datasets kep
 FTM_MEDIA = "application/x-ndjson"
 
 
-def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
+def _sync(fmt: str, args: Mapping[str, Any], org: str, document: dict[str, Any] | list[Any] | str,
+          ) -> tuple[dict[str, Any], int]:
     data = imports.read(fmt, document)
     report = services().app.sync(org, data, source=args.get("source"), dry_run=args["dry_run"], writer=g.writer,
                                  org_name=args.get("name"))
@@ -36,7 +40,7 @@ def _sync(fmt: str, args: dict, org: str, document) -> tuple[dict, int]:
 class Popolo(MethodView):
     @require("operate")
     @blp.arguments(ExportArgs, location="query", unknown="raise")
-    @blp.response(200, Popolo)
+    @blp.response(200, PopoloDocument)
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         with services().read() as c:

@@ -25,7 +25,7 @@ def _projection(name: str) -> str:
         raise NotFound(str(e), "name") from None
 
 
-def _start_job(kind: str, name: str, *args) -> tuple[dict, int, dict]:
+def _start_job(kind: str, name: str, *args: int | str | None) -> tuple[dict, int, dict[str, str]]:
     """Record a job and hand it to the dispatcher: its row, 202, and its Location."""
     s = services()
     job_id = joblog.create(s.db, kind, name)
@@ -34,7 +34,10 @@ def _start_job(kind: str, name: str, *args) -> tuple[dict, int, dict]:
     except Exception as e:  # Redis down: nothing was started, say so
         joblog.update(s.db, job_id, state="failed", error=f"could not enqueue: {e}")
         raise Problem(503, "Service Unavailable", f"could not start the {kind}: {e}", None) from None
-    return joblog.get(s.db, job_id), 202, {"Location": f"/v1/ops/jobs/{job_id}"}
+    job = joblog.get(s.db, job_id)
+    if job is None:  # recorded above: only a store that lost the row gets here
+        raise RuntimeError(f"job {job_id} was recorded and is gone")
+    return job, 202, {"Location": f"/v1/ops/jobs/{job_id}"}
 
 
 def _job(job_id: str) -> dict:

@@ -10,7 +10,7 @@ from projections import queries
 
 from ..auth import require, services
 from ..schemas import AppendOut, Org, OrgIn, OrgList, Registered, UnitIn, UnitList
-from . import Blueprint, idempotency_key, org_or_404, top_position
+from . import Blueprint, idempotency_key, org_or_404, registered, top_position
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1", description="Organizations and their units")
 
@@ -30,9 +30,7 @@ class Orgs(MethodView):
     @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
     def post(self, data):
         """Register an organization (the same slug and name again is a no-op)."""
-        org, created = services().app.register_org(data["slug"], data["name"], g.writer)
-        services().appended(org["position"])
-        return org, 201 if created else 200
+        return registered(*services().app.register_org(data["slug"], data["name"], g.writer))
 
 
 @blp.route("/orgs/<org>")

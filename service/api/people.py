@@ -23,7 +23,7 @@ from ..schemas import (
     Registered,
     known_at_text,
 )
-from . import Blueprint, wait_for_min_position
+from . import Blueprint, read_as_asked, recorded, registered
 
 blp = Blueprint("people", __name__, url_prefix="/v1", description="People, their names, merges and histories")
 
@@ -52,9 +52,7 @@ class People(MethodView):
     @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
     def post(self, data):
         """Register a person (the same slug and name again is a no-op)."""
-        person, created = services().app.register_person(data["slug"], data["name"], g.writer)
-        services().appended(person["position"])
-        return person, 201 if created else 200
+        return registered(*services().app.register_person(data["slug"], data["name"], g.writer))
 
 
 @blp.route("/people/<person>")
@@ -73,9 +71,7 @@ def get_person(person):
 def merge_person(data, person):
     """Record that ``person`` is the person ``into`` (two records of one person, from two sources
     say): answers then show one person with both histories. Undone by retracting the merge."""
-    merged = services().app.merge_people(person, data["into"], data.get("reason"), g.writer)
-    services().appended(merged["position"])
-    return merged
+    return recorded(services().app.merge_people(person, data["into"], data.get("reason"), g.writer))
 
 
 @blp.route("/people/<person>/merge/retract", methods=["POST"])
@@ -84,9 +80,7 @@ def merge_person(data, person):
 @blp.response(201, Merge)
 def retract_merge(data, person):
     """The merge of ``person`` no longer counts: two people again, each with their own history."""
-    retracted = services().app.retract_merge(person, data["reason"], g.writer)
-    services().appended(retracted["position"])
-    return retracted
+    return recorded(services().app.retract_merge(person, data["reason"], g.writer))
 
 
 @blp.route("/people/<person>/history")
@@ -95,8 +89,7 @@ def retract_merge(data, person):
 @blp.response(200, PersonHistory)
 def person_history(args, person):
     """Every seat and role a person held, in every organization."""
-    wait_for_min_position(args)
     known_at = known_at_text(args.get("known_at"))
-    with services().read(args.get("version")) as c:
+    with read_as_asked(args) as c:
         found = person_or_404(c, person)
         return {**found, "known_at": known_at, "history": queries.person_history(c, person, known_at)}

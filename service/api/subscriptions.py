@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
 from flask.views import MethodView
 
+from events.application import SubscribeAnswer
 from events.errors import InvalidFact, NotFound
 from projections import queries
 from workers.webhooks import AddressNotAllowed, check_address
@@ -30,7 +33,7 @@ def _subscription(sub: str, with_failures: bool = False) -> dict:
     return found
 
 
-def _subscribe(data: dict) -> dict:
+def _subscribe(data: dict[str, Any]) -> SubscribeAnswer:
     """Record a subscription (after checking that deliveries can run and may go to its URL) and
     wait (bounded) until the read side has it."""
     if not services().settings.redis_url:
@@ -46,8 +49,8 @@ def _subscribe(data: dict) -> dict:
     return created
 
 
-def _change(sub: str, change: str, *args) -> None:
-    changed = services().app.change_subscription(sub, change, g.writer, *args)
+def _change(sub: str, change: str, from_position: int | None = None) -> None:
+    changed = services().app.change_subscription(sub, change, g.writer, from_position)
     _applied(changed["position"])
 
 

@@ -1,57 +1,14 @@
 """marshmallow schemas for the HTTP contract: ``base`` (the fields), ``args`` (query arguments),
-``bodies`` (request bodies) and ``answers`` (every JSON answer, as /openapi.json documents it)."""
+``bodies`` (request bodies), and every JSON answer as /openapi.json documents it, built from
+``answer`` (``Answer``, ``Open``) in a module by resource: ``orgs``, ``people``, ``log`` (an
+organization's log, the stream, appends), ``asof``, ``subscriptions``, ``ops``, ``imports``, and
+``problems`` (every error). Import them from here: ``from service.schemas import Roster``."""
 
 from __future__ import annotations
 
-from .answers import (  # noqa: F401
+from .answer import (  # noqa: F401
     Answer,
-    AppendedEvent,
-    AppendOut,
-    Change,
-    Changes,
-    CitedSource,
-    DeliveryFailure,
-    Entry,
-    FieldError,
-    HistoryEntry,
-    Identifier,
-    ImportEvents,
-    ImportList,
-    ImportOut,
-    ImportReport,
-    ImportSummary,
-    Job,
-    Knowledge,
-    LogEvent,
-    LogPage,
-    Merge,
     Open,
-    Org,
-    OrgList,
-    OtherVersion,
-    Parked,
-    ParkedList,
-    Person,
-    PersonHistory,
-    PersonList,
-    Popolo,
-    ProblemSchema,
-    Projections,
-    ProjectionState,
-    RecordedFact,
-    Registered,
-    Roster,
-    Subscription,
-    SubscriptionFilter,
-    SubscriptionList,
-    Tenure,
-    Timeline,
-    Unit,
-    UnitList,
-    Version,
-    VersionJob,
-    Versions,
-    Why,
 )
 from .args import (  # noqa: F401
     AsOfArgs,
@@ -64,6 +21,17 @@ from .args import (  # noqa: F401
     PeoplePageArgs,
     StreamArgs,
     TimelineArgs,
+)
+from .asof import (  # noqa: F401
+    Change,
+    Changes,
+    Entry,
+    Knowledge,
+    RecordedFact,
+    Roster,
+    Tenure,
+    Timeline,
+    Why,
 )
 from .base import (  # noqa: F401
     IMPORT_FILTER,
@@ -87,4 +55,55 @@ from .bodies import (  # noqa: F401
     ReplayIn,
     SubscriptionIn,
     UnitIn,
+)
+from .imports import (  # noqa: F401
+    ImportEvents,
+    ImportList,
+    ImportOut,
+    ImportReport,
+    ImportSummary,
+    Popolo,
+)
+from .log import (  # noqa: F401
+    AppendedEvent,
+    AppendOut,
+    CitedSource,
+    LogEvent,
+    LogPage,
+)
+from .ops import (  # noqa: F401
+    Job,
+    OtherVersion,
+    Parked,
+    ParkedList,
+    Projections,
+    ProjectionState,
+    Version,
+    VersionJob,
+    Versions,
+)
+from .orgs import (  # noqa: F401
+    Org,
+    OrgList,
+    Registered,
+    Unit,
+    UnitList,
+)
+from .people import (  # noqa: F401
+    HistoryEntry,
+    Identifier,
+    Merge,
+    Person,
+    PersonHistory,
+    PersonList,
+)
+from .problems import (  # noqa: F401
+    FieldError,
+    ProblemSchema,
+)
+from .subscriptions import (  # noqa: F401
+    DeliveryFailure,
+    Subscription,
+    SubscriptionFilter,
+    SubscriptionList,
 )

@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any, TypedDict
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from marshmallow.types import Validator
 
 from events.errors import InvalidFact
 from events.recorded import PUBLIC_KINDS
 from events.vocabulary import DIGITS, MAX_INT, SLUG, TYPES, clean
-from projections.projector import stamp
+from projections.clock import stamp
 
 STREAM_TYPES = tuple(TYPES) + tuple(k.value for k in PUBLIC_KINDS)
 
 
-slug_field = dict(required=True, validate=validate.Regexp(SLUG, error="must be a slug: lowercase letters, digits and '-'"))
+class SlugOptions(TypedDict):
+    """What a slug field is given (``Text(**slug_field)``): required, and a slug."""
+
+    required: bool
+    validate: Validator
 
 
-IMPORT_FILTER = dict(data_key="import", validate=validate.Length(min=1, max=200),
-                     metadata={"description": "only what this import (an id from /v1/orgs/{org}/imports) "
-                                              "recorded or corrected"})
+class FilterOptions(TypedDict):
+    """What a query's ``import`` filter is given (``Text(**IMPORT_FILTER)``)."""
+
+    data_key: str
+    validate: Validator
+    metadata: Mapping[str, Any]
+
+
+slug_field = SlugOptions(required=True, validate=validate.Regexp(
+    SLUG, error="must be a slug: lowercase letters, digits and '-'"))
+
+
+IMPORT_FILTER = FilterOptions(data_key="import", validate=validate.Length(min=1, max=200),
+                              metadata={"description": "only what this import (an id from /v1/orgs/{org}/imports) "
+                                                       "recorded or corrected"})
 
 
 class Text(fields.String):
