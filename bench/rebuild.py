@@ -150,7 +150,7 @@ def floor(app, settings: Settings, label: str) -> float:
                     e = app.decode(note)
                     if e.org is None or e.id is None or e.type == "org_registered":
                         continue
-                    rows.append(fact_values(e, stamp(e.recorded_at)) + ("[]", None, None))  # ALL_FACT_COLUMNS
+                    rows.append(fact_values(e.org, e.id, e, stamp(e.recorded_at)) + ("[]", None, None))  # ALL_FACT_COLUMNS
                 n += len(notes)
                 after = notes[-1].id
                 if len(rows) >= 20_000:

@@ -38,6 +38,13 @@ class Settings:
     def sqlite_path(self) -> Path:
         return self.data_dir / "orghistory.sqlite3"
 
+    def required_redis_url(self) -> str:
+        """The Redis URL, where Redis is required (rq dispatch, its jobs and workers, the wakeup
+        listener): those run only when it is configured."""
+        if self.redis_url is None:
+            raise RuntimeError("Redis is required here: set ORGHISTORY_REDIS_URL")
+        return self.redis_url
+
     def postgres_params(self) -> dict[str, str]:
         """Connection parameters from ``postgresql://user:password@host:port/dbname``."""
         assert self.database_url

@@ -29,6 +29,7 @@ from .rows import (
     ROW_TABLES,
     SUB_COLUMNS,
     UNIT_COLUMNS,
+    Cell,
     FactRow,
     MergeRow,
     RowKey,
@@ -91,15 +92,18 @@ class BatchStore(MemoryStore):
         targets: dict[str, list[str]] = {}
         edges: dict[str, set[str]] = {}
         for e in events:
-            spec = fact_type(e.type) if e.org is not None else None
+            org = e.org
+            if org is None:
+                continue
+            spec = fact_type(e.type)
             if spec is None:
                 continue
             if spec.unit_edge:
-                edges.setdefault(e.org, set()).add(e.fields["unit"])
+                edges.setdefault(org, set()).add(e.fields["unit"])
             if spec.amends:
-                targets.setdefault(e.org, []).append(e.fields["target"])
-            people.setdefault(e.org, set()).update(spec.people_in(e.fields))
-            units.setdefault(e.org, set()).update(spec.units_in(e.fields))
+                targets.setdefault(org, []).append(e.fields["target"])
+            people.setdefault(org, set()).update(spec.people_in(e.fields))
+            units.setdefault(org, set()).update(spec.units_in(e.fields))
         for org, ids in targets.items():  # a correction re-derives the people of the fact it corrects
             self._load_facts(org, ids)
             for i in ids:
@@ -119,7 +123,7 @@ class BatchStore(MemoryStore):
         for org, names in units.items():
             self._load_unit_info(org, sorted(names))
 
-    def _adopt(self, r: Sequence) -> FactRow:
+    def _adopt(self, r: Sequence[Cell]) -> FactRow:
         """A facts row read from the tables, unless this store holds it already (maybe changed)."""
         row = FactRow(r)
         row.position = int(row.position)
@@ -151,7 +155,7 @@ class BatchStore(MemoryStore):
                     (org, *part, FOREVER)).fetchall():
                 i, key = int(r[0]), tuple(r[1:])
                 self.rows[table][i] = key
-                self._keep(table, i, key)
+                self._keep(table, i, key, org)  # the rows read are org's (WHERE org=?)
             self._rows_loaded.update((table.name, org, p) for p in part)
 
     def _load_units(self, org: str, units: Sequence[str]) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from events.recorded import RecordedEvent
 from events.validtime import ValidTime
 
 from .fold import FactView, Row
-from .rows import FactRow, RowKey
+from .rows import FactRow, FactValues, RowKey
 
 
 def _raise_unserializable(o: Any) -> Any:
@@ -24,9 +24,11 @@ def _raise_unserializable(o: Any) -> Any:
 # ``json.dumps`` with its defaults, minus the Python layers and the encoder it builds on every call
 # (measured: most of the cost of dumping a fact's small payload, once per event in a rebuild).
 # Payloads come from parsed JSON, so they hold no cycles to check for.
-_encode = json.encoder.c_make_encoder(
+# ``c_make_encoder`` (None without the C accelerator) is not in typeshed's ``json.encoder``.
+_c_make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_encode: Callable[[object, int], Iterable[str]] | None = _c_make_encoder(
     None, _raise_unserializable, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True,
-) if json.encoder.c_make_encoder is not None else None
+) if _c_make_encoder is not None else None
 
 
 def dumps(obj: Any) -> str:
@@ -42,13 +44,14 @@ def _evidence_json(evidence: tuple[str, ...]) -> str:
     return "[" + ", ".join(map(json.encoder.encode_basestring_ascii, evidence)) + "]"
 
 
-def fact_values(e: RecordedEvent, recorded: str) -> tuple:
+def fact_values(org: str, fact_id: str, e: RecordedEvent, recorded: str) -> FactValues:
     """A new fact's ``facts`` row (``FACT_COLUMNS``): its payload as JSON, twice (the current
-    and the original form), and its valid-time bounds."""
+    and the original form), and its valid-time bounds. ``org`` and ``fact_id``: ``e``'s, which a
+    fact always has."""
     f = e.fields
     w = ValidTime.parse(f["effective"]) if f.get("effective") else None
     payload = dumps(f)
-    return (e.org, e.id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
+    return (org, fact_id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
             w.latest.isoformat() if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
 
 
@@ -62,9 +65,9 @@ def row_key(r: Row) -> RowKey:
 def payload_of(r: FactRow) -> dict[str, Any]:
     """A fact row's fields, parsed once per row object (a ``MemoryStore`` keeps its rows, and
     drops these caches when a correction changes the row)."""
-    p = r.get("_payload")
+    p = r._payload
     if p is None:
-        p = r["_payload"] = json.loads(r["payload"])
+        p = r._payload = json.loads(r.payload)
     return p
 
 
@@ -72,13 +75,13 @@ def forget_parsed(r: FactRow) -> None:
     """Drop a kept fact row's parsed caches once its person's fold is cached: a rebuild keeps every
     fact of the log, and the parsed forms were most of its memory. A later full re-derivation of
     the person parses them again."""
-    r["_payload"] = r["_view"] = None
+    r._payload = r._view = None
 
 
 def view_of(r: FactRow, payload: dict[str, Any]) -> FactView:
-    v = r.get("_view")
+    v = r._view
     if v is None:
-        corrections = r["corrections"]
+        corrections = r.corrections
         ids = () if corrections == "[]" else tuple(c["id"] for c in json.loads(corrections))
-        v = r["_view"] = FactView(r["id"], int(r["position"]), r["type"], payload, r["confidence"], ids)
+        v = r._view = FactView(r.id, int(r.position), r.type, payload, r.confidence, ids)
     return v

@@ -9,6 +9,7 @@ record order: learning today of a 2018 appointment gives the same rows as learni
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any, Callable, Iterable
 
@@ -19,6 +20,8 @@ from events.vocabulary import FactType
 OPEN_END = END_OF_TIME.isoformat()
 ENDS = frozenset(t.name for t in v.TYPES.values() if t.ends)  # fact types that end tenures or roles
 UNKNOWN_START = BEGINNING.isoformat()
+# How facts are ordered for the fold: valid time's earliest and latest day, then log position.
+SortKey = tuple[date, date, int]
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class FactView:
     def when(self) -> ValidTime:
         return ValidTime.parse(self.fields.get("effective") or "unknown")
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> SortKey:
         w = self.when
         if w.precision == "unknown" and self.type in ENDS:
             # An end of unknown date ends what was held before it, whenever that began: it is the
@@ -109,7 +112,7 @@ class _Person:
             return
         self.roles[role] = _Open(f.when, f.id, _ids(f), f.confidence == "disputed")
 
-    def _row(self, unit, role, key, o: _Open, end: FactView | None, cause: str | None) -> Row:
+    def _row(self, unit: str | None, role: str, key: str, o: _Open, end: FactView | None, cause: str | None) -> Row:
         if o.start is None:
             start_text, lo, hi = "unknown", UNKNOWN_START, OPEN_END
         else:

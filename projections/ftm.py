@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from events.imports.ftm import ID_PREFIX
 from events.imports.model import last_day, slugify
+from events.jsontypes import JSONObject
 
 from .db import Conn
 from .popolo import popolo_date
@@ -44,7 +45,7 @@ def export(conn: Conn, org: str, source: str | None = None) -> Iterator[dict[str
     rows = conn.all("SELECT * FROM tenures WHERE org=? AND recorded_to=? ORDER BY unit, person, start_lo, id",
                     (org, FOREVER))
     ids = sorted({r["start_event"] for r in rows if r["start_event"]} | {u["formed_event"] for u in units})
-    facts: dict[str, dict] = {}
+    facts: dict[str, JSONObject] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         among, among_params = conn.one_of("id", chunk)
@@ -55,8 +56,10 @@ def export(conn: Conn, org: str, source: str | None = None) -> Iterator[dict[str
     unit_id: dict[str, str] = {}
     for u in units:
         record = ((facts.get(u["formed_event"]) or {}).get("origin") or {}).get("record")
-        ok = record and _FTM_ID.match(record) and record not in unit_id.values()
-        unit_id[u["slug"]] = record if ok else ID_PREFIX["unit"] + u["slug"]
+        if record and _FTM_ID.match(record) and record not in unit_id.values():
+            unit_id[u["slug"]] = record
+        else:
+            unit_id[u["slug"]] = ID_PREFIX["unit"] + u["slug"]
     offices = {u["slug"] for u in units if (facts.get(u["formed_event"]) or {}).get("classification") == "position"}
     links, positions, people = [], {}, set()
     for n, r in enumerate(rows):

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from events.imports.model import ORGHISTORY_SCHEME, last_day, slugify
 from events.imports.sync import noted_text
+from events.jsontypes import JSONObject
 from events.validtime import ValidTime
 
 from .db import Conn
@@ -39,8 +40,8 @@ def popolo_sources(sources: Iterable[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-def _facts(conn: Conn, org: str, ids: set[str]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def _facts(conn: Conn, org: str, ids: set[str]) -> dict[str, JSONObject]:
+    out: dict[str, JSONObject] = {}
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
@@ -106,17 +107,19 @@ def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
     return doc
 
 
-def _memberships(rows: list[dict], joins: dict[str, dict], source: str | None,
-                 export_id: dict[str, str]) -> tuple[list[dict], list[dict]]:
+def _memberships(rows: list[dict[str, Any]], joins: dict[str, JSONObject], source: str | None,
+                 export_id: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One membership per source record (its main seat, with its group seat as on_behalf_of);
     one per tenure for facts recorded by hand."""
-    records: dict[tuple, dict[str, list[dict]]] = {}
+    # (source, record) of a source's record; ("", tenure, row index) of a fact recorded by hand
+    records: dict[tuple[str, str] | tuple[str, str, int], dict[str, list[dict[str, Any]]]] = {}
     for i, r in enumerate(rows):
         join = joins.get(r["start_event"] or "", {})
         origin = join.get("origin")
         if source is not None and (origin or {}).get("source") != source:
             continue
-        key = (origin["source"], origin["record"]) if origin else ("", r["tenure_key"] or f"{r['unit']}-{r['person']}", i)
+        key: tuple[str, str] | tuple[str, str, int] = (
+            (origin["source"], origin["record"]) if origin else ("", r["tenure_key"] or f"{r['unit']}-{r['person']}", i))
         part = (origin or {}).get("part") or "main"
         records.setdefault(key, {}).setdefault(part, []).append({**r, "_join": join})
     sources_of = {k[0] for k in records if k[0]}
@@ -142,7 +145,7 @@ def _memberships(rows: list[dict], joins: dict[str, dict], source: str | None,
     return memberships, sorted(posts.values(), key=lambda p: p["id"])
 
 
-def _membership(mid: str, r: dict, unit_id: str) -> dict[str, Any]:
+def _membership(mid: str, r: dict[str, Any], unit_id: str) -> dict[str, Any]:
     join = r["_join"]
     m: dict[str, Any] = {"id": mid, "person_id": r["person"], "organization_id": unit_id}
     role = join.get("title") or (r["role"] if r["role"] != "member" else None)

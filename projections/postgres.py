@@ -86,7 +86,7 @@ class PostgresDatabase(Database):
     def __init__(self, settings: Settings):
         self.params = settings.postgres_params()
         self.schema = self.params["schema"]
-        self._pools: dict[str, Any] = {}
+        self._pools: dict[str, ConnectionPool] = {}
         self._pid: int | None = None
         self._lock = threading.Lock()
 
@@ -97,7 +97,7 @@ class PostgresDatabase(Database):
             options=f"-c search_path={self.schema} -c plan_cache_mode={plan_cache_mode}",
         )
 
-    def pool(self, purpose: str = "write"):
+    def pool(self, purpose: str = "write") -> ConnectionPool:
         """The process's pool for ``purpose``: ``read`` or ``write``.
 
         Two pools because the two sides want different plans. Readers run a few fixed statements

@@ -22,13 +22,15 @@ from .changes import tracked, write_tracking  # noqa: F401 (tracked: this module
 from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
 from .db import DEFAULT_PROJECTION, Conn
 from .encoding import fact_values, forget_parsed, payload_of, row_key, view_of
-from .fold import FactView, Row, _Person, fold_person
+from .fold import FactView, Row, SortKey, _Person, fold_person
 from .registrations import HANDLERS
 from .rows import (
     ROLES,
     TENURES,
+    FactRow,
     MergeRow,
     ProjectionState,
+    RowKey,
     RowTable,
     Seat,
     UnitRow,
@@ -41,7 +43,7 @@ class Derived:
     can go on from it."""
 
     state: _Person
-    last: tuple | None  # the greatest sort key folded in
+    last: SortKey | None  # the greatest sort key folded in
     units: set[str]
 
 
@@ -93,29 +95,36 @@ class Projector:
     # -- one event ----------------------------------------------------------------------------
 
     def _apply_one(self, e: RecordedEvent, recorded: str) -> None:
-        spec = fact_type(e.type) if e.org is not None else None
-        if spec is None:  # not a fact of an organization: registrations, imports, subscriptions
-            if e.type in (Kind.PERSON_MERGED, Kind.MERGE_RETRACTED):
-                self._merge(e, recorded)
+        org = e.org
+        if org is not None:
+            spec = fact_type(e.type)
+            if spec is not None:  # a fact of the vocabulary: it has its org's id too
+                fact_id = e.id
+                if fact_id is None:
+                    raise ValueError(f"the fact at position {e.position} ({e.type}) has no id")
+                self._apply_fact(e, org, fact_id, spec, recorded)
                 return
-            handler = HANDLERS.get(e.type)
-            if handler is not None:  # None: internal bookkeeping (idempotency records)
-                handler(self.s, e, recorded)
+        # not a fact of an organization: registrations, imports, subscriptions
+        if e.type in (Kind.PERSON_MERGED, Kind.MERGE_RETRACTED):
+            self._merge(e, recorded)
             return
-        self._apply_fact(e, spec, recorded)
+        handler = HANDLERS.get(e.type)
+        if handler is not None:  # None: internal bookkeeping (idempotency records)
+            handler(self.s, e, recorded)
 
     # -- a fact of the vocabulary -------------------------------------------------------------
 
-    def _apply_fact(self, e: RecordedEvent, spec: FactType, recorded: str) -> None:
-        s, f, org = self.s, e.fields, e.org
-        self._insert_fact(e, recorded)
+    def _apply_fact(self, e: RecordedEvent, org: str, fact_id: str, spec: FactType, recorded: str) -> None:
+        """``org`` and ``fact_id``: ``e``'s, which a fact always has."""
+        s, f = self.s, e.fields
+        row = s.insert_fact(fact_values(org, fact_id, e, recorded), f)
         if spec.amends is not None:
-            touched = self._amend(e, spec, recorded)
+            touched = self._amend(e, org, fact_id, spec, recorded)
             if touched is None:
                 return  # its target is not a fact we hold
             touched_people, touched_units = touched
         else:
-            self._link(org, e.id, f)
+            self._link(org, fact_id, f)
             touched_people = spec.people_in(f)
             touched_units = {f["unit"]} if spec.unit_edge else set()
             self._refresh_units(org, touched_units)
@@ -123,25 +132,26 @@ class Projector:
             touched_people |= s.unit_people(org, unit)
         # A plain fact about people (not a correction, not a unit's formation or dissolution) may
         # extend their cached fold instead of re-deriving them (see ``_extend``).
-        new = e if spec.folds and not touched_units else None
+        new = row if spec.folds and not touched_units else None
         for person in sorted({self._canonical(p) for p in touched_people}):
             self._rederive(org, person, recorded, new)
 
-    def _amend(self, e: RecordedEvent, spec: FactType, recorded: str) -> tuple[set[str], set[str]] | None:
-        """A correction or retraction of an earlier fact: the people and units of the target,
-        before and after, are the ones to re-derive."""
-        s, f, org = self.s, e.fields, e.org
+    def _amend(self, e: RecordedEvent, org: str, fact_id: str, spec: FactType,
+               recorded: str) -> tuple[set[str], set[str]] | None:
+        """A correction or retraction (``e``, the fact ``fact_id`` of ``org``) of an earlier fact:
+        the people and units of the target, before and after, are the ones to re-derive."""
+        s, f = self.s, e.fields
         target = self._fact(org, f["target"])
         if target is None:
             return None
         before = json.loads(target["payload"])
         touched_people, touched_units = people_of(before), self._unit_scope(before)
         if spec.amends == "retracts":
-            s.retract(org, f["target"], e.id, recorded)
+            s.retract(org, f["target"], fact_id, recorded)
         else:
             after = apply_changes(before, f["changes"], "changes")
             corrections = json.loads(target["corrections"]) + [
-                {"id": e.id, "recorded_at": recorded, "changes": f["changes"]}]
+                {"id": fact_id, "recorded_at": recorded, "changes": f["changes"]}]
             w = ValidTime.parse(after.get("effective") or "unknown")
             s.correct(org, f["target"], json.dumps(after), json.dumps(corrections), after.get("effective"),
                       w.earliest.isoformat(), w.latest.isoformat(), after["confidence"])
@@ -194,13 +204,10 @@ class Projector:
         """The unit a fact forms or dissolves, if it does."""
         return {fields["unit"]} if is_unit_edge(fields["type"]) else set()
 
-    def _insert_fact(self, e: RecordedEvent, recorded: str) -> None:
-        self.s.insert_fact(fact_values(e, recorded), e.fields)
-
     def _link(self, org: str, fact_id: str, fields: dict[str, Any]) -> None:
         self.s.link(org, fact_id, people_of(fields), units_of(fields))
 
-    def _fact(self, org: str, fact_id: str) -> dict | None:
+    def _fact(self, org: str, fact_id: str) -> FactRow | None:
         return self.s.fact(org, fact_id)
 
     def _refresh_units(self, org: str, units: set[str]) -> None:
@@ -223,7 +230,9 @@ class Projector:
 
     # -- re-derivation ------------------------------------------------------------------------
 
-    def _rederive(self, org: str, person: str, recorded: str, new: RecordedEvent | None = None) -> None:
+    def _rederive(self, org: str, person: str, recorded: str, new: FactRow | None = None) -> None:
+        """``new``: the facts row of the one new fact the re-derivation is for, if its person's
+        cached fold may be extended with it (see ``_extend``)."""
         s = self.s
         if self._canonical(person) != person:
             # Merged into someone else: their rows hold this person's tenures now.
@@ -287,12 +296,11 @@ class Projector:
         self._store_all(org, person, rows, recorded)
         s.derived.pop((org, person), None)  # folded without the cache: nothing kept to extend
 
-    def _extend(self, hit: Derived, org: str, person: str, e: RecordedEvent, recorded: str) -> bool:
+    def _extend(self, hit: Derived, org: str, person: str, row: FactRow, recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full
         re-derivation would: the fact sorts after every fact folded so far (valid time, then
         position), and none of its units brings in a dissolution. Then only the rows still open
         and the rows the fact closes can differ; the rows closed before stay as they are."""
-        row = self.s.fact(org, e.id)
         view = view_of(row, payload_of(row))
         key = view.sort_key()
         if hit.last is not None and not key > hit.last:
@@ -336,7 +344,7 @@ class Projector:
         """Close what we no longer believe and add what we newly believe, from ``recorded`` on.
         ``only``: ``rows`` replace just the stored rows still open in valid time of these seats
         (unit, role, tenure key; unit None for a role)."""
-        wanted: dict[tuple, int] = {}
+        wanted: dict[RowKey, int] = {}
         for r in rows:
             key = row_key(r)
             wanted[key] = wanted.get(key, 0) + 1
@@ -346,7 +354,7 @@ class Projector:
             current = self.s.open_rows(table, org, person, only)
         if not wanted and not current:
             return
-        stale = []
+        stale: list[int] = []
         for row_id, key in current:
             if wanted.get(key, 0) > 0:
                 wanted[key] -= 1

@@ -23,9 +23,16 @@ def on(kind: Kind) -> Callable[[Handler], Handler]:
     return register
 
 
+def _org_of(e: RecordedEvent) -> str:
+    """The organization an event of an organization (a registration, an import) is of."""
+    if e.org is None:
+        raise ValueError(f"the {e.type} event at position {e.position} names no organization")
+    return e.org
+
+
 @on(Kind.ORG_REGISTERED)
 def org_registered(s: ProjectionState, e: RecordedEvent, recorded: str) -> None:
-    s.add_org(OrgRow(e.org, e.fields["name"], e.position, recorded))
+    s.add_org(OrgRow(_org_of(e), e.fields["name"], e.position, recorded))
 
 
 @on(Kind.PERSON_REGISTERED)
@@ -68,11 +75,11 @@ def subscription_changed(s: ProjectionState, e: RecordedEvent, recorded: str) ->
 
 @on(Kind.IMPORTED)
 def imported(s: ProjectionState, e: RecordedEvent, recorded: str) -> None:
-    f = e.fields
-    first = s.fact(e.org, f["first"]) if f.get("first") else None
-    last = s.fact(e.org, f["last"]) if f.get("last") else None
+    f, org = e.fields, _org_of(e)
+    first = s.fact(org, f["first"]) if f.get("first") else None
+    last = s.fact(org, f["last"]) if f.get("last") else None
     s.add_import(ImportRow(
-        org=e.org, id=f["import"], source=f["source"], format=f["format"], digest=f["digest"],
+        org=org, id=f["import"], source=f["source"], format=f["format"], digest=f["digest"],
         position=e.position, recorded_at=recorded, first_event=f.get("first"), last_event=f.get("last"),
         first_position=int(first["position"]) if first else None,
         last_position=int(last["position"]) if last else None, events=f["summary"].get("events", 0),

@@ -42,6 +42,9 @@ Values = tuple[Cell, ...]  # one table row's column values, in its columns' orde
 # tuples: a rebuild builds millions). Where a column sits depends on the table, so reading one
 # by its position (``RowTable.person_at``) gives a ``Cell``, not the column's own type.
 RowKey = Values
+# A new fact's ``facts`` row (``FACT_COLUMNS``), as ``encoding.fact_values`` builds it: org, id,
+# position, type, recorded_at, effective, eff_lo, eff_hi, confidence, payload, original, writer.
+FactValues = tuple[str, str, int, str, str, str | None, str | None, str | None, str, str, str, str | None]
 
 
 
@@ -247,7 +250,9 @@ class ProjectionState(Protocol):
     def add_subscription(self, row: SubscriptionRow) -> None: ...
     def change_subscription(self, aggregate_id: str, status: str | None, position: int, action: str,
                             from_position: int | None) -> None: ...
-    def insert_fact(self, values: Values, fields: JSONObject | None = None) -> None: ...
+    def insert_fact(self, values: FactValues, fields: JSONObject | None = None) -> FactRow:
+        """Add a new fact's row (unless held already) and return the row held for it."""
+        ...
     def fact(self, org: str, fact_id: str) -> FactRow | None: ...
     def retract(self, org: str, fact_id: str, by: str, at: str) -> None: ...
     def correct(self, org: str, fact_id: str, payload: str, corrections: str, effective: str | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from events.jsontypes import JSONObject
 from events.vocabulary import is_unit_edge
 
 from .changes import Changes
@@ -20,6 +21,7 @@ from .rows import (
     FACT_UPDATE_COLUMNS,
     ROW_TABLES,
     FactRow,
+    FactValues,
     IdentifierRow,
     ImportRow,
     MergeRow,
@@ -38,13 +40,22 @@ if TYPE_CHECKING:
     from .projector import Derived
 
 
-def _spans(table: RowTable, org: str, closed: Iterable[tuple[RowKey, int]]) -> list[tuple]:
+# A ``spans`` row: table, org, unit ("" for a role), year, row id.
+Span = tuple[str, str, str, int, int]
+# Where a current row still open in valid time is indexed: (org, person) + its seat.
+OpenSeat = tuple[str, str, str | None, str, str]
+
+
+def _spans(table: RowTable, org: str, closed: Iterable[tuple[RowKey, int]]) -> list[Span]:
     """The ``spans`` rows (one per year a closed row's valid time touches) of newly added rows."""
     start_lo, end_hi = table.start_lo_at, table.end_hi_at
-    out = []
+    out: list[Span] = []
     for key, row_id in closed:
-        unit = key[0] if table.has_unit else ""
-        out += [(table.name, org, unit, year, row_id) for year in span_years(key[start_lo], key[end_hi])]
+        # The unit and the valid-time bounds are text columns read by their run-time positions
+        # (``RowTable``): not cast, as this runs for every closed row a rebuild adds.
+        unit: str = key[0] if table.has_unit else ""  # type: ignore[assignment]
+        out += [(table.name, org, unit, year, row_id)
+                for year in span_years(key[start_lo], key[end_hi])]  # type: ignore[arg-type]
     return out
 
 
@@ -72,7 +83,7 @@ class MemoryStore:
         # Current rows (record time) by (org, person), and those still open in valid time by
         # (org, person) + seat; dicts as ordered sets of row ids.
         self.current: dict[RowTable, dict[tuple[str, str], dict[int, None]]] = {t: {} for t in ROW_TABLES}
-        self.open_seats: dict[RowTable, dict[tuple, dict[int, None]]] = {t: {} for t in ROW_TABLES}
+        self.open_seats: dict[RowTable, dict[OpenSeat, dict[int, None]]] = {t: {} for t in ROW_TABLES}
         self.next_id: dict[RowTable, int] = {t: 1 for t in ROW_TABLES}
         self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
         self.derived: dict[tuple[str, str], Derived] = {}  # (org, person) -> the projector's unfinished fold
@@ -88,12 +99,12 @@ class MemoryStore:
         self.changed_subs: set[str] = set()
         self.new_facts: list[tuple[str, str]] = []
         self.changed_facts: set[tuple[str, str]] = set()
-        self.new_fact_people: list[tuple] = []
-        self.new_fact_units: list[tuple] = []
+        self.new_fact_people: list[tuple[str, str, str]] = []  # org, person, fact
+        self.new_fact_units: list[tuple[str, str, str]] = []  # org, unit, fact
         self.changed_units: set[tuple[str, str]] = set()
         self.new_rows: dict[RowTable, list[int]] = {t: [] for t in ROW_TABLES}
         self.closed: dict[RowTable, dict[int, str]] = {t: {} for t in ROW_TABLES}  # id -> recorded_to
-        self.new_spans: list[tuple] = []
+        self.new_spans: list[Span] = []
         self.new_names: list[NameRow] = []
         self.renamed: dict[str, str] = {}  # person -> current name, for people flushed before
         self.new_identifiers: list[IdentifierRow] = []
@@ -174,13 +185,15 @@ class MemoryStore:
         self.changed_subs.add(aggregate_id)
 
     # facts
-    def insert_fact(self, values: tuple, fields: dict | None = None) -> None:
+    def insert_fact(self, values: FactValues, fields: JSONObject | None = None) -> FactRow:
         key = (values[0], values[1])
-        if key not in self.facts:
+        row = self.facts.get(key)
+        if row is None:
             row = FactRow(values + ("[]", None, None))  # corrections, retracted_by, retracted_at
             row._payload = fields  # the projector's parsed payload, spared a json.loads
             self.facts[key] = row
             self.new_facts.append(key)
+        return row
 
     def fact(self, org: str, fact_id: str) -> FactRow | None:
         return self.facts.get((org, fact_id))
@@ -268,15 +281,17 @@ class MemoryStore:
         rows, index = self.rows[table], self.open_seats[table]
         return [(i, rows[i][:-2]) for seat in seats for i in index.get((org, person) + seat, ())]
 
-    def _keep(self, table: RowTable, i: int, row: RowKey) -> None:
-        """Index a current row (``row`` is its key, then org and recorded_from)."""
-        org, person = row[-2], table.person(row)
+    def _keep(self, table: RowTable, i: int, row: RowKey, org: str) -> None:
+        """Index a current row of ``org`` (``row`` is its key, then org and recorded_from)."""
+        person = table.person(row)
         self.current[table].setdefault((org, person), {})[i] = None
         if row[table.end_event_at] is None:
             self.open_seats[table].setdefault((org, person) + table.seat(row), {})[i] = None
 
     def _drop(self, table: RowTable, i: int, row: RowKey) -> None:
-        org, person = row[-2], table.person(row)
+        # the org column (a slug) follows the key; read by position, not cast, for every row closed
+        org: str = row[-2]  # type: ignore[assignment]
+        person = table.person(row)
         del self.current[table][(org, person)][i]
         if row[table.end_event_at] is None:
             del self.open_seats[table][(org, person) + table.seat(row)][i]
@@ -289,13 +304,13 @@ class MemoryStore:
 
     def add_rows(self, table: RowTable, org: str, keys: list[RowKey], recorded: str) -> None:
         end_hi = table.end_hi_at
-        closed = []
+        closed: list[tuple[RowKey, int]] = []
         for k in keys:
             i = self.next_id[table]
             self.next_id[table] = i + 1
             self.rows[table][i] = row = k + (org, recorded)
             self.new_rows[table].append(i)
-            self._keep(table, i, row)
+            self._keep(table, i, row, org)
             if k[end_hi] != OPEN_END:
                 closed.append((k, i))
         self.new_spans += _spans(table, org, closed)

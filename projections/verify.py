@@ -7,15 +7,16 @@ the stored projection has reached, so a projection that is merely behind still v
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from events import logreader
 from events.application import OrgHistory
 from events.recorded import RecordedEvent
 
+from .changes import tracked
 from .clock import now
 from .db import Conn
-from .projector import Projector, tracked
+from .projector import Projector
 from .schema import create_shared, create_version
 from .sqlite import DIALECT as SQLITE
 from .store import MemoryStore
@@ -44,7 +45,7 @@ SPANS_FROM = ("spans s LEFT JOIN tenures t ON s.kind='tenures' AND t.id=s.row_id
               "LEFT JOIN roles r ON s.kind='roles' AND r.id=s.row_id")
 
 
-def _rows(conn: Conn, table: str) -> list[tuple]:
+def _rows(conn: Conn, table: str) -> list[tuple[str, ...]]:
     cols = TABLES[table]
     source = SPANS_FROM if table == "spans" else table
     return [tuple("" if v is None else str(v) for v in r)
@@ -78,11 +79,11 @@ def fresh_fold(events: Iterable[RecordedEvent], progress: Callable[[int], None] 
     return conn
 
 
-def compare(stored: Conn, fresh: Conn, limit: int = 20) -> dict[str, dict]:
+def compare(stored: Conn, fresh: Conn, limit: int = 20) -> dict[str, dict[str, Any]]:
     """{table: {"missing": [...], "unexpected": [...]}} for every table that differs."""
     from collections import Counter
 
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for table in TABLES:
         a, b = Counter(_rows(stored, table)), Counter(_rows(fresh, table))
         missing = list((b - a).elements())  # in a fresh fold, not stored
@@ -100,7 +101,8 @@ def _readable(app: OrgHistory, skipped: set[int]) -> Iterator[RecordedEvent]:
                 yield app.decode(note)
 
 
-def verify(app, stored: Conn, progress=None) -> tuple[int, dict[str, dict]]:
+def verify(app: OrgHistory, stored: Conn,
+           progress: Callable[[int], None] | None = None) -> tuple[int, dict[str, dict[str, Any]]]:
     """(position verified, differences) for the version ``stored`` is bound to. Empty
     differences: that version equals the log."""
     position, _ = tracked(stored)

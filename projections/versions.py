@@ -13,6 +13,7 @@ Version numbers never repeat, so a URL with ``?version=3`` can never silently me
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .clock import now as _now
 from .db import DEFAULT_PROJECTION, Conn, Database
@@ -120,11 +121,11 @@ def create_indexes(db: Database, version: int, only: tuple[str, ...] | None = No
             conn.raw.execute(statement)
 
 
-def get(conn: Conn, name: str, version: int) -> dict | None:
+def get(conn: Conn, name: str, version: int) -> dict[str, Any] | None:
     return conn.one("SELECT * FROM projection_versions WHERE name=? AND version=?", (name, version))
 
 
-def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[dict]:
+def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[dict[str, Any]]:
     """The versions of ``name``, each with the position it has reached."""
     where = "" if include_dropped else " AND v.dropped_at IS NULL"
     rows = conn.all("SELECT v.*, COALESCE(t.position, 0) AS position FROM projection_versions v "

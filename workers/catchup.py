@@ -10,8 +10,9 @@ import time
 import traceback
 
 from events import logreader
+from projections.changes import tracked
 from projections.clock import now as _now
-from projections.projector import NAME, apply_events, park, reapply_event, tracked
+from projections.projector import NAME, apply_events, park, reapply_event
 
 from .locks import runner_lock
 from .runtime import Stores
@@ -124,7 +125,10 @@ def retry_parked(stores: Stores, position: int, name: str = NAME) -> dict:
                              ("".join(traceback.format_exception_only(type(e), e)).strip()[:4000], conn.track,
                               position))
     with db.read(name=name) as conn:
-        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
+        parked = conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
+    if parked is None:  # found above, under the runner lock: gone only if the version was dropped meanwhile
+        raise LookupError(f"no parked event at position {position}")
+    return parked
 
 
 def skip_parked(stores: Stores, position: int, name: str = NAME) -> dict:
@@ -134,7 +138,10 @@ def skip_parked(stores: Stores, position: int, name: str = NAME) -> dict:
                            "AND resolved_at IS NULL", (_now(), conn.track, position))
         if not cur.rowcount:
             raise LookupError(f"no parked event at position {position}")
-        return conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
+        parked = conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
+    if parked is None:  # just updated in this transaction
+        raise LookupError(f"no parked event at position {position}")
+    return parked
 
 
 def projected(stores: Stores, name: str = NAME) -> int:

@@ -209,7 +209,7 @@ class RqDispatcher:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.redis = redis_for_clients(settings.redis_url)
+        self.redis = redis_for_clients(settings.required_redis_url())
 
     def after_append(self, position: int | None = None) -> None:
         # Redis down: the append stands; the workers' ticker catches up within seconds of its return.

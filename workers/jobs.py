@@ -44,7 +44,7 @@ def webhooks_dispatch_job() -> int:
     from .dispatch import enqueue_delivery, redis_for_clients
 
     def body(stores: Stores) -> int:
-        conn = redis_for_clients(stores.settings.redis_url)
+        conn = redis_for_clients(stores.settings.required_redis_url())
         subs = pending(stores)
         for sub in subs:
             enqueue_delivery(conn, sub)

@@ -28,7 +28,10 @@ def runner_lock(settings: Settings, name: str, timeout: float = 120.0, wait: boo
         with psycopg.connect(dbname=p["dbname"], host=p["host"], port=p["port"], user=p["user"],
                              password=p["password"] or None, autocommit=True) as conn:
             if not wait:
-                if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if row is None:
+                    raise RuntimeError("pg_try_advisory_lock returned no row")
+                if not row[0]:
                     raise LockTimeout(f"{name} is busy")
             else:
                 conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))

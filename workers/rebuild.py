@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from eventsourcing.persistence import Notification
+
 from events import logreader
 from events.recorded import RecordedEvent
 from projections import clock, versions
@@ -244,8 +246,8 @@ class _Folder:
         self._flush(switch=switch)
         self.writer.drain()
 
-    def _fold_page(self, notes) -> None:
-        decoded = []
+    def _fold_page(self, notes: list[Notification]) -> None:
+        decoded: list[tuple[Notification, RecordedEvent | Exception | None]] = []  # None: skipped
         for note in notes:
             try:
                 decoded.append((note, None if note.id in self.skipped else self.app.decode(note)))

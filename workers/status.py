@@ -57,7 +57,7 @@ def status(stores: Stores) -> dict[str, Any]:
 def rq_status(settings: Settings) -> dict[str, Any]:
     from rq import Queue, Worker
 
-    conn = redis_for_clients(settings.redis_url)
+    conn = redis_for_clients(settings.required_redis_url())
     try:
         q = Queue(QUEUE, connection=conn)
         workers = Worker.all(queue=q)
@@ -76,7 +76,7 @@ def rq_job_failure(settings: Settings, job_id: str) -> str | None:
     from rq.job import Job, JobStatus
 
     try:
-        job = Job.fetch(job_id, connection=redis_for_clients(settings.redis_url))
+        job = Job.fetch(job_id, connection=redis_for_clients(settings.required_redis_url()))
         status = job.get_status()
     except Exception:
         return None

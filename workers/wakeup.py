@@ -90,8 +90,8 @@ class Wakeup:
 
         while True:
             try:
-                conn = redis.Redis.from_url(self.settings.redis_url, socket_timeout=None, socket_connect_timeout=5,
-                                            health_check_interval=30)
+                conn = redis.Redis.from_url(self.settings.required_redis_url(), socket_timeout=None,
+                                            socket_connect_timeout=5, health_check_interval=30)
                 pubsub = conn.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self._channel)
                 for message in pubsub.listen():

@@ -103,7 +103,8 @@ def check_address(url: str) -> Target:
         infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as e:
         raise AddressNotAllowed(f"cannot resolve {parsed.hostname}: {e}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    # an IPv4 or IPv6 socket address (a TCP lookup): its host is text, typed as str or int in typeshed
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:
         if parsed.hostname in allow or any(ip in n for n in networks) or _public(ip):
             continue
@@ -126,12 +127,13 @@ class _Pinned(http.client.HTTPConnection):
 
 class _PinnedTLS(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float):
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
         self._ip = target.ip
 
     def connect(self) -> None:
         sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the name is still verified
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)  # the name is still verified
 
 
 def _header(value: object) -> str:
@@ -184,6 +186,8 @@ def deliver(stores: Stores, sub: str, last_attempt: bool = True) -> int:
                           "control_applied=excluded.control_applied, failing=0, updated_at=excluded.updated_at",
                           (sub, max(cursor, 0), row["control_position"], _now()))
                 state = c.one("SELECT * FROM webhook_state WHERE sub=?", (sub,))
+            if state is None:  # written just above when it was missing
+                raise LookupError(f"no webhook_state row for subscription {sub}")
         cursor = int(state["cursor"])
         types = set(json.loads(row["types"])) or None
         while True:

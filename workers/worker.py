@@ -48,7 +48,7 @@ def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
 
 
 def ticker(settings: Settings, stop: threading.Event, every: float = 2.0) -> None:
-    conn = redis_for_clients(settings.redis_url)
+    conn = redis_for_clients(settings.required_redis_url())
     # this thread's own stores, in the worker's main process (rq's work horses open theirs)
     with open_stores(settings) as stores:
         while not stop.wait(every):
