@@ -33,6 +33,9 @@ class Kind(StrEnum):
     INTERNAL = "internal"  # bookkeeping (idempotency records, source-record indexes): never shown
 
 
+# What never leaves the service: bookkeeping, and subscriptions (they hold webhook secrets).
+PRIVATE_KINDS = frozenset({Kind.INTERNAL, Kind.SUBSCRIPTION_CREATED, Kind.SUBSCRIPTION_CHANGED})
+
 # What the public stream may carry besides facts (subscriptions and bookkeeping stay private).
 PUBLIC_KINDS = (Kind.ORG_REGISTERED, Kind.IMPORTED, Kind.PERSON_RENAMED, Kind.PERSON_MERGED, Kind.MERGE_RETRACTED,
                 Kind.PERSON_IDENTIFIED)

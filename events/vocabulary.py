@@ -24,6 +24,7 @@ MAX_LIST = 1000  # roles, seats, commitments of one fact
 CONFIDENCE = ("confirmed", "reported", "disputed")
 UNIT_KINDS = ("board", "team", "department", "committee", "office")
 CAUSES = ("resigned", "fired", "removed", "term-ended", "died", "replaced", "unknown")
+RESIGNATION = CAUSES[0]  # the cause a resignation gives the tenures and roles it ends
 SOURCE_KEYS = ("url", "title", "publisher", "published", "quote")
 ORIGIN_KEYS = ("source", "record", "part")
 URL = re.compile(r"\Ahttps?://[^\s\x00-\x1f\x7f]{1,2000}\Z", re.ASCII)

@@ -249,9 +249,9 @@ def _reinstated(p: _Person, x: dict[str, Any], f: FactView) -> None:
 
 @rule(v.RESIGNED)
 def _resigned(p: _Person, x: dict[str, Any], f: FactView) -> None:
-    p.close_seats(f, "resigned", unmatched=False)
+    p.close_seats(f, v.RESIGNATION, unmatched=False)
     for role in list(p.roles):
-        p.close_role(f, role, "resigned")
+        p.close_role(f, role, v.RESIGNATION)
 
 
 @rule(v.LEAD_REPLACED)

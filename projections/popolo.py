@@ -17,6 +17,7 @@ from events.imports.model import ORGHISTORY_SCHEME, last_day, slugify
 from events.imports.sync import noted_text
 from events.jsontypes import JSONObject
 from events.validtime import ValidTime
+from events.vocabulary import NOTED
 
 from .db import Conn
 from .schema import FOREVER
@@ -171,8 +172,8 @@ def _membership(mid: str, r: dict[str, Any], unit_id: str) -> dict[str, Any]:
 def _rejected(conn: Conn, org: str, source: str | None) -> list[dict[str, Any]]:
     """The records imports rejected (kept as noted facts), as they were given, with the reasons."""
     out = []
-    for r in conn.all("SELECT payload FROM facts WHERE org=? AND type='noted' AND retracted_by IS NULL "
-                      "ORDER BY position", (org,)):
+    for r in conn.all("SELECT payload FROM facts WHERE org=? AND type=? AND retracted_by IS NULL "
+                      "ORDER BY position", (org, NOTED.name)):
         p = json.loads(r["payload"])
         origin = p.get("origin") or {}
         if origin.get("part") != "rejected" or (source is not None and origin.get("source") != source):

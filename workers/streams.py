@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from events import logreader
 from events.application import OrgHistory
+from events.recorded import PRIVATE_KINDS
 
 SCAN_LIMIT = 5000  # events examined per page at most, however selective the filter
 
 
 def _matches(e, org: str | None, types: set[str] | None) -> bool:
-    if e.type == "internal" or e.type.startswith("subscription_"):
+    if e.type in PRIVATE_KINDS:
         return False  # bookkeeping, and webhook secrets: never on the public stream
     if org is not None and e.org != org:
         return False
