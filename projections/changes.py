@@ -9,27 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from . import rows as shapes  # the tables' columns and named rows
 from .db import Conn
-from .rows import (
-    ALL_FACT_COLUMNS,
-    FACT_UPDATE_COLUMNS,
-    IDENTIFIER_COLUMNS,
-    IMPORT_COLUMNS,
-    MERGE_COLUMNS,
-    NAME_COLUMNS,
-    ROW_TABLES,
-    SUB_COLUMNS,
-    UNIT_COLUMNS,
-    Cell,
-    IdentifierRow,
-    ImportRow,
-    MergeRow,
-    NameRow,
-    OrgRow,
-    PersonRow,
-    UnitRow,
-    Values,
-)
 
 
 def tracked(conn: Conn, name: str | None = None, lock: bool = False) -> tuple[int, str]:
@@ -49,7 +30,7 @@ def write_tracking(conn: Conn, position: int, recorded: str, now: str, name: str
 
 
 
-def _insert(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Cell]], ignore_conflicts: bool = False) -> int:
+def _insert(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[shapes.Cell]], ignore_conflicts: bool = False) -> int:
     """Many rows at once (COPY on PostgreSQL). ``ignore_conflicts``: a row whose key is taken
     already is left out (no COPY then: it cannot skip a row)."""
     if not rows:
@@ -68,26 +49,26 @@ class Changes:
 
     position: int
     last: str
-    orgs: list[OrgRow] = field(default_factory=list)
-    people: list[PersonRow] = field(default_factory=list)
-    subs: list[Values] = field(default_factory=list)
+    orgs: list[shapes.OrgRow] = field(default_factory=list)
+    people: list[shapes.PersonRow] = field(default_factory=list)
+    subs: list[shapes.Values] = field(default_factory=list)
     sub_updates: list[tuple[str, int, int | None, str]] = field(default_factory=list)  # status, control_position, redeliver_from, aggregate_id
-    facts: list[Values] = field(default_factory=list)
-    fact_updates: list[Values] = field(default_factory=list)
+    facts: list[shapes.Values] = field(default_factory=list)
+    fact_updates: list[shapes.Values] = field(default_factory=list)
     fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # org, person, fact
     fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # org, unit, fact
     unit_deletes: list[tuple[str, str]] = field(default_factory=list)
-    units: list[UnitRow] = field(default_factory=list)
-    rows: dict[str, list[Values]] = field(default_factory=dict)  # by table: id, key, org, recorded_from, recorded_to
+    units: list[shapes.UnitRow] = field(default_factory=list)
+    rows: dict[str, list[shapes.Values]] = field(default_factory=dict)  # by table: id, key, org, recorded_from, recorded_to
     closes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # by table: (recorded_to, id)
     last_id: dict[str, int | None] = field(default_factory=dict)
     spans: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # table, org, unit, year, row id
-    names: list[NameRow] = field(default_factory=list)
+    names: list[shapes.NameRow] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # person, name
-    identifiers: list[IdentifierRow] = field(default_factory=list)
-    imports: list[ImportRow] = field(default_factory=list)
+    identifiers: list[shapes.IdentifierRow] = field(default_factory=list)
+    imports: list[shapes.ImportRow] = field(default_factory=list)
     merge_deletes: list[str] = field(default_factory=list)
-    merges: list[MergeRow] = field(default_factory=list)
+    merges: list[shapes.MergeRow] = field(default_factory=list)
     # Tables a store that saw only part of the version (``BatchStore``) may write a row of again.
     ignore_conflicts: frozenset[str] = frozenset()
 
@@ -95,24 +76,24 @@ class Changes:
         ic = self.ignore_conflicts.__contains__
         n = _insert(conn, "orgs", ("slug", "name", "position", "recorded_at"), self.orgs, ic("orgs"))
         n += _insert(conn, "people", ("slug", "name", "position", "recorded_at"), self.people, ic("people"))
-        n += _insert(conn, "names", NAME_COLUMNS, self.names, ic("names"))
+        n += _insert(conn, "names", shapes.NAME_COLUMNS, self.names, ic("names"))
         conn.executemany("UPDATE people SET name=? WHERE slug=?", [(name, p) for p, name in self.renamed])
-        n += _insert(conn, "identifiers", IDENTIFIER_COLUMNS, self.identifiers, ic("identifiers"))
-        n += _insert(conn, "imports", IMPORT_COLUMNS, self.imports, ic("imports"))
+        n += _insert(conn, "identifiers", shapes.IDENTIFIER_COLUMNS, self.identifiers, ic("identifiers"))
+        n += _insert(conn, "imports", shapes.IMPORT_COLUMNS, self.imports, ic("imports"))
         conn.executemany("DELETE FROM merges WHERE person=?", [(p,) for p in self.merge_deletes])
-        n += _insert(conn, "merges", MERGE_COLUMNS, self.merges)
-        n += _insert(conn, "subscriptions", SUB_COLUMNS, self.subs, ic("subscriptions"))
+        n += _insert(conn, "merges", shapes.MERGE_COLUMNS, self.merges)
+        n += _insert(conn, "subscriptions", shapes.SUB_COLUMNS, self.subs, ic("subscriptions"))
         conn.executemany("UPDATE subscriptions SET status=?, control_position=?, redeliver_from=? WHERE aggregate_id=?",
                          self.sub_updates)
-        n += _insert(conn, "facts", ALL_FACT_COLUMNS, self.facts, ic("facts"))
-        conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
+        n += _insert(conn, "facts", shapes.ALL_FACT_COLUMNS, self.facts, ic("facts"))
+        conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in shapes.FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
                          self.fact_updates)
         n += len(self.fact_updates)
         n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic("fact_people"))
         n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic("fact_units"))
         conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
-        n += _insert(conn, "units", UNIT_COLUMNS, self.units)
-        for table in ROW_TABLES:
+        n += _insert(conn, "units", shapes.UNIT_COLUMNS, self.units)
+        for table in shapes.ROW_TABLES:
             cols = ("id",) + table.columns + ("org", "recorded_from", "recorded_to")
             n += _insert(conn, table.name, cols, self.rows.get(table.name, []))
             conn.executemany(f"UPDATE {table.name} SET recorded_to=? WHERE id=?", self.closes.get(table.name, []))

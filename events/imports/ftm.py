@@ -25,19 +25,8 @@ from typing import Any, Callable, Iterable
 from ..errors import InvalidFact, Unavailable
 from ..vocabulary import sources as check_sources
 from ..vocabulary import text
-from .model import (
-    ORGHISTORY_SCHEME,
-    Dataset,
-    MembershipRecord,
-    PersonRecord,
-    Rejection,
-    UnitRecord,
-    digest,
-    ends_before_start,
-    membership_leave,
-    popolo_date,
-    slugify,
-)
+from . import model as records  # the shared record types, by their module's name
+from .model import digest, ends_before_start, membership_leave, popolo_date, slugify
 
 FORMAT = "ftm"
 MAX_ENTITIES = 500_000
@@ -78,7 +67,7 @@ def parse_lines(lines: Iterable[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def read_ftm(entities: Iterable[tuple[str, Any]]) -> Dataset:
+def read_ftm(entities: Iterable[tuple[str, Any]]) -> records.Dataset:
     """The dataset the entities describe; ``InvalidFact`` (with the path) if one is malformed."""
     model = ftm_model()
     merged: dict[str, dict[str, Any]] = {}
@@ -97,7 +86,7 @@ def read_ftm(entities: Iterable[tuple[str, Any]]) -> Dataset:
         for name, values in props.items():
             known["props"].setdefault(name, [])
             known["props"][name] += [v for v in values if v not in known["props"][name]]
-    data = Dataset(FORMAT, digest(FORMAT, [{"id": e, "schema": merged[e]["schema"].name,
+    data = records.Dataset(FORMAT, digest(FORMAT, [{"id": e, "schema": merged[e]["schema"].name,
                                             "properties": {k: sorted(v) for k, v in merged[e]["props"].items()}}
                                            for e in sorted(merged)]))
     ignored: dict[str, int] = {}
@@ -172,16 +161,16 @@ def _sources(props: dict[str, list[str]], path: str) -> tuple[dict[str, str], ..
 
 def _own_id(eid: str, kind: str) -> tuple[tuple[str, str], ...]:
     prefix = ID_PREFIX[kind]
-    return ((ORGHISTORY_SCHEME, eid[len(prefix):]),) if eid.startswith(prefix) else ()
+    return ((records.ORGHISTORY_SCHEME, eid[len(prefix):]),) if eid.startswith(prefix) else ()
 
 
-def _person(data: Dataset, eid: str, path: str, props: dict[str, list[str]]) -> None:
+def _person(data: records.Dataset, eid: str, path: str, props: dict[str, list[str]]) -> None:
     name = _first(props, "name") or " ".join(filter(None, (_first(props, "firstName"), _first(props, "lastName"))))
     if not name:
-        data.other_rejections.append(Rejection("person", eid, path, "has no name"))
+        data.other_rejections.append(records.Rejection("person", eid, path, "has no name"))
         return
     identifiers = _own_id(eid, "person") + tuple(("wikidata", q) for q in props.get("wikidataId", []))
-    data.people[eid] = PersonRecord(eid, path, name, identifiers)
+    data.people[eid] = records.PersonRecord(eid, path, name, identifiers)
 
 
 def _date(props: dict[str, list[str]], name: str, path: str,
@@ -197,32 +186,32 @@ def _date(props: dict[str, list[str]], name: str, path: str,
     return pick(values) if values else None
 
 
-def _unit(data: Dataset, eid: str, path: str, schema: str, props: dict[str, list[str]]) -> None:
+def _unit(data: records.Dataset, eid: str, path: str, schema: str, props: dict[str, list[str]]) -> None:
     classification = _first(props, "classification") or schema
     try:
         founded = _date(props, "incorporationDate", path)
     except ValueError as e:
-        data.other_rejections.append(Rejection("organization", eid, path, str(e)))
+        data.other_rejections.append(records.Rejection("organization", eid, path, str(e)))
         return
-    data.units[eid] = UnitRecord(eid, path, _first(props, "name") or eid,
+    data.units[eid] = records.UnitRecord(eid, path, _first(props, "name") or eid,
                                  KINDS.get(classification.lower(), "office" if schema == "PublicBody" else "team"),
                                  classification, founded, _sources(props, path), _own_id(eid, "unit"))
 
 
-def _position(data: Dataset, eid: str, path: str, props: dict[str, list[str]]) -> None:
+def _position(data: records.Dataset, eid: str, path: str, props: dict[str, list[str]]) -> None:
     """A position of no organization is an office of its own: a unit its holders sit in."""
     if _first(props, "organization"):
         return
     try:
         founded = _date(props, "inceptionDate", path)
     except ValueError as e:
-        data.other_rejections.append(Rejection("organization", eid, path, str(e)))
+        data.other_rejections.append(records.Rejection("organization", eid, path, str(e)))
         return
-    data.units[eid] = UnitRecord(eid, path, _first(props, "name") or eid, "office", "position", founded,
+    data.units[eid] = records.UnitRecord(eid, path, _first(props, "name") or eid, "office", "position", founded,
                                  _sources(props, path), _own_id(eid, "unit"))
 
 
-def _link(data: Dataset, eid: str, path: str, schema: str, props: dict[str, list[str]],
+def _link(data: records.Dataset, eid: str, path: str, schema: str, props: dict[str, list[str]],
           posts: dict[str, dict[str, Any]]) -> None:
     """An occupancy or a membership-like link, as a membership record (or a rejection)."""
     raw = {"id": eid, "schema": schema, "properties": props}
@@ -231,11 +220,11 @@ def _link(data: Dataset, eid: str, path: str, schema: str, props: dict[str, list
         start = _date(props, "startDate", path)
         last = _date(props, "endDate", path, max)
     except ValueError as e:
-        data.rejected[eid] = Rejection("membership", eid, path, str(e), raw)
+        data.rejected[eid] = records.Rejection("membership", eid, path, str(e), raw)
         return
 
     def reject(reason: str) -> None:
-        data.rejected[eid] = Rejection("membership", eid, path, reason, raw, start)
+        data.rejected[eid] = records.Rejection("membership", eid, path, reason, raw, start)
 
     if schema == "Occupancy":
         person, post_id = _first(props, "holder"), _first(props, "post")
@@ -263,5 +252,5 @@ def _link(data: Dataset, eid: str, path: str, schema: str, props: dict[str, list
     leave = membership_leave(start, last)
     if ends_before_start(start, leave):
         return reject(f"ends ({last}) before it starts ({start})")
-    data.memberships[eid] = MembershipRecord(id=eid, path=path, person=person, unit=unit, role=role, title=title,
+    data.memberships[eid] = records.MembershipRecord(id=eid, path=path, person=person, unit=unit, role=role, title=title,
                                              post=post_name, start=start, leave=leave, sources=sources)

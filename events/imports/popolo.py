@@ -19,20 +19,8 @@ from ..jsontypes import JSONObject
 from ..validtime import InvalidValidTime, ValidTime
 from ..vocabulary import sources as check_sources
 from ..vocabulary import text
-from .model import (
-    ORGHISTORY_SCHEME,
-    Dataset,
-    MembershipRecord,
-    PersonRecord,
-    Rejection,
-    UnitRecord,
-    content_id,
-    digest,
-    ends_before_start,
-    membership_leave,
-    popolo_date,
-    slugify,
-)
+from . import model as records  # the shared record types, by their module's name
+from .model import content_id, digest, ends_before_start, membership_leave, popolo_date, slugify
 
 FORMAT = "popolo"
 KINDS = {"board": "board", "committee": "committee", "department": "department", "office": "office",
@@ -125,11 +113,11 @@ def _identifiers(record: JSONObject, path: str) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys(out))
 
 
-def read_popolo(doc: Any) -> Dataset:
+def read_popolo(doc: Any) -> records.Dataset:
     """The dataset a Popolo document describes; ``InvalidFact`` (with the path) if it is malformed."""
     if not isinstance(doc, dict):
         raise InvalidFact("a Popolo document is a JSON object with persons, organizations and memberships", "")
-    data = Dataset(FORMAT, digest(FORMAT, doc))
+    data = records.Dataset(FORMAT, digest(FORMAT, doc))
     meta = doc.get("x_orghistory_org")
     if meta is not None:
         data.org_name = _opt_text(_obj(meta, "x_orghistory_org"), "name", "x_orghistory_org")
@@ -142,7 +130,7 @@ def read_popolo(doc: Any) -> Dataset:
     return data
 
 
-def _read_rejected(doc: JSONObject, data: Dataset) -> None:
+def _read_rejected(doc: JSONObject, data: records.Dataset) -> None:
     """Records an earlier import rejected, as an export wrote them: rejected again, for the same
     reason, so that an export imported back changes nothing."""
     for i, raw in enumerate(_list(doc, "x_orghistory_rejected", "x_orghistory_rejected")):
@@ -160,10 +148,10 @@ def _read_rejected(doc: JSONObject, data: Dataset) -> None:
         assert rid is not None
         if rid in data.memberships or rid in data.rejected:
             raise InvalidFact(f"a membership with id {rid!r} is also listed", f"{path}.id")
-        data.rejected[rid] = Rejection("membership", rid, path, reason, record, effective)
+        data.rejected[rid] = records.Rejection("membership", rid, path, reason, record, effective)
 
 
-def _read_people(doc: JSONObject, data: Dataset) -> None:
+def _read_people(doc: JSONObject, data: records.Dataset) -> None:
     for i, raw in enumerate(_list(doc, "persons", "persons")):
         path = f"persons[{i}]"
         p = _obj(raw, path)
@@ -173,7 +161,7 @@ def _read_people(doc: JSONObject, data: Dataset) -> None:
             raise InvalidFact(f"a second person with id {pid!r}", f"{path}.id")
         identifiers = _identifiers(p, path)
         for j, (scheme, value) in enumerate(identifiers):
-            if scheme == ORGHISTORY_SCHEME:
+            if scheme == records.ORGHISTORY_SCHEME:
                 from ..vocabulary import slug
 
                 slug(value, f"{path}.identifiers[{j}].identifier")
@@ -189,12 +177,12 @@ def _read_people(doc: JSONObject, data: Dataset) -> None:
                     pass  # a former name's end only dates a rename; an undatable one dates nothing
         name = _opt_text(p, "name", path)
         if name is None:
-            data.other_rejections.append(Rejection("person", pid, path, "has no name", None))
+            data.other_rejections.append(records.Rejection("person", pid, path, "has no name", None))
             continue
-        data.people[pid] = PersonRecord(pid, path, name, identifiers, tuple(former))
+        data.people[pid] = records.PersonRecord(pid, path, name, identifiers, tuple(former))
 
 
-def _read_units(doc: JSONObject, data: Dataset) -> None:
+def _read_units(doc: JSONObject, data: records.Dataset) -> None:
     for i, raw in enumerate(_list(doc, "organizations", "organizations")):
         path = f"organizations[{i}]"
         o = _obj(raw, path)
@@ -212,12 +200,12 @@ def _read_units(doc: JSONObject, data: Dataset) -> None:
             founded = ValidTime.parse(window).text if window else (popolo_date(founded) if founded else None)
         except (ValueError, InvalidValidTime) as e:
             key = "x_orghistory_founded" if window else "founding_date"
-            data.other_rejections.append(Rejection("organization", oid, f"{path}.{key}", str(e), None))
+            data.other_rejections.append(records.Rejection("organization", oid, f"{path}.{key}", str(e), None))
             continue
         kind = _opt_text(o, "x_orghistory_kind", path) or KINDS.get((classification or "").lower(), "team")
         if kind not in KINDS:
             raise InvalidFact(f"must be one of {', '.join(KINDS)}", f"{path}.x_orghistory_kind")
-        data.units[oid] = UnitRecord(oid, path, name, kind, classification, founded, sources, identifiers)
+        data.units[oid] = records.UnitRecord(oid, path, name, kind, classification, founded, sources, identifiers)
 
 
 def _read_posts(doc: JSONObject) -> dict[str, dict[str, str | None]]:
@@ -244,7 +232,7 @@ def _read_periods(doc: JSONObject) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def _read_memberships(doc: JSONObject, data: Dataset, posts: dict[str, dict[str, str | None]], periods: dict[str, dict[str, str | None]]) -> None:
+def _read_memberships(doc: JSONObject, data: records.Dataset, posts: dict[str, dict[str, str | None]], periods: dict[str, dict[str, str | None]]) -> None:
     seen: dict[str, int] = {}
     rejected_people = {r.id for r in data.other_rejections if r.kind == "person"}
     rejected_units = {r.id for r in data.other_rejections if r.kind == "organization"}
@@ -272,7 +260,7 @@ def _read_memberships(doc: JSONObject, data: Dataset, posts: dict[str, dict[str,
 
         def reject(reason: str, effective: str | None = None, mid: str = mid, path: str = path,
                    m: JSONObject = m) -> None:  # bound now: called only within this iteration
-            data.rejected[mid] = Rejection("membership", mid, path, reason, m, effective)
+            data.rejected[mid] = records.Rejection("membership", mid, path, reason, m, effective)
 
         post = posts.get(post_id) if post_id else None
         if post_id and post is None:
@@ -314,7 +302,7 @@ def _read_memberships(doc: JSONObject, data: Dataset, posts: dict[str, dict[str,
         if cause is None:
             cause = "term-ended" if end is not None and dates["end_date"] is None and windows["x_orghistory_end"] is None \
                 else "unknown"
-        data.memberships[mid] = MembershipRecord(
+        data.memberships[mid] = records.MembershipRecord(
             id=mid, path=path, person=person, unit=org, group=group, role=slugify(title or "member"),
             title=title, post=(post or {}).get("label"), start=start, leave=leave, cause=cause, sources=sources)
 

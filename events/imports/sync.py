@@ -23,18 +23,8 @@ from typing import Any, Protocol
 
 from ..jsontypes import DatasetState, JSONObject
 from ..vocabulary import parse_fact
-from .model import (
-    ORGHISTORY_SCHEME,
-    Dataset,
-    MembershipRecord,
-    PersonRecord,
-    Rejection,
-    UnitRecord,
-    leave_effective,
-    record_summary,
-    slug_for,
-    slugify,
-)
+from . import model as records  # the shared record types, by their module's name
+from .model import leave_effective, record_summary, slug_for, slugify
 
 OUTCOMES = ("added", "ended", "corrected", "retracted", "unchanged", "rejected")
 
@@ -93,7 +83,7 @@ class Plan:
     identifier_index: list[tuple[str, str, str]] = field(default_factory=list)  # (scheme, value, person)
     state_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[records.Rejection] = field(default_factory=list)
     notices: list[dict[str, str]] = field(default_factory=list)  # identity matches worth a look
     ignored: dict[str, int] = field(default_factory=dict)  # records of kinds with no use here, by kind
 
@@ -153,7 +143,7 @@ class Planner:
 
     # --- the plan ----------------------------------------------------------------------------
 
-    def run(self, data: Dataset) -> Plan:
+    def run(self, data: records.Dataset) -> Plan:
         counts = self.plan.counts
         counts["people"] = {"added": 0, "matched": 0, "renamed": 0, "unchanged": 0}
         counts["organizations"] = {"added": 0, "corrected": 0, "unchanged": 0}
@@ -174,7 +164,7 @@ class Planner:
 
     # --- people ------------------------------------------------------------------------------
 
-    def _person(self, p: PersonRecord) -> str:
+    def _person(self, p: records.PersonRecord) -> str:
         slug, how = self._resolve_person(p)
         counts = self.plan.counts["people"]
         known = self.state["people"].get(slug)
@@ -200,7 +190,7 @@ class Planner:
             self._set_state("people", slug, {"name": p.name})
         self._set_state("person_ids", p.id, slug)
         for scheme, value in p.identifiers:
-            if scheme == ORGHISTORY_SCHEME:
+            if scheme == records.ORGHISTORY_SCHEME:
                 continue
             linked = self._identifier(scheme, value)
             if linked is None:
@@ -219,10 +209,10 @@ class Planner:
         self.plan.new_people.append(NewPerson(slug, name))
         self._new[slug] = name
 
-    def _resolve_person(self, p: PersonRecord) -> tuple[str, str]:
+    def _resolve_person(self, p: records.PersonRecord) -> tuple[str, str]:
         """(slug, how): by this service's own identifier, by what this source's record was resolved
         to before, by a shared identifier, or a new person."""
-        own = next((v for s, v in p.identifiers if s == ORGHISTORY_SCHEME), None)
+        own = next((v for s, v in p.identifiers if s == records.ORGHISTORY_SCHEME), None)
         if own is not None:
             if own not in self._new and self.resolver.person_name(own) is None:
                 self._register(own, p.name)
@@ -245,8 +235,8 @@ class Planner:
 
     # --- organizations (units) --------------------------------------------------------------
 
-    def _unit(self, u: UnitRecord) -> str:
-        own = next((v for s, v in u.identifiers if s == ORGHISTORY_SCHEME), None)
+    def _unit(self, u: records.UnitRecord) -> str:
+        own = next((v for s, v in u.identifiers if s == records.ORGHISTORY_SCHEME), None)
         slug = own or self.state["unit_ids"].get(u.id)
         if slug is None:
             slug = slugify(u.id)
@@ -291,7 +281,7 @@ class Planner:
 
     # --- memberships -------------------------------------------------------------------------
 
-    def _wanted(self, m: MembershipRecord, people: dict[str, str], units: dict[str, str]) -> dict[str, JSONObject]:
+    def _wanted(self, m: records.MembershipRecord, people: dict[str, str], units: dict[str, str]) -> dict[str, JSONObject]:
         """The facts the record stands for, by slot: a join and, if ended, a leave, in its unit and
         (with ``group``) in its group."""
         tenure = tenure_key(m.id)
@@ -313,13 +303,13 @@ class Planner:
                                         "origin": origin}
         return {slot: _stored(parse_fact(f, m.path)) for slot, f in out.items()}
 
-    def _wanted_rejected(self, r: Rejection) -> dict[str, JSONObject]:
+    def _wanted_rejected(self, r: records.Rejection) -> dict[str, JSONObject]:
         fact = {"type": "noted", "title": noted_text(r.reason, r.id, self.source), "summary": record_summary(r.raw),
                 "effective": r.effective or "unknown", "origin": self._origin(r.id, "rejected")}
         return {"rejected": _stored(parse_fact(fact, r.path))}
 
     def _membership(self, mid: str, path: str, wanted: dict[str, JSONObject] | None,
-                    rejection: Rejection | None = None) -> None:
+                    rejection: records.Rejection | None = None) -> None:
         counts = self.plan.counts["memberships"]
         known = self.state["memberships"].get(mid)
         before: dict[str, JSONObject] = known["slots"] if known else {}
@@ -376,6 +366,6 @@ def _stored(fact: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fact.items() if k != "id" and v is not None and v != []}
 
 
-def plan_sync(data: Dataset, *, org: str, org_units: set[str], source: str, state: DatasetState,
+def plan_sync(data: records.Dataset, *, org: str, org_units: set[str], source: str, state: DatasetState,
               resolver: Resolver, next_version: int) -> Plan:
     return Planner(org, org_units, source, state, resolver, next_version).run(data)
