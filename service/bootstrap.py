@@ -11,7 +11,7 @@ from events.application import OrgHistory
 from events.settings import Settings
 from projections.db import Conn, Database
 from workers.catchup import projected
-from workers.dispatch import InProcessDispatcher, RqDispatcher, dispatcher_for, wait_for_position
+from workers.dispatch import Dispatcher, dispatcher_for, wait_for_position
 from workers.runtime import Stores, open_stores
 from workers.wakeup import Wakeup
 
@@ -19,7 +19,7 @@ from workers.wakeup import Wakeup
 @dataclass
 class Services:
     stores: Stores
-    dispatcher: InProcessDispatcher | RqDispatcher
+    dispatcher: Dispatcher
     wakeup: Wakeup | None = None
 
     @property

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from events.settings import Settings
 from projections.projector import NAME
@@ -132,6 +132,25 @@ def enqueue_webhooks_dispatch(conn) -> bool:
                            result_ttl=0, failure_ttl=3600, job_timeout=300)
 
 
+class Dispatcher(Protocol):
+    """What follows an append, and who runs operator jobs: in this process, or on rq."""
+
+    mode: str  # "in-process" or "rq", as /healthz reports it
+
+    def after_append(self, position: int | None = None) -> None:
+        """Fold ``position`` soon (in process: wait, bounded, until it is folded)."""
+
+    def nudge(self) -> None:
+        """A reader waits for a position: make sure a fold is under way."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
+        """Run an operator job (``jobs.OPERATOR_JOBS``) whose row ``job_id`` is recorded."""
+
+
 class InProcessDispatcher:
     mode = "in-process"
 
@@ -242,7 +261,7 @@ class RqDispatcher:
         pass
 
 
-def dispatcher_for(stores: Stores) -> InProcessDispatcher | RqDispatcher:
+def dispatcher_for(stores: Stores) -> Dispatcher:
     """rq when Redis is configured, else folding in a thread of this process."""
     return RqDispatcher(stores.settings) if stores.settings.redis_url else InProcessDispatcher(stores)
 

@@ -15,6 +15,7 @@ from projections.projector import NAME
 
 from . import joblog
 from .catchup import catch_up
+from .dispatch import Dispatcher
 from .logs import configure_logging  # jobs may also run under plain `rq worker` or `rq worker-pool`
 from .rebuild import rebuild, replay
 from .runtime import Stores, open_stores
@@ -81,7 +82,7 @@ OPERATOR_JOBS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
 }
 
 
-def rebuild_if_stale(stores: Stores, dispatcher: Any) -> str | None:
+def rebuild_if_stale(stores: Stores, dispatcher: Dispatcher) -> str | None:
     """Start a rebuild when the live version was folded by older code (after an upgrade), unless
     one is already under way. Returns the job's id, if one was started."""
     db = stores.db
