@@ -264,7 +264,7 @@ class Stores:
         if self.kind == "postgres":
             schema = f"bench_{uuid.uuid4().hex[:12]}_{label}"
             self.schemas.append(schema)
-            with self.admin() as conn:  # the bare library app needs it before open_store would make it
+            with self.admin() as conn:  # the bare library app needs it before open_stores would make it
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             return Settings(data_dir=data_dir, database_url=self.url, database_schema=schema)
         return Settings(data_dir=data_dir)

@@ -7,7 +7,7 @@ log, and that was most of the library's own scan time. ``FastDecoder`` does exac
 run the class's upcasters, build the event object), with ``orjson`` and with the one custom type
 our events hold (the ``timestamp``) decoded directly. Anything else falls back to the mapper: a
 cipher or compressor configured, a state holding another custom type, a state ``orjson`` refuses.
-The library stays the only writer and the source of truth; ``tests/test_fastdecode.py`` checks
+The library stays the only writer and the source of truth; ``tests/integration/test_fastdecode.py`` checks
 that both decodings are equal for every event class and stored version.
 """
 
