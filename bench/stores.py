@@ -3,21 +3,7 @@ one per settings, and closed by ``close_stores`` (as if a new process started)."
 
 from __future__ import annotations
 
-from events.settings import Settings
-from workers.runtime import Stores, open_stores
+from workers.runtime import StoresBySettings
 
-_OPEN: list[Stores] = []
-
-
-def stores_for(settings: Settings) -> Stores:
-    for stores in _OPEN:
-        if stores.settings == settings:
-            return stores
-    stores = open_stores(settings)
-    _OPEN.append(stores)
-    return stores
-
-
-def close_stores() -> None:
-    while _OPEN:
-        _OPEN.pop().close()
+stores_for = StoresBySettings()
+close_stores = stores_for.close

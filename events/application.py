@@ -34,7 +34,7 @@ from .errors import (
 from .fastdecode import FastDecoder
 from .jsontypes import JSONObject
 from .recorded import RecordedEvent, recorded
-from .registry import Registry, _project  # noqa: F401 (_project: used by tests)
+from .registry import Registry
 from .vocabulary import CORRECTED, PERSON_REGISTERED, TYPES, apply_changes, field_path, parse_fact, slug, text
 
 MAX_BATCH = int(os.environ.get("ORGHISTORY_MAX_BATCH_EVENTS") or 5000)

@@ -18,8 +18,8 @@ from events.validtime import ValidTime
 from events.vocabulary import TYPES, FactType, apply_changes, fact_type, is_unit_edge, people_of, units_of
 
 from .batchstore import BatchStore
-from .changes import tracked, write_tracking  # noqa: F401 (tracked: this module's API)
-from .clock import now, stamp  # noqa: F401 (stamp is part of this module's API)
+from .changes import tracked, write_tracking
+from .clock import now, stamp
 from .db import DEFAULT_PROJECTION, Conn
 from .encoding import fact_values, forget_parsed, payload_of, row_key, view_of
 from .fold import FactView, Row, SortKey, _Person, fold_person

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from events.settings import Settings
-from workers.runtime import Stores, open_stores
+from workers.runtime import StoresBySettings
 
 PG_URL = os.environ.get("ORGHISTORY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ORGHISTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -44,25 +44,11 @@ def need(service: str, host: str, port: int) -> None:
     pytest.skip(f"{service} not reachable on {host}:{port}")
 
 
-_OPEN_STORES: list[Stores] = []
-
-
-def stores_for(settings: Settings) -> Stores:
-    """The stores of ``settings`` in this test, opened (through the bootstrap's ``open_stores``) on
-    first use and closed when the test ends; the same settings get the same stores."""
-    for stores in _OPEN_STORES:
-        if stores.settings is settings or stores.settings == settings:
-            return stores
-    stores = open_stores(settings)
-    _OPEN_STORES.append(stores)
-    return stores
-
-
-def close_stores() -> None:
-    """Close every store this test opened (the next ``stores_for`` opens them afresh, as a new
-    process would)."""
-    while _OPEN_STORES:
-        _OPEN_STORES.pop().close()
+# The stores of each settings in this test, opened (through the bootstrap's ``open_stores``) on
+# first use and closed when the test ends; ``close_stores()`` closes them sooner, as a new process
+# would start afresh.
+stores_for = StoresBySettings()
+close_stores = stores_for.close
 
 
 @pytest.fixture(autouse=True)

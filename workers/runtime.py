@@ -47,3 +47,25 @@ def open_stores(settings: Settings) -> Stores:
         app = OrgHistory(settings)
         versions.setup(db)
     return Stores(settings, app, db)
+
+
+class StoresBySettings:
+    """Stores opened on first use, one per settings, closed together: for a caller that opens and
+    reopens the stores of several settings in one process (the tests, the benchmarks). Owned by
+    that caller, never a module of the service."""
+
+    def __init__(self) -> None:
+        self._open: list[Stores] = []
+
+    def __call__(self, settings: Settings) -> Stores:
+        for stores in self._open:
+            if stores.settings == settings:
+                return stores
+        stores = open_stores(settings)
+        self._open.append(stores)
+        return stores
+
+    def close(self) -> None:
+        """Close every store opened (the next call opens them afresh, as a new process would)."""
+        while self._open:
+            self._open.pop().close()

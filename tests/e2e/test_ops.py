@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from events.settings import Settings
 from projections import queries
-from projections.projector import stamp
+from projections.clock import stamp
 from workers.catchup import catch_up
 
 from ..conftest import ADMIN, BIN, close_stores, eventually, service_env, stores_for

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from events.application import OrgHistory, _project
+from events.application import OrgHistory
 from events.domain import org_id
 from events.errors import AlreadyExists, UnknownReference
+from events.registry import _project
 from events.settings import Settings
 
 from ..conftest import close_stores, stores_for

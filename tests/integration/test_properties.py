@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections import queries
-from projections.projector import stamp
+from projections.clock import stamp
 from workers.catchup import catch_up
 
 from .. import reference
