@@ -1,7 +1,8 @@
-"""rq job functions: the composition root of a job. Each opens its own ``Stores`` in the job's
-process (rq forks per job: nothing built before the fork may be used in it) and closes them when
-it ends; the work itself takes the stores it is given, so the in-process dispatcher runs the same
-bodies with the service's own stores."""
+"""rq job functions: the composition root of a job. A job run in a forked work horse opens its own
+``Stores`` (nothing built before the fork may be used in it) and closes them when it ends; one
+that ``orghistory worker`` runs in its own process (the catch-up) takes the worker's, kept open
+between jobs. The work itself takes the stores it is given, so the in-process dispatcher runs the
+same bodies with the service's own stores."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from .catchup import catch_up
 from .dispatch import Dispatcher
 from .logs import configure_logging  # jobs may also run under plain `rq worker` or `rq worker-pool`
 from .rebuild import rebuild, replay
-from .runtime import Stores, open_stores
+from .runtime import Stores, current_worker_stores, open_stores
 from .webhooks import deliver, pending
 
 
 def _run(body: Callable[[Stores], Any]) -> Any:
+    warm = current_worker_stores()
+    if warm is not None:  # run by ``orghistory worker`` in its own process: its stores, kept open
+        return body(warm)
     configure_logging()
     with open_stores(Settings.from_env()) as stores:
         return body(stores)

@@ -3,13 +3,18 @@
 Built once where a process starts its work (``service.bootstrap`` for the web service, each rq
 job for itself, the CLI per command) and passed to everything that needs them: nothing looks them
 up. A PostgreSQL-backed Application (its connection pool) must never be shared across a fork, and
-rq forks per job, so a job builds its own and closes them when it ends.
+rq forks per job, so a job builds its own and closes them when it ends; except a job that
+``orghistory worker`` runs in its own process, which it hands the worker's stores
+(``worker_stores``): rq calls a job by name, so the worker cannot pass them as an argument.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Iterator
 
 from events.application import OrgHistory
 from events.settings import Settings
@@ -69,3 +74,22 @@ class StoresBySettings:
         """Close every store opened (the next call opens them afresh, as a new process would)."""
         while self._open:
             self._open.pop().close()
+
+
+# The worker's stores while it runs a job in its own process (never across a fork: the worker sets
+# it around an in-process job only, and a forked horse starts without it).
+_worker_stores: ContextVar[Stores | None] = ContextVar("orghistory_worker_stores", default=None)
+
+
+@contextmanager
+def worker_stores(stores: Stores) -> Iterator[None]:
+    token = _worker_stores.set(stores)
+    try:
+        yield
+    finally:
+        _worker_stores.reset(token)
+
+
+def current_worker_stores() -> Stores | None:
+    """The stores of the worker running this job in its own process, if it is one."""
+    return _worker_stores.get()

@@ -1,6 +1,11 @@
 """``orghistory worker``: rq workers for the catch-up (and later webhook) jobs, plus a ticker that
 enqueues a catch-up whenever the projection is behind the log, so a lost wake-up (Redis down
-during an append) costs seconds, never an event."""
+during an append) costs seconds, never an event.
+
+The catch-up runs in the worker's own process, with stores opened once (``FoldingWorker``); every
+other job runs, as rq does by default, in a work horse forked for it. A forked catch-up paid for
+its fork, its imports and a cold store (0.3-0.5 s) on every wake-up: under a steady stream of
+appends that was most of what the fold could do (bench/load.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from events.settings import Settings
 from .catchup import lag
 from .dispatch import QUEUE, enqueue_catch_up, enqueue_delivery, redis_for_clients
 from .processes import end_with_parent
-from .runtime import open_stores
+from .runtime import Stores, open_stores, worker_stores
 from .webhooks import pending
 
 log = logging.getLogger("orghistory.worker")
@@ -62,9 +67,49 @@ def ticker(settings: Settings, stop: threading.Event, every: float = 2.0) -> Non
                 log.warning("ticker: %s", e)
 
 
+# Jobs run in the worker's process with its stores: the catch-up, short and frequent. Everything
+# else (deliveries, rebuilds, anything enqueued by hand) runs in a forked work horse, so a job that
+# dies or leaks takes only its horse with it.
+IN_PROCESS_JOBS = frozenset({"workers.jobs.catch_up_job"})
+
+
+def folding_worker(stores: Stores):
+    """rq's forking ``Worker``, except that the jobs in ``IN_PROCESS_JOBS`` run in this process
+    (as rq's ``SimpleWorker`` runs every job) with ``stores``, opened once for the worker's life."""
+    from rq import Worker
+    from rq.worker import WorkerStatus
+
+    class FoldingWorker(Worker):
+        def execute_job(self, job, queue):
+            if job.func_name not in IN_PROCESS_JOBS:
+                return super().execute_job(job, queue)
+            self.prepare_execution(job)
+            # rq's forking worker keeps the heartbeats going while its horse works; here the work
+            # is in this thread, so a thread does it (a long catch-up must not look abandoned).
+            done = threading.Event()
+            pulse = threading.Thread(target=self._pulse, args=(job, done), daemon=True, name="orghistory-pulse")
+            pulse.start()
+            try:
+                with worker_stores(stores):
+                    self.perform_job(job, queue)
+            finally:
+                done.set()
+                pulse.join()
+            self.set_state(WorkerStatus.IDLE)
+
+        def _pulse(self, job, done: threading.Event) -> None:
+            while not done.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job)
+                except Exception as e:  # Redis away: the job goes on; rq's own checks decide later
+                    log.warning("heartbeat: %s", e)
+
+    return FoldingWorker
+
+
 def run_worker(settings: Settings, burst: bool = False, name: str | None = None) -> None:
     import redis
-    from rq import Queue, Worker
+    from rq import Queue
 
     if not settings.redis_url:
         raise SystemExit("orghistory worker needs ORGHISTORY_REDIS_URL")
@@ -79,12 +124,14 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
         threading.Thread(target=ticker, args=(settings, stop), daemon=True, name="orghistory-ticker").start()
         threading.Thread(target=scheduler, args=(conn, stop), daemon=True, name="orghistory-scheduler").start()
     wait = 1.0
+    stores = open_stores(settings)  # the in-process jobs' stores, for the worker's whole life
+    worker_class = folding_worker(stores)
     try:
         for attempt in itertools.count():
             try:
                 # A fresh rq Worker after each failure: rq quits when Redis drops in the middle of
                 # a heartbeat. Keep serving once Redis is back rather than leave the queue unworked.
-                worker = Worker([Queue(QUEUE, connection=conn)], connection=conn,
+                worker = worker_class([Queue(QUEUE, connection=conn)], connection=conn,
                                 name=None if name is None else (name if attempt == 0 else f"{name}-{attempt}"))
                 worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
                 return  # a requested shutdown (or the end of a burst)
@@ -96,3 +143,4 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
                 wait = min(wait * 2, 30.0)
     finally:
         stop.set()
+        stores.close()

@@ -1,0 +1,52 @@
+"""``orghistory worker`` runs the catch-up in its own process with stores it opened once, and every
+other job in a work horse forked for it (bench/load.py: a forked catch-up paid 0.3-0.5 s of fork,
+imports and cold stores on every wake-up, most of what the fold could do under steady appends)."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+from rq import Queue
+
+from workers.catchup import lag
+from workers.dispatch import QUEUE, enqueue_catch_up
+from workers.runtime import open_stores
+from workers.worker import folding_worker
+
+from ..conftest import stores_for
+
+
+def test_the_catch_up_runs_in_the_workers_process_and_other_jobs_in_a_horse(pg_settings, redis_url, monkeypatch):
+    for key, value in {"ORGHISTORY_DATABASE_URL": pg_settings.database_url,
+                       "ORGHISTORY_DATABASE_SCHEMA": pg_settings.database_schema,
+                       "ORGHISTORY_REDIS_URL": redis_url}.items():
+        monkeypatch.setenv(key, value)  # what a forked job reads to open its own stores
+    conn = redis.Redis.from_url(redis_url)
+    app = stores_for(pg_settings).app
+    app.register_org("acme", "Acme")
+    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
+    forks: list[int] = []
+    os.register_at_fork(before=lambda: forks.append(os.getpid()))
+    with open_stores(pg_settings) as stores:
+        worker = folding_worker(stores)([Queue(QUEUE, connection=conn)], connection=conn)
+        enqueue_catch_up(conn)
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+        assert forks == [], "the catch-up forked a work horse"
+        head, pos = lag(stores)
+        assert head == pos > 0, "the catch-up ran and folded everything"
+
+        # the worker's stores stay open for the next one
+        app.register_person("ada", "Ada")
+        app.append("acme", [{"type": "member_joined", "person": "ada", "unit": "team", "effective": "2001"}])
+        enqueue_catch_up(conn)
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+        assert forks == []
+        head, pos = lag(stores)
+        assert head == pos
+
+        # any other job still runs in a horse of its own
+        job = Queue(QUEUE, connection=conn).enqueue("os.getpid")
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+        assert forks == [os.getpid()]
+        assert job.return_value() not in (None, os.getpid())
