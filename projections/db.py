@@ -24,6 +24,11 @@ _VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "
 _NAMES = re.compile(r"'[^']*'|\b(" + "|".join(_VERSIONED) + r")\b")
 
 
+# The version a connection is bound to: the live one, or one asked for that is not dropped.
+LIVE_VERSION = "SELECT version FROM projection_versions WHERE name=? AND state='live'"
+HELD_VERSION = "SELECT version FROM projection_versions WHERE name=? AND version=? AND dropped_at IS NULL"
+
+
 class NoSuchVersion(LookupError):
     pass
 
@@ -92,15 +97,20 @@ class Conn:
     def bind(self, version: int | None, name: str = DEFAULT_PROJECTION) -> Conn:
         """Point this connection at ``version`` of projection ``name``, or at its live version.
         Runs inside the transaction, so the choice and the reads share one snapshot."""
-        self.name = name
         if version is None:
-            version = self.scalar("SELECT version FROM projection_versions WHERE name=? AND state='live'", (name,))
-            if version is None:
-                raise NoSuchVersion(f"projection {name} has no live version")
-        elif self.scalar("SELECT state FROM projection_versions WHERE name=? AND version=? AND dropped_at IS NULL",
-                         (name, version)) is None:
-            raise NoSuchVersion(f"projection {name} has no version {version}")
-        self.version = int(version)
+            found = self.scalar(LIVE_VERSION, (name,))
+        else:
+            found = self.scalar(HELD_VERSION, (name, version))
+        return self.use(found, name, version)
+
+    def use(self, found: Any, name: str, asked: int | None = None) -> Conn:
+        """Point this connection at version ``found`` of ``name``, as looked up (``LIVE_VERSION``
+        or ``HELD_VERSION``) for the version ``asked`` (None: the live one)."""
+        if found is None:
+            raise NoSuchVersion(f"projection {name} has no live version" if asked is None
+                                else f"projection {name} has no version {asked}")
+        self.name = name
+        self.version = int(found)
         self._cache.clear()
         return self
 

@@ -85,20 +85,32 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     known, kparams = _known("t", known_at)
     unit_where, unit_params = ("t.unit=? AND ", (unit,)) if unit is not None else ("", ())
     cols = ASOF_COLUMNS + (", t.unit" if unit is not None else "")
+    cols = "t.id, " + cols
     open_part = f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?"
     # One equality lookup per span year (the date's year, and WIDE for rows spanning decades):
     # an IN list is not always used as an index condition by PostgreSQL's planner.
     closed = (f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
               f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year=? AND {known} AND t.start_lo <= ? AND t.end_hi > ?")
-    # One statement, one round trip: the same text for every date, so PostgreSQL can keep its plan.
-    rows = conn.all(f"{open_part} UNION ALL {closed} UNION ALL {closed}",
-                    (org, *unit_params, OPEN_END, *kparams, d,
-                     table, org, unit or "", int(d[:4]), *kparams, d, d,
-                     table, org, unit or "", WIDE, *kparams, d, d))
-    names = _names(conn, {r["person"] for r in rows}, d, known_at)
-    for r in rows:
-        r["name"] = names.get(r["person"])
-    return rows
+    # One statement, one round trip, the names of the people included: the same text for every
+    # date, so PostgreSQL can keep its plan.
+    joined = conn.all(f"SELECT a.*, n.name AS given_name, n.eff_lo AS given_from, n.recorded_at AS given_at "
+                      f"FROM ({open_part} UNION ALL {closed} UNION ALL {closed}) a "
+                      f"LEFT JOIN names n ON n.person = a.person ORDER BY a.id, n.position",
+                      (org, *unit_params, OPEN_END, *kparams, d,
+                       table, org, unit or "", int(d[:4]), *kparams, d, d,
+                       table, org, unit or "", WIDE, *kparams, d, d))
+    rows: dict[int, dict[str, Any]] = {}
+    book = NameBook()
+    first_row: dict[str, int] = {}  # each person's names, taken once (from their first row)
+    for r in joined:
+        row_id, given = r.pop("id"), {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"),
+                                      "recorded_at": r.pop("given_at")}
+        rows.setdefault(row_id, r)
+        if first_row.setdefault(r["person"], row_id) == row_id and given["name"] is not None:
+            book.rows.setdefault(r["person"], []).append(given)
+    for r in rows.values():
+        r["name"] = book.name(r["person"], d, known_at)
+    return list(rows.values())
 
 
 class NameBook:
@@ -106,13 +118,18 @@ class NameBook:
     a name given without a date holds for all time (as of its record time), one given with an
     ``effective`` date holds from that day on, the earlier names before it."""
 
-    def __init__(self, conn: Conn, people: set[str]):
-        self.rows: dict[str, list[dict[str, Any]]] = {}
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {}  # each person's names in record order
+
+    @classmethod
+    def read(cls, conn: Conn, people: set[str]) -> NameBook:
+        book = cls()
         for chunk in _chunks(sorted(people), 500):
             among, among_params = conn.one_of("person", chunk)
             for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
                               f"WHERE {among} ORDER BY person, position", among_params):
-                self.rows.setdefault(r["person"], []).append(r)
+                book.rows.setdefault(r["person"], []).append(r)
+        return book
 
     def name(self, person: str, as_of: str | None = None, known_at: str | None = None) -> str | None:
         segments: list[tuple[str, str]] = []  # (from day, name), in day order
@@ -132,7 +149,7 @@ class NameBook:
 
 
 def _names(conn: Conn, people: set[str], as_of: str | None = None, known_at: str | None = None) -> dict[str, str]:
-    book = NameBook(conn, people)
+    book = NameBook.read(conn, people)
     out = {}
     for p in people:
         name = book.name(p, as_of, known_at)
@@ -183,7 +200,7 @@ def changes(conn: Conn, org: str, start: date, end: date, known_at: str | None,
     if import_id is not None:
         touched = _import_touched(conn, org, import_id)
         out = [c for c in out if c["event"] in touched]
-    book = NameBook(conn, {c["person"] for c in out})
+    book = NameBook.read(conn, {c["person"] for c in out})
     for c in out:
         c["name"] = book.name(c["person"], c["sort"], known_at) or c["person"]
     out.sort(key=lambda c: (c["sort"], c["change"] != "left", c["person"], c["role"]))
