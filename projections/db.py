@@ -24,9 +24,12 @@ _VERSIONED = ("orgs", "people", "units", "facts", "fact_people", "fact_units", "
 _NAMES = re.compile(r"'[^']*'|\b(" + "|".join(_VERSIONED) + r")\b")
 
 
-# The version a connection is bound to: the live one, or one asked for that is not dropped.
-LIVE_VERSION = "SELECT version FROM projection_versions WHERE name=? AND state='live'"
-HELD_VERSION = "SELECT version FROM projection_versions WHERE name=? AND version=? AND dropped_at IS NULL"
+# The version a connection is bound to (the live one, or one asked for that is not dropped) and
+# the position it has reached, in one statement: an answer cites that position.
+_BOUND = ("SELECT v.version, t.position FROM projection_versions v "
+          "LEFT JOIN tracking t ON t.name = v.name || '@v' || v.version WHERE v.name=? ")
+LIVE_VERSION = _BOUND + "AND v.state='live'"
+HELD_VERSION = _BOUND + "AND v.version=? AND v.dropped_at IS NULL"
 
 
 class NoSuchVersion(LookupError):
@@ -42,6 +45,9 @@ class Conn:
         self.dialect = dialect
         self.name = name
         self.version = version
+        # The position the bound version had reached when it was bound (in a read's snapshot,
+        # what it has reached); None until bound by a lookup.
+        self.bound_position: int | None = None
         self._cache: dict[str, str] = {}
 
     @property
@@ -98,19 +104,20 @@ class Conn:
         """Point this connection at ``version`` of projection ``name``, or at its live version.
         Runs inside the transaction, so the choice and the reads share one snapshot."""
         if version is None:
-            found = self.scalar(LIVE_VERSION, (name,))
+            found = self.execute(LIVE_VERSION, (name,)).fetchone()
         else:
-            found = self.scalar(HELD_VERSION, (name, version))
+            found = self.execute(HELD_VERSION, (name, version)).fetchone()
         return self.use(found, name, version)
 
-    def use(self, found: Any, name: str, asked: int | None = None) -> Conn:
-        """Point this connection at version ``found`` of ``name``, as looked up (``LIVE_VERSION``
-        or ``HELD_VERSION``) for the version ``asked`` (None: the live one)."""
+    def use(self, found: Sequence[Any] | None, name: str, asked: int | None = None) -> Conn:
+        """Point this connection at the version of ``name`` that ``found`` names, the row that
+        ``LIVE_VERSION`` or ``HELD_VERSION`` gave for the version ``asked`` (None: the live one)."""
         if found is None:
             raise NoSuchVersion(f"projection {name} has no live version" if asked is None
                                 else f"projection {name} has no version {asked}")
         self.name = name
-        self.version = int(found)
+        self.version = int(found[0])
+        self.bound_position = int(found[1] or 0)
         self._cache.clear()
         return self
 

@@ -160,8 +160,7 @@ class PostgresDatabase(Database):
                               prepare=False)
             try:
                 cur.nextset()  # past BEGIN's result, to the lookup's
-                row = cur.fetchone()
-                yield c.use(row[0] if row else None, name, version) if bind else c
+                yield c.use(cur.fetchone(), name, version) if bind else c
             except BaseException:
                 if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
                     raw.execute("ROLLBACK", prepare=False)  # not on a broken connection: the pool drops it

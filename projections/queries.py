@@ -103,8 +103,7 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     book = NameBook()
     first_row: dict[str, int] = {}  # each person's names, taken once (from their first row)
     for r in joined:
-        row_id, given = r.pop("id"), {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"),
-                                      "recorded_at": r.pop("given_at")}
+        row_id, given = r.pop("id"), {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"), "recorded_at": r.pop("given_at")}
         rows.setdefault(row_id, r)
         if first_row.setdefault(r["person"], row_id) == row_id and given["name"] is not None:
             book.rows.setdefault(r["person"], []).append(given)
@@ -358,8 +357,9 @@ def get_unit(conn: Conn, org: str, unit: str) -> dict[str, Any] | None:
 
 
 def position(conn: Conn) -> int:
-    """The position the version ``conn`` is bound to has reached."""
-    return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (conn.track,)) or 0)
+    """The position the version ``conn`` is bound to has reached (as its read saw it on binding)."""
+    bound = conn.bound_position
+    return bound if bound is not None else int(conn.scalar("SELECT position FROM tracking WHERE name=?", (conn.track,)) or 0)
 
 
 def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_at: str | None) -> dict[str, Any]:

@@ -77,9 +77,10 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(pg_settin
 
 def test_a_board_answer_on_postgresql_is_four_round_trips(pg_settings, tmp_path):
     """Each round trip costs 60-100 us on this machine's loopback, more across a network: a board
-    answer is one message that begins the read and binds the live version, the board's units, the
-    members with their names, and the commit (it was six: psycopg's own BEGIN, the version, the
-    units, the members, their names in a second statement, the commit). Counted on the wire with
+    answer is one message that begins the read and binds the live version (with the position it has
+    reached), the board's units, the members with their names, and the commit (it was seven:
+    psycopg's own BEGIN, the version, the units, the members, their names in a second statement,
+    the position, the commit). Counted on the wire with
     libpq's protocol trace: each request from the client ends in a Sync or is a simple Query."""
     from datetime import date
 
@@ -107,8 +108,10 @@ def test_a_board_answer_on_postgresql_is_four_round_trips(pg_settings, tmp_path)
             pool.putconn(raw)
         with stores.db.read() as c:
             seats = queries.members(c, "openai", queries.board_units(c, "openai"), date(2023, 11, 18), None)
+            reached = queries.position(c)  # the answer cites it: read with the version, no round trip of its own
         for raw in held:
             raw.pgconn.untrace()
+    assert reached == stores.app.head_position()
     assert {s["name"] for s in seats} == {"Adam D'Angelo", "Ilya Sutskever", "Helen Toner", "Tasha McCauley"}
     sent = [line.split("\t")[2] for line in trace.read_text().splitlines() if line.startswith("F\t")]
     assert sum(1 for m in sent if m in ("Sync", "Query")) == 4, sent
