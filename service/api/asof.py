@@ -11,7 +11,7 @@ from projections.db import Conn
 
 from ..auth import require
 from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why, known_at_text
-from . import Blueprint, read_as_asked, today
+from . import Blueprint, org_or_404, read_as_asked, today
 from .people import person_or_404
 
 blp = Blueprint("asof", __name__, url_prefix="/v1", description="Who was where on a date, and why")
@@ -50,8 +50,10 @@ def unit_members(args, org, unit):
 @blp.response(200, Roster)
 def board(args, org):
     """The board on a date: directors and observers, as known now or at a record time, with evidence."""
-    with read_as_asked(args, org) as c:
+    with read_as_asked(args) as c:
         units = queries.board_units(c, org)
+        if not units:  # an organization without a board, or none at all: only then ask which
+            org_or_404(c, org)
         seats = queries.members(c, org, units, args.get("as_of") or today(), known_at_text(args.get("known_at")))
         return _roster(c, org, args, seats, units=units, directors=[e for e in seats if e["role"] != "observer"],
                        observers=[e for e in seats if e["role"] == "observer"])
