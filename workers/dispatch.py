@@ -68,15 +68,27 @@ def _free_if_abandoned(conn, job_id: str) -> bool:
     except Exception:
         return True  # gone between the two calls (result_ttl=0 deletes a finished job at once)
     if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        job.delete()
+        delete_job(job)
         return True
     if status == JobStatus.STARTED and job.worker_name and _worker_gone(conn, job.worker_name):
         # Started by a worker that is gone (its work horse went with it): rq itself would notice
         # only when it next cleans its registries, minutes later. The job is retried from scratch:
         # catch-ups and deliveries resume from their own tracked positions, so nothing is doubled.
-        job.delete()
+        delete_job(job)
         return True
     return False
+
+
+def delete_job(job) -> None:
+    """Delete what is left of ``job``, which its worker may be deleting at the same moment (a
+    finished job with result_ttl=0 goes at once): rq's ``delete`` reads the job's status first
+    and raises when the hash is gone, which lost the wake-up of the append that found the job."""
+    from rq.exceptions import InvalidJobOperation
+
+    try:
+        job.delete()
+    except InvalidJobOperation:
+        job.connection.delete(job.key)  # gone already, or for a heartbeat's stray field
 
 
 def _worker_gone(conn, name: str) -> bool:

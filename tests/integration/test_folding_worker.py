@@ -50,3 +50,20 @@ def test_the_catch_up_runs_in_the_workers_process_and_other_jobs_in_a_horse(pg_s
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
         assert forks == [os.getpid()]
         assert job.return_value() not in (None, os.getpid())
+
+
+def test_a_finished_job_deleted_by_its_worker_meanwhile_still_frees_its_id(redis_url):
+    """A finished catch-up (result_ttl=0) is deleted by its worker at the moment an append finds it
+    and deletes it too: rq's delete then raised ("Failed to retrieve status"), the append's
+    enqueue failed and the fold waited for the ticker (bench/load.py: lag p99 of 5 and 54 s)."""
+    from rq.job import Job
+
+    from workers.dispatch import catchup_job_id, delete_job
+
+    conn = redis.Redis.from_url(redis_url)
+    job = Queue(QUEUE, connection=conn).enqueue("os.getpid", job_id=catchup_job_id("race"))
+    found = Job.fetch(job.id, connection=conn)  # the append found it
+    conn.delete(job.key)  # and its worker deleted it, finished, in between
+    delete_job(found)
+    assert not conn.exists(job.key)
+    assert enqueue_catch_up(conn, "race") == catchup_job_id("race")
