@@ -42,6 +42,7 @@ from .schema import FOREVER
 from .store import MemoryStore
 
 UNIT_EDGES = tuple(t.name for t in TYPES.values() if t.unit_edge)  # the facts that form or dissolve a unit
+_FACT_COLUMNS = ", ".join("f." + c for c in ALL_FACT_COLUMNS)  # a facts row, read through a join as ``f``
 _CHUNK = 500  # keys per IN (...) list: well under SQLite's limit of bound parameters
 
 
@@ -137,10 +138,9 @@ class BatchStore(MemoryStore):
 
     def _load_people(self, org: str, people: Sequence[str]) -> None:
         todo = [p for p in people if (org, p) not in self._people_loaded]
-        cols = ", ".join("f." + c for c in ALL_FACT_COLUMNS)
-        for part in _chunks(todo):
+        for part in _chunks(todo):  # (asked for on every fact, mostly for people loaded already)
             for r in self.c.execute(
-                    f"SELECT p.person, {cols} FROM fact_people p JOIN facts f ON f.org=p.org AND f.id=p.fact "
+                    f"SELECT p.person, {_FACT_COLUMNS} FROM fact_people p JOIN facts f ON f.org=p.org AND f.id=p.fact "
                     f"WHERE p.org=? AND p.person IN ({_marks(len(part))})", (org, *part)).fetchall():
                 row = self._adopt(r[1:])
                 self.fact_people.setdefault((org, r[0]), set()).add(row.id)
@@ -162,7 +162,6 @@ class BatchStore(MemoryStore):
         """Which facts name each unit, who each of them names, and the units' formation and
         dissolution facts (``unit_edges``)."""
         todo = [u for u in units if (org, u) not in self._units_loaded]
-        cols = ", ".join("f." + c for c in ALL_FACT_COLUMNS)
         for part in _chunks(todo):
             for u in part:
                 self.fact_units.setdefault((org, u), set())
@@ -174,7 +173,7 @@ class BatchStore(MemoryStore):
                 if person is not None:
                     self._add_person_of((org, fact), person)
             for r in self.c.execute(
-                    f"SELECT {cols} FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
+                    f"SELECT {_FACT_COLUMNS} FROM fact_units u JOIN facts f ON f.org=u.org AND f.id=u.fact "
                     f"WHERE u.org=? AND u.unit IN ({_marks(len(part))}) AND f.type IN ({_marks(len(UNIT_EDGES))})",
                     (org, *part, *UNIT_EDGES)).fetchall():
                 self._adopt(r)
