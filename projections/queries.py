@@ -10,7 +10,7 @@ from typing import Any, Iterator, TypeVar
 from events.validtime import ValidTime
 from events.vocabulary import CORRECTED, RETRACTED
 
-from .db import Conn
+from .db import Conn, SQLParam
 from .fold import OPEN_END
 from .schema import FOREVER, WIDE
 from .subscriptions import subscription as subscription  # re-exported: the API asks queries
@@ -224,7 +224,8 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
              limit: int = 1000, import_id: str | None = None) -> list[dict[str, Any]]:
     """Facts in valid-time order with their sources (corrections and retractions are in ``history``);
     with ``import_id``, the facts that import recorded or corrected."""
-    where, params = ["org=?", "type NOT IN (?, ?)"], [org, CORRECTED.name, RETRACTED.name]
+    where = ["org=?", "type NOT IN (?, ?)"]
+    params: list[SQLParam] = [org, CORRECTED.name, RETRACTED.name]
     if import_id is not None:
         touched = sorted(_import_touched(conn, org, import_id))
         if not touched:
