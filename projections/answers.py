@@ -271,3 +271,98 @@ class TableDifference(TypedDict):
     unexpected: list[tuple[str, ...]]
     counts: DifferenceCounts
 
+
+# --- exports -------------------------------------------------------------------------------------
+
+
+class PopoloOrgRef(TypedDict):
+    slug: str
+    name: str
+
+
+class PopoloPerson(TypedDict):
+    id: str
+    name: str
+    identifiers: list[Identifier]
+
+
+class PopoloOrganization(TypedDict):
+    """A unit as a Popolo organization (its founding date where Popolo has a form for it, ours
+    otherwise; its sources as Popolo's ``{url, note}``)."""
+
+    id: str
+    name: str
+    classification: str
+    x_orghistory_kind: str
+    identifiers: list[Identifier]
+    founding_date: NotRequired[str]
+    x_orghistory_founded: NotRequired[str]
+    sources: NotRequired[list[dict[str, str]]]
+
+
+class MembershipDetails(TypedDict, total=False):
+    """What a Popolo membership has when known: its role, dates (Popolo's where it has a form for
+    them, ours otherwise), end cause and sources."""
+
+    role: str
+    start_date: str
+    x_orghistory_start: str
+    end_date: str
+    x_orghistory_end: str
+    x_orghistory_cause: str
+    sources: list[dict[str, str]]
+
+
+class MembershipLinks(TypedDict, total=False):
+    """A Popolo membership's group seat (``on_behalf_of_id``) and post, when it has them."""
+
+    on_behalf_of_id: str
+    post_id: str
+
+
+class PopoloMembership(TypedDict):
+    id: str
+    person_id: str
+    organization_id: str
+    role: NotRequired[str]
+    start_date: NotRequired[str]
+    x_orghistory_start: NotRequired[str]
+    end_date: NotRequired[str]
+    x_orghistory_end: NotRequired[str]
+    x_orghistory_cause: NotRequired[str]
+    sources: NotRequired[list[dict[str, str]]]
+    x_orghistory_evidence: list[str]
+    on_behalf_of_id: NotRequired[str]
+    post_id: NotRequired[str]
+
+
+class PopoloPost(TypedDict):
+    id: str
+    label: str
+    organization_id: str
+
+
+class RejectedRecord(TypedDict):
+    """A record an import rejected, as it was given (JSON), with the reason."""
+
+    id: str
+    reason: str
+    record: JSONObject
+    effective: NotRequired[str]
+
+
+class PopoloDocument(TypedDict):
+    x_orghistory_org: PopoloOrgRef
+    persons: list[PopoloPerson]
+    organizations: list[PopoloOrganization]
+    memberships: list[PopoloMembership]
+    posts: NotRequired[list[PopoloPost]]
+    x_orghistory_rejected: NotRequired[list[RejectedRecord]]
+
+
+class FtMEntity(TypedDict):
+    """A FollowTheMoney entity: its properties each a list of values, the empty ones left out."""
+
+    id: str
+    schema: str
+    properties: dict[str, list[str]]
