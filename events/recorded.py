@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict, cast
 
 from .bookkeeping import Dataset, PersonIdentifier, Subscription
 from .domain import FACT_CLASSES, Organization, Person, fact_fields
+from .jsontypes import JSONObject
 from .vocabulary import PERSON_REGISTERED
 
 
@@ -41,6 +42,23 @@ PUBLIC_KINDS = (Kind.ORG_REGISTERED, Kind.IMPORTED, Kind.PERSON_RENAMED, Kind.PE
                 Kind.PERSON_IDENTIFIED)
 
 
+class EventHeader(TypedDict):
+    """What the log says of a stored event, before the event's own fields."""
+
+    id: str | None
+    position: int
+    org: str | None
+    recorded_at: str
+    writer: str | None
+
+
+class EventJSON(EventHeader):
+    """A stored event as the stream, the events route and webhooks give it: its header, then its
+    own fields at the same level (``type`` first, then those of its vocabulary type or ``Kind``)."""
+
+    type: str
+
+
 @dataclass(frozen=True)
 class RecordedEvent:
     """A stored event as the read side and integrators see it."""
@@ -51,17 +69,19 @@ class RecordedEvent:
     type: str  # a vocabulary type name or a Kind
     recorded_at: datetime
     writer: str | None
-    fields: dict[str, Any]
+    fields: JSONObject
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self) -> EventJSON:
+        header: EventHeader = {
             "id": self.id,
             "position": self.position,
             "org": self.org,
             "recorded_at": self.recorded_at.isoformat(),
             "writer": self.writer,
-            **self.fields,
         }
+        # cast: a TypedDict cannot declare "and the fields of the event's type" (PEP 728's extra
+        # items are not in mypy yet); the header is checked above, the fields are the event's JSON
+        return cast(EventJSON, {**header, **self.fields})
 
 
 def _fact(position: int, event: Organization.Fact) -> RecordedEvent:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator, Protocol, Sequence
 
 from events.settings import Settings
@@ -30,6 +31,34 @@ _BOUND = ("SELECT v.version, t.position FROM projection_versions v "
           "LEFT JOIN tracking t ON t.name = v.name || '@v' || v.version WHERE v.name=? ")
 LIVE_VERSION = _BOUND + "AND v.state='live'"
 HELD_VERSION = _BOUND + "AND v.version=? AND v.dropped_at IS NULL"
+
+
+# A value as the database driver gives it back. Which type a column has is the business of the SQL
+# that read it (TEXT gives a str, BIGINT an int, PostgreSQL's clock_timestamp() a datetime), and only
+# the code that wrote that SQL knows it: so a row's values are not typed here, as a fact's free-form
+# fields are not (``events.jsontypes``). Queries turn rows into declared answers
+# (``projections.answers``) before anything leaves this layer.
+DBValue = Any
+DBRow = dict[str, DBValue]  # a row by column name, as ``Conn.all`` and ``Conn.one`` give it
+# What a statement's parameters may be: text, numbers, NULL, PostgreSQL's clock read back, and the
+# one array ``one_of`` passes to PostgreSQL.
+SQLParam = str | int | float | datetime | list[str] | None
+Params = Sequence[SQLParam]
+
+
+class Cursor(Protocol):
+    """What ``Conn`` reads of a driver's cursor (sqlite3's and psycopg's have it)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Sequence[Sequence[DBValue]]:
+        """The columns' names (first) and more; only statements that return rows are read by it."""
+
+    def fetchone(self) -> Sequence[DBValue] | None: ...
+
+    def fetchall(self) -> Sequence[Sequence[DBValue]]: ...
 
 
 class NoSuchVersion(LookupError):
@@ -66,37 +95,38 @@ class Conn:
             self._cache[sql] = out
         return out
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(self.sql(sql), params)
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        cur: Cursor = self.raw.execute(self.sql(sql), params)
+        return cur
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if rows:
-            self.dialect.executemany(self.raw, self.sql(sql), rows)
+            self.dialect.executemany(self, self.sql(sql), rows)
 
-    def insert_with_ids(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+    def insert_with_ids(self, table: str, columns: str, rows: Sequence[Params]) -> list[int]:
         """Insert rows into ``table`` (which has a generated ``id``) and return their ids, in order."""
         return self.dialect.insert_with_ids(self, table, columns, rows) if rows else []
 
-    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple[SQLParam, ...]]:
         """``column`` is one of ``values``, as a condition and its parameters."""
         return self.dialect.one_of(column, values)
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         """Many new rows into ``table``, the fastest way the database has."""
         if rows:
             self.dialect.copy_rows(self, table, columns, rows)
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def all(self, sql: str, params: Params = ()) -> list[DBRow]:
         cur = self.execute(sql, params)
         rows = cur.fetchall()
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+    def one(self, sql: str, params: Params = ()) -> DBRow | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
-    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def scalar(self, sql: str, params: Params = ()) -> DBValue:
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
@@ -109,7 +139,7 @@ class Conn:
             found = self.execute(HELD_VERSION, (name, version)).fetchone()
         return self.use(found, name, version)
 
-    def use(self, found: Sequence[Any] | None, name: str, asked: int | None = None) -> Conn:
+    def use(self, found: Sequence[DBValue] | None, name: str, asked: int | None = None) -> Conn:
         """Point this connection at the version of ``name`` that ``found`` names, the row that
         ``LIVE_VERSION`` or ``HELD_VERSION`` gave for the version ``asked`` (None: the live one)."""
         if found is None:
@@ -131,13 +161,14 @@ class Dialect(Protocol):
     def placeholders(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, as this database's driver wants them."""
 
-    def executemany(self, raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def executemany(self, conn: Conn, sql: str, rows: Sequence[Params]) -> None:
+        """``sql`` (in this database's placeholders) once per row, on ``conn``'s raw connection."""
 
-    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[int]: ...
+    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Params]) -> list[int]: ...
 
-    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]: ...
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple[SQLParam, ...]]: ...
 
-    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None: ...
 
     def after_copy(self, conn: Conn, table: str, last_id: int) -> None:
         """Rows with ids up to ``last_id`` were written with their ids: keep the generator ahead."""

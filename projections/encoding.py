@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
+from events.jsontypes import JSONObject
 from events.recorded import RecordedEvent
 from events.validtime import ValidTime
 
@@ -17,7 +18,7 @@ from .fold import FactView, Row
 from .rows import FactRow, FactValues, RowKey
 
 
-def _raise_unserializable(o: Any) -> Any:
+def _raise_unserializable(o: object) -> object:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
@@ -31,7 +32,7 @@ _encode: Callable[[object, int], Iterable[str]] | None = _c_make_encoder(
 ) if _c_make_encoder is not None else None
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: object) -> str:
     """Exactly ``json.dumps(obj)``, faster for the small payloads a fold writes."""
     if _encode is None:
         return json.dumps(obj)
@@ -62,7 +63,7 @@ def row_key(r: Row) -> RowKey:
     return key if r.unit is None else (r.unit,) + key
 
 
-def payload_of(r: FactRow) -> dict[str, Any]:
+def payload_of(r: FactRow) -> JSONObject:
     """A fact row's fields, parsed once per row object (a ``MemoryStore`` keeps its rows, and
     drops these caches when a correction changes the row)."""
     p = r._payload
@@ -78,7 +79,7 @@ def forget_parsed(r: FactRow) -> None:
     r._payload = r._view = None
 
 
-def view_of(r: FactRow, payload: dict[str, Any]) -> FactView:
+def view_of(r: FactRow, payload: JSONObject) -> FactView:
     v = r._view
     if v is None:
         corrections = r.corrections

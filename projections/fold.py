@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from events import vocabulary as v
+from events.jsontypes import JSONObject
 from events.validtime import BEGINNING, END_OF_TIME, ValidTime
 from events.vocabulary import FactType
 
@@ -31,7 +32,7 @@ class FactView:
     id: str
     position: int
     type: str
-    fields: dict[str, Any]
+    fields: JSONObject
     confidence: str
     evidence: tuple[str, ...] = ()
 
@@ -198,7 +199,7 @@ def derive(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> li
 # -- the rules: one per fact type that changes tenures or roles -------------------------------------
 # Fields are as ``events.vocabulary.parse_fact`` normalized them: its defaults are already filled.
 
-Rule = Callable[[_Person, dict[str, Any], FactView], None]
+Rule = Callable[[_Person, JSONObject, FactView], None]
 RULES: dict[str, Rule] = {}
 
 
@@ -210,27 +211,27 @@ def rule(spec: FactType) -> Callable[[Rule], Rule]:
 
 
 @rule(v.MEMBER_JOINED)
-def _member_joined(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _member_joined(p: _Person, x: JSONObject, f: FactView) -> None:
     p.open_seat(x["unit"], x["role"], x.get("tenure") or "", f)
 
 
 @rule(v.MEMBER_LEFT)
-def _member_left(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _member_left(p: _Person, x: JSONObject, f: FactView) -> None:
     p.close_seats(f, x["cause"], x["unit"], x.get("role"), x.get("tenure"))
 
 
 @rule(v.ROLE_ASSIGNED)
-def _role_assigned(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _role_assigned(p: _Person, x: JSONObject, f: FactView) -> None:
     p.open_role(x["role"], f)
 
 
 @rule(v.ROLE_ENDED)
-def _role_ended(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _role_ended(p: _Person, x: JSONObject, f: FactView) -> None:
     p.close_role(f, x["role"], x["cause"])
 
 
 @rule(v.LEADER_OUSTED)
-def _leader_ousted(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _leader_ousted(p: _Person, x: JSONObject, f: FactView) -> None:
     for role in x["roles"]:
         p.close_role(f, role, "removed")
     for unit in x["seats"]:
@@ -239,7 +240,7 @@ def _leader_ousted(p: _Person, x: dict[str, Any], f: FactView) -> None:
 
 
 @rule(v.REINSTATED)
-def _reinstated(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _reinstated(p: _Person, x: JSONObject, f: FactView) -> None:
     for role in x["roles"]:
         p.open_role(role, f)
     for unit in x["seats"]:
@@ -248,14 +249,14 @@ def _reinstated(p: _Person, x: dict[str, Any], f: FactView) -> None:
 
 
 @rule(v.RESIGNED)
-def _resigned(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _resigned(p: _Person, x: JSONObject, f: FactView) -> None:
     p.close_seats(f, v.RESIGNATION, unmatched=False)
     for role in list(p.roles):
         p.close_role(f, role, v.RESIGNATION)
 
 
 @rule(v.LEAD_REPLACED)
-def _lead_replaced(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _lead_replaced(p: _Person, x: JSONObject, f: FactView) -> None:
     if x["outgoing"] == p.person:
         p.close_seats(f, "replaced", x["unit"], x["role"])
     if x["incoming"] == p.person:
@@ -263,7 +264,7 @@ def _lead_replaced(p: _Person, x: dict[str, Any], f: FactView) -> None:
 
 
 @rule(v.UNIT_DISSOLVED)
-def _unit_dissolved(p: _Person, x: dict[str, Any], f: FactView) -> None:
+def _unit_dissolved(p: _Person, x: JSONObject, f: FactView) -> None:
     p.close_seats(f, "unit-dissolved", x["unit"], unmatched=False)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Iterator
 
 from events.imports.ftm import ID_PREFIX
 from events.imports.model import last_day, slugify
 from events.jsontypes import JSONObject
 
+from .answers import FtMEntity
 from .db import Conn
 from .popolo import popolo_date
 from .schema import FOREVER
@@ -25,7 +26,7 @@ from .schema import FOREVER
 _FTM_ID = re.compile(r"^[0-9a-zA-Z]([0-9a-zA-Z.\-]*[0-9a-zA-Z])?$")
 
 
-def _entity(eid: str, schema: str, **props: list[str] | str | None) -> dict[str, Any]:
+def _entity(eid: str, schema: str, **props: list[str] | str | None) -> FtMEntity:
     clean = {k: (v if isinstance(v, list) else [v]) for k, v in props.items() if v not in (None, [], "")}
     return {"id": eid, "schema": schema, "properties": clean}
 
@@ -39,7 +40,7 @@ def _urls(sources: list[dict[str, str]]) -> list[str]:
     return [s["url"] for s in sources if s.get("url")]
 
 
-def export(conn: Conn, org: str, source: str | None = None) -> Iterator[dict[str, Any]]:
+def export(conn: Conn, org: str, source: str | None = None) -> Iterator[FtMEntity]:
     """The entities, people and units first, then positions, then the links between them."""
     units = conn.all("SELECT slug, name, kind, formed, formed_event FROM units WHERE org=? ORDER BY slug", (org,))
     rows = conn.all("SELECT * FROM tenures WHERE org=? AND recorded_to=? ORDER BY unit, person, start_lo, id",

@@ -11,7 +11,7 @@ identifiers, units their classification and sources, and records the import reje
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Iterable
 
 from events.imports.model import ORGHISTORY_SCHEME, last_day, slugify
 from events.imports.sync import noted_text
@@ -19,7 +19,17 @@ from events.jsontypes import JSONObject
 from events.validtime import ValidTime
 from events.vocabulary import NOTED
 
-from .db import Conn
+from .answers import (
+    Identifier,
+    MembershipDetails,
+    MembershipLinks,
+    PopoloDocument,
+    PopoloMembership,
+    PopoloOrganization,
+    PopoloPost,
+    RejectedRecord,
+)
+from .db import Conn, DBRow
 from .schema import FOREVER
 
 
@@ -52,15 +62,15 @@ def _facts(conn: Conn, org: str, ids: set[str]) -> dict[str, JSONObject]:
     return out
 
 
-def _identifiers(conn: Conn, people: list[str]) -> dict[str, list[dict[str, str]]]:
-    out: dict[str, list[dict[str, str]]] = {p: [{"scheme": ORGHISTORY_SCHEME, "identifier": p}] for p in people}
+def _identifiers(conn: Conn, people: list[str]) -> dict[str, list[Identifier]]:
+    out: dict[str, list[Identifier]] = {p: [{"scheme": ORGHISTORY_SCHEME, "identifier": p}] for p in people}
     for r in conn.all("SELECT scheme, value, person FROM identifiers ORDER BY scheme, value"):
         if r["person"] in out:
             out[r["person"]].append({"scheme": r["scheme"], "identifier": r["value"]})
     return out
 
 
-def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
+def export(conn: Conn, org: str, source: str | None = None) -> PopoloDocument:
     """The organization as Popolo; with ``source``, only the memberships that source gave."""
     org_row = conn.one("SELECT slug, name FROM orgs WHERE slug=?", (org,))
     units = conn.all("SELECT slug, name, kind, formed, formed_event FROM units WHERE org=? ORDER BY slug", (org,))
@@ -84,10 +94,10 @@ def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
     organizations = []
     for u in units:
         formed = joins.get(u["formed_event"], {})
-        o: dict[str, Any] = {"id": export_id[u["slug"]], "name": u["name"],
-                             "classification": formed.get("classification") or u["kind"],
-                             "x_orghistory_kind": u["kind"],
-                             "identifiers": [{"scheme": ORGHISTORY_SCHEME, "identifier": u["slug"]}]}
+        o: PopoloOrganization = {"id": export_id[u["slug"]], "name": u["name"],
+                                 "classification": formed.get("classification") or u["kind"],
+                                 "x_orghistory_kind": u["kind"],
+                                 "identifiers": [{"scheme": ORGHISTORY_SCHEME, "identifier": u["slug"]}]}
         if popolo_date(u["formed"]):
             o["founding_date"] = u["formed"]
         elif u["formed"] != "unknown":
@@ -95,7 +105,7 @@ def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
         if formed.get("sources"):
             o["sources"] = popolo_sources(formed["sources"])
         organizations.append(o)
-    doc: dict[str, Any] = {
+    doc: PopoloDocument = {
         "x_orghistory_org": {"slug": org, "name": org_row["name"] if org_row else org},
         "persons": [{"id": p, "name": names.get(p, p), "identifiers": identifiers[p]} for p in people],
         "organizations": organizations,
@@ -108,12 +118,12 @@ def export(conn: Conn, org: str, source: str | None = None) -> dict[str, Any]:
     return doc
 
 
-def _memberships(rows: list[dict[str, Any]], joins: dict[str, JSONObject], source: str | None,
-                 export_id: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _memberships(rows: list[DBRow], joins: dict[str, JSONObject], source: str | None,
+                 export_id: dict[str, str]) -> tuple[list[PopoloMembership], list[PopoloPost]]:
     """One membership per source record (its main seat, with its group seat as on_behalf_of);
     one per tenure for facts recorded by hand."""
     # (source, record) of a source's record; ("", tenure, row index) of a fact recorded by hand
-    records: dict[tuple[str, str] | tuple[str, str, int], dict[str, list[dict[str, Any]]]] = {}
+    records: dict[tuple[str, str] | tuple[str, str, int], dict[str, list[DBRow]]] = {}
     for i, r in enumerate(rows):
         join = joins.get(r["start_event"] or "", {})
         origin = join.get("origin")
@@ -124,7 +134,9 @@ def _memberships(rows: list[dict[str, Any]], joins: dict[str, JSONObject], sourc
         part = (origin or {}).get("part") or "main"
         records.setdefault(key, {}).setdefault(part, []).append({**r, "_join": join})
     sources_of = {k[0] for k in records if k[0]}
-    memberships, posts, used = [], {}, set()
+    memberships: list[PopoloMembership] = []
+    posts: dict[str, PopoloPost] = {}
+    used: set[str] = set()
     for key, parts in records.items():
         mains = parts.get("main") or parts.get("group") or []
         group = parts.get("group") if "main" in parts else None
@@ -134,27 +146,30 @@ def _memberships(rows: list[dict[str, Any]], joins: dict[str, JSONObject], sourc
             while mid in used:
                 mid += "+"
             used.add(mid)
-            m = _membership(mid, r, export_id[r["unit"]])
+            links: MembershipLinks = {}
             if group and n < len(group):
-                m["on_behalf_of_id"] = export_id[group[n]["unit"]]
+                links["on_behalf_of_id"] = export_id[group[n]["unit"]]
             post = r["_join"].get("post")
             if post:
                 post_id = slugify(f"{r['unit']}-{post}")
                 posts[post_id] = {"id": post_id, "label": post, "organization_id": export_id[r["unit"]]}
-                m["post_id"] = post_id
-            memberships.append(m)
+                links["post_id"] = post_id
+            memberships.append(_membership(mid, r, export_id[r["unit"]], links))
     return memberships, sorted(posts.values(), key=lambda p: p["id"])
 
 
-def _membership(mid: str, r: dict[str, Any], unit_id: str) -> dict[str, Any]:
+def _membership(mid: str, r: DBRow, unit_id: str, links: MembershipLinks) -> PopoloMembership:
     join = r["_join"]
-    m: dict[str, Any] = {"id": mid, "person_id": r["person"], "organization_id": unit_id}
+    m: MembershipDetails = {}
     role = join.get("title") or (r["role"] if r["role"] != "member" else None)
     if role:
         m["role"] = role
     if r["start_text"] != "unknown":
         start = popolo_date(r["start_text"])
-        m["start_date" if start else "x_orghistory_start"] = start or r["start_text"]
+        if start:
+            m["start_date"] = start
+        else:
+            m["x_orghistory_start"] = r["start_text"]
     if r["end_text"] is not None:
         end = last_day(r["end_text"])
         if popolo_date(end):
@@ -165,13 +180,13 @@ def _membership(mid: str, r: dict[str, Any], unit_id: str) -> dict[str, Any]:
             m["x_orghistory_cause"] = r["cause"]
     if join.get("sources"):
         m["sources"] = popolo_sources(join["sources"])
-    m["x_orghistory_evidence"] = json.loads(r["evidence"])
-    return m
+    return {"id": mid, "person_id": r["person"], "organization_id": unit_id, **m,
+            "x_orghistory_evidence": json.loads(r["evidence"]), **links}
 
 
-def _rejected(conn: Conn, org: str, source: str | None) -> list[dict[str, Any]]:
+def _rejected(conn: Conn, org: str, source: str | None) -> list[RejectedRecord]:
     """The records imports rejected (kept as noted facts), as they were given, with the reasons."""
-    out = []
+    out: list[RejectedRecord] = []
     for r in conn.all("SELECT payload FROM facts WHERE org=? AND type=? AND retracted_by IS NULL "
                       "ORDER BY position", (org, NOTED.name)):
         p = json.loads(r["payload"])
@@ -184,6 +199,8 @@ def _rejected(conn: Conn, org: str, source: str | None) -> list[dict[str, Any]]:
             record = json.loads(p.get("summary") or "{}")
         except ValueError:
             record = {}
-        out.append({"id": origin["record"], "reason": reason, "record": record,
-                    **({"effective": p["effective"]} if p.get("effective") not in (None, "unknown") else {})})
+        rejected: RejectedRecord = {"id": origin["record"], "reason": reason, "record": record}
+        if p.get("effective") not in (None, "unknown"):
+            rejected["effective"] = p["effective"]
+        out.append(rejected)
     return out

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from events.settings import Settings
 
-from .db import DEFAULT_PROJECTION, HELD_VERSION, LIVE_VERSION, Conn, Database
+from .db import DEFAULT_PROJECTION, HELD_VERSION, LIVE_VERSION, Conn, Database, Params, SQLParam
 
 # A pooled connection idle longer than this is checked (one round trip) before it is handed out.
 IDLE_CHECK_SECONDS = 2.0
@@ -42,11 +42,11 @@ class PostgresDialect:
     def placeholders(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    def executemany(self, raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with raw.cursor() as cur:
+    def executemany(self, conn: Conn, sql: str, rows: Sequence[Params]) -> None:
+        with conn.raw.cursor() as cur:
             cur.executemany(sql, rows)
 
-    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Params]) -> list[int]:
         # The ids are drawn from the table's sequence in one query and the rows sent in one
         # pipelined batch: two round trips however many rows.
         ids = [r[0] for r in conn.raw.execute(NEXT_IDS, (conn.table(table), len(rows))).fetchall()]
@@ -55,12 +55,12 @@ class PostgresDialect:
                          [(i, *r) for i, r in zip(ids, rows, strict=True)])
         return [int(i) for i in ids]
 
-    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple[SQLParam, ...]]:
         # One array parameter: the statement's text is the same however many values there are,
         # so it is prepared and planned once.
         return f"{column} = ANY(?)", (list(values),)
 
-    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         with conn.raw.cursor() as cur:
             with cur.copy(f"COPY {conn.table(table)} ({', '.join(columns)}) FROM STDIN") as copy:
                 for r in rows:

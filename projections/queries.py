@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Iterator, TypeVar
+from typing import Iterator, Literal, TypeVar
 
+from events.jsontypes import JSONObject
 from events.validtime import ValidTime
 from events.vocabulary import CORRECTED, RETRACTED
 
-from .db import Conn
+from . import answers
+from .db import Conn, DBRow, SQLParam
 from .fold import OPEN_END
+from .names import NameBook
+from .names import names as _names
 from .schema import FOREVER, WIDE
 from .subscriptions import subscription as subscription  # re-exported: the API asks queries
 from .subscriptions import subscription_failures as subscription_failures
@@ -27,33 +31,38 @@ def _known(alias: str, known_at: str | None) -> tuple[str, tuple[str, ...]]:
     return f"{alias}.recorded_from <= ? AND {alias}.recorded_to > ?", (known_at, known_at)
 
 
-def _entry(row: dict[str, Any], as_of: str | None) -> dict[str, Any]:
-    entry = {
+def _placement(row: DBRow) -> answers.Placement:
+    out: answers.Placement = {}
+    if row.get("unit") is not None:
+        out["unit"] = row["unit"]
+    if row["tenure_key"]:
+        out["tenure"] = row["tenure_key"]
+    if row["end_text"] is not None:
+        out["cause"] = row["cause"]
+    return out
+
+
+def _entry(row: DBRow, as_of: str) -> answers.Entry:
+    return {
         "person": row["person"],
         "name": row.get("name") or row["person"],
         "role": row["role"],
         "since": row["start_text"],
         "until": row["end_text"],
-        "certain": bool(as_of is not None and row["start_hi"] <= as_of < row["end_lo"]),
+        "certain": bool(row["start_hi"] <= as_of < row["end_lo"]),
         "disputed": bool(row["disputed"]),
         "evidence": json.loads(row["evidence"]),
+        **_placement(row),
     }
-    if row.get("unit") is not None:
-        entry["unit"] = row["unit"]
-    if row["tenure_key"]:
-        entry["tenure"] = row["tenure_key"]
-    if row["end_text"] is not None:
-        entry["cause"] = row["cause"]
-    return entry
 
 
-def _sort(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sort(entries: list[answers.Entry]) -> list[answers.Entry]:
     return sorted(entries, key=lambda e: (ROLE_ORDER.get(e["role"], 6), e["role"], e["name"].lower(), e["person"]))
 
 
-def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, answers.Evidence]:
     """The cited events, each with its sources, confidence and record time."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, answers.Evidence] = {}
     for chunk in _chunks(sorted(ids), 200):
         among, among_params = conn.one_of("id", chunk)
         rows = conn.all(
@@ -79,7 +88,7 @@ ASOF_COLUMNS = ("t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end
                 "t.evidence, t.disputed")
 
 
-def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at: str | None) -> list[dict[str, Any]]:
+def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at: str | None) -> list[DBRow]:
     """Rows of ``table`` possibly alive on day ``d``: open rows through the covering index,
     closed rows through their span year. Neither part reads history outside that year."""
     known, kparams = _known("t", known_at)
@@ -99,11 +108,12 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
                       (org, *unit_params, OPEN_END, *kparams, d,
                        table, org, unit or "", int(d[:4]), *kparams, d, d,
                        table, org, unit or "", WIDE, *kparams, d, d))
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, DBRow] = {}
     book = NameBook()
     first_row: dict[str, int] = {}  # each person's names, taken once (from their first row)
     for r in joined:
-        row_id, given = r.pop("id"), {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"), "recorded_at": r.pop("given_at")}
+        row_id = r.pop("id")
+        given = {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"), "recorded_at": r.pop("given_at")}
         rows.setdefault(row_id, r)
         if first_row.setdefault(r["person"], row_id) == row_id and given["name"] is not None:
             book.rows.setdefault(r["person"], []).append(given)
@@ -112,52 +122,7 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     return list(rows.values())
 
 
-class NameBook:
-    """People's names on a day as known at a time, from every name they were given (``names``):
-    a name given without a date holds for all time (as of its record time), one given with an
-    ``effective`` date holds from that day on, the earlier names before it."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = {}  # each person's names in record order
-
-    @classmethod
-    def read(cls, conn: Conn, people: set[str]) -> NameBook:
-        book = cls()
-        for chunk in _chunks(sorted(people), 500):
-            among, among_params = conn.one_of("person", chunk)
-            for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
-                              f"WHERE {among} ORDER BY person, position", among_params):
-                book.rows.setdefault(r["person"], []).append(r)
-        return book
-
-    def name(self, person: str, as_of: str | None = None, known_at: str | None = None) -> str | None:
-        segments: list[tuple[str, str]] = []  # (from day, name), in day order
-        for r in self.rows.get(person, ()):
-            if known_at is not None and r["recorded_at"] > known_at:
-                break
-            if r["eff_lo"] is None:
-                segments = [("", r["name"])]
-            else:
-                segments = [seg for seg in segments if seg[0] < r["eff_lo"]] + [(r["eff_lo"], r["name"])]
-        if not segments:
-            return None
-        if as_of is None:
-            return segments[-1][1]
-        held = [name for start, name in segments if start <= as_of]
-        return held[-1] if held else segments[0][1]
-
-
-def _names(conn: Conn, people: set[str], as_of: str | None = None, known_at: str | None = None) -> dict[str, str]:
-    book = NameBook.read(conn, people)
-    out = {}
-    for p in people:
-        name = book.name(p, as_of, known_at)
-        if name is not None:
-            out[p] = name
-    return out
-
-
-def members(conn: Conn, org: str, units: list[str], as_of: date, known_at: str | None) -> list[dict[str, Any]]:
+def members(conn: Conn, org: str, units: list[str], as_of: date, known_at: str | None) -> list[answers.Entry]:
     d = as_of.isoformat()
     rows = [r for unit in units for r in _alive(conn, "tenures", org, unit, d, known_at)]
     return _sort([_entry(r, d) for r in rows])
@@ -167,45 +132,52 @@ def board_units(conn: Conn, org: str) -> list[str]:
     return [r["slug"] for r in conn.all("SELECT slug FROM units WHERE org=? AND kind='board' ORDER BY slug", (org,))]
 
 
-def roles(conn: Conn, org: str, as_of: date, known_at: str | None) -> list[dict[str, Any]]:
+def roles(conn: Conn, org: str, as_of: date, known_at: str | None) -> list[answers.Entry]:
     d = as_of.isoformat()
     rows = _alive(conn, "roles", org, None, d, known_at)
     return sorted((_entry(r, d) for r in rows), key=lambda e: (e["role"], e["name"].lower()))
 
 
 def changes(conn: Conn, org: str, start: date, end: date, known_at: str | None,
-            import_id: str | None = None) -> list[dict[str, Any]]:
+            import_id: str | None = None) -> list[answers.Change]:
     """Who joined and left which unit and role in ``[start, end)``, with causes, in date order;
     with ``import_id``, only the joins and leaves that import recorded or corrected."""
     a, b = start.isoformat(), end.isoformat()
-    out = []
+    found: list[tuple[Literal["joined", "left"], DBRow]] = []  # as read: tenures, then roles
     for table in ("tenures", "roles"):
         unit = "t.unit" if table == "tenures" else "NULL AS unit"
         known, kparams = _known("t", known_at)
         cols = (f"{unit}, t.person, t.role, t.tenure_key, t.start_text, t.start_lo, t.end_text, t.end_lo, t.cause, "
                 "t.start_event, t.end_event, t.disputed")
-        for r in conn.all(f"SELECT {cols} FROM {table} t "
-                          f"WHERE t.org=? AND {known} AND t.start_lo >= ? AND t.start_lo < ? AND t.start_text <> 'unknown'",
-                          (org, *kparams, a, b)):
-            out.append({"change": "joined", "date": r["start_text"], "sort": r["start_lo"], "unit": r["unit"],
-                        "person": r["person"], "role": r["role"],
-                        "event": r["start_event"], "disputed": bool(r["disputed"])})
-        for r in conn.all(f"SELECT {cols} FROM {table} t "
-                          f"WHERE t.org=? AND {known} AND t.end_text IS NOT NULL AND t.end_lo >= ? AND t.end_lo < ?",
-                          (org, *kparams, a, b)):
-            out.append({"change": "left", "date": r["end_text"], "sort": r["end_lo"], "unit": r["unit"],
-                        "person": r["person"], "role": r["role"],
-                        "cause": r["cause"], "event": r["end_event"], "disputed": bool(r["disputed"])})
+        found += [("joined", r) for r in conn.all(
+            f"SELECT {cols} FROM {table} t "
+            f"WHERE t.org=? AND {known} AND t.start_lo >= ? AND t.start_lo < ? AND t.start_text <> 'unknown'",
+            (org, *kparams, a, b))]
+        found += [("left", r) for r in conn.all(
+            f"SELECT {cols} FROM {table} t "
+            f"WHERE t.org=? AND {known} AND t.end_text IS NOT NULL AND t.end_lo >= ? AND t.end_lo < ?",
+            (org, *kparams, a, b))]
     if import_id is not None:
         touched = _import_touched(conn, org, import_id)
-        out = [c for c in out if c["event"] in touched]
-    book = NameBook.read(conn, {c["person"] for c in out})
-    for c in out:
-        c["name"] = book.name(c["person"], c["sort"], known_at) or c["person"]
-    out.sort(key=lambda c: (c["sort"], c["change"] != "left", c["person"], c["role"]))
-    for c in out:
-        del c["sort"]
-    return out
+        found = [(kind, r) for kind, r in found if r["start_event" if kind == "joined" else "end_event"] in touched]
+    book = NameBook.read(conn, {r["person"] for _, r in found})
+    out = [_change(kind, r, book, known_at) for kind, r in found]
+    out.sort(key=lambda c: (c[0], c[1]["change"] != "left", c[1]["person"], c[1]["role"]))
+    return [c for _, c in out]
+
+
+def _change(kind: Literal["joined", "left"], r: DBRow, book: NameBook,
+            known_at: str | None) -> tuple[str, answers.Change]:
+    """A join or leave, with the day it is sorted by."""
+    if kind == "joined":
+        name = book.name(r["person"], r["start_lo"], known_at) or r["person"]
+        return r["start_lo"], {"change": "joined", "date": r["start_text"], "unit": r["unit"], "person": r["person"],
+                               "role": r["role"], "event": r["start_event"], "disputed": bool(r["disputed"]),
+                               "name": name}
+    name = book.name(r["person"], r["end_lo"], known_at) or r["person"]
+    return r["end_lo"], {"change": "left", "date": r["end_text"], "unit": r["unit"], "person": r["person"],
+                         "role": r["role"], "cause": r["cause"], "event": r["end_event"],
+                         "disputed": bool(r["disputed"]), "name": name}
 
 
 def _import_touched(conn: Conn, org: str, import_id: str) -> set[str]:
@@ -220,27 +192,28 @@ def _import_touched(conn: Conn, org: str, import_id: str) -> set[str]:
     return out
 
 
-def _as_known(row: dict[str, Any], known_at: str | None) -> dict[str, Any] | None:
+def _as_known(row: DBRow, known_at: str | None) -> JSONObject | None:
     """A fact as it was believed at ``known_at``: only corrections recorded by then applied."""
     if known_at is not None:
         if row["recorded_at"] > known_at or (row["retracted_at"] and row["retracted_at"] <= known_at):
             return None
-        payload: dict[str, Any] = json.loads(row["original"])
+        payload: JSONObject = json.loads(row["original"])
         for c in json.loads(row["corrections"]):
             if c["recorded_at"] <= known_at:
                 payload.update(c["changes"])
         return payload
     if row["retracted_by"]:
         return None
-    current: dict[str, Any] = json.loads(row["payload"])
+    current: JSONObject = json.loads(row["payload"])
     return current
 
 
 def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = None, end: date | None = None,
-             limit: int = 1000, import_id: str | None = None) -> list[dict[str, Any]]:
+             limit: int = 1000, import_id: str | None = None) -> list[answers.TimelineFact]:
     """Facts in valid-time order with their sources (corrections and retractions are in ``history``);
     with ``import_id``, the facts that import recorded or corrected."""
-    where, params = ["org=?", "type NOT IN (?, ?)"], [org, CORRECTED.name, RETRACTED.name]
+    where = ["org=?", "type NOT IN (?, ?)"]
+    params: list[SQLParam] = [org, CORRECTED.name, RETRACTED.name]
     if import_id is not None:
         touched = sorted(_import_touched(conn, org, import_id))
         if not touched:
@@ -269,9 +242,10 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
         p = _as_known(r, known_at)
         if p is None or not _within(p.get("effective"), start, end):
             continue
-        out.append({"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"],
-                    "corrected_by": [c["id"] for c in json.loads(r["corrections"])
-                                     if known_at is None or c["recorded_at"] <= known_at], **p})
+        header: answers.FactHeader = {"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"],
+                                      "corrected_by": [c["id"] for c in json.loads(r["corrections"])
+                                                       if known_at is None or c["recorded_at"] <= known_at]}
+        out.append(answers.timeline_fact(header, p))
     # A correction may move a fact in valid time: order by what is believed.
     out.sort(key=lambda f: (ValidTime.parse(f.get("effective") or "unknown").earliest, f["position"]))
     return out[:limit]
@@ -283,50 +257,53 @@ def _within(effective: str | None, start: date | None, end: date | None) -> bool
     return (start is None or when.latest >= start) and (end is None or when.earliest < end)
 
 
-def person_history(conn: Conn, person: str, known_at: str | None) -> list[dict[str, Any]]:
-    out = []
+def person_history(conn: Conn, person: str, known_at: str | None) -> list[answers.HistoryEntry]:
+    out: list[tuple[tuple[str, str], answers.HistoryEntry]] = []  # (start, end) to sort by, the entry
     name = _names(conn, {person}, None, known_at).get(person)
     for table in ("tenures", "roles"):
         known, kparams = _known("t", known_at)
         for r in conn.all(f"SELECT t.* FROM {table} t WHERE t.person=? AND {known}", (person, *kparams)):
-            r["name"] = name
-            e = _entry(r, None)
-            del e["certain"]
-            e["org"] = r["org"]
-            e["kind"] = "seat" if table == "tenures" else "role"
-            e["_sort"] = (r["start_lo"], r["end_lo"])
-            out.append(e)
-    out.sort(key=lambda e: (e.pop("_sort"), e["org"], e["role"]))
-    return out
+            out.append(((r["start_lo"], r["end_lo"]), {
+                "person": r["person"], "name": name or r["person"], "role": r["role"], "since": r["start_text"],
+                "until": r["end_text"], "disputed": bool(r["disputed"]), "evidence": json.loads(r["evidence"]),
+                **_placement(r), "org": r["org"], "kind": "seat" if table == "tenures" else "role"}))
+    out.sort(key=lambda e: (e[0], e[1]["org"], e[1]["role"]))
+    return [e for _, e in out]
 
 
-def list_orgs(conn: Conn) -> list[dict[str, Any]]:
-    return conn.all("SELECT slug, name, recorded_at FROM orgs ORDER BY slug")
+def _listed(r: DBRow) -> answers.Listed:
+    return {"slug": r["slug"], "name": r["name"], "recorded_at": r["recorded_at"]}
 
 
-def get_org(conn: Conn, slug: str) -> dict[str, Any] | None:
-    return conn.one("SELECT slug, name, recorded_at FROM orgs WHERE slug=?", (slug,))
+def list_orgs(conn: Conn) -> list[answers.Listed]:
+    return [_listed(r) for r in conn.all("SELECT slug, name, recorded_at FROM orgs ORDER BY slug")]
 
 
-def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[dict[str, Any]]:
-    return conn.all("SELECT slug, name, recorded_at FROM people WHERE slug > ? ORDER BY slug LIMIT ?", (after, limit))
+def get_org(conn: Conn, slug: str) -> answers.Listed | None:
+    found = conn.one("SELECT slug, name, recorded_at FROM orgs WHERE slug=?", (slug,))
+    return None if found is None else _listed(found)
 
 
-def get_person(conn: Conn, slug: str) -> dict[str, Any] | None:
+def list_people(conn: Conn, after: str = "", limit: int = 1000) -> list[answers.Listed]:
+    return [_listed(r) for r in conn.all("SELECT slug, name, recorded_at FROM people WHERE slug > ? ORDER BY slug "
+                                         "LIMIT ?", (after, limit))]
+
+
+def get_person(conn: Conn, slug: str) -> answers.Person | None:
     found = conn.one("SELECT slug, name, recorded_at FROM people WHERE slug=?", (slug,))
     if found is None:
         return None
-    found["identifiers"] = [{"scheme": r["scheme"], "identifier": r["value"]} for r in conn.all(
+    identifiers: list[answers.Identifier] = [{"scheme": r["scheme"], "identifier": r["value"]} for r in conn.all(
         "SELECT scheme, value FROM identifiers WHERE person=? ORDER BY scheme, value", (slug,))]
     into = conn.one("SELECT into_person, reason FROM merges WHERE person=?", (slug,))
-    if into is not None:
-        found["merged_into"] = into["into_person"]
-    found["merged"] = [r["person"] for r in conn.all("SELECT person FROM merges WHERE into_person=? ORDER BY person",
-                                                     (slug,))]
-    return found
+    merged = [r["person"] for r in conn.all("SELECT person FROM merges WHERE into_person=? ORDER BY person", (slug,))]
+    if into is None:  # spelled out: from a ``**_listed(found)`` mypy would ask where merged_into went
+        return answers.Person(slug=found["slug"], name=found["name"], recorded_at=found["recorded_at"],
+                              identifiers=identifiers, merged=merged)
+    return answers.Person(**_listed(found), identifiers=identifiers, merged_into=into["into_person"], merged=merged)
 
 
-def _import_view(r: dict[str, Any]) -> dict[str, Any]:
+def _import_view(r: DBRow) -> answers.Import:
     return {"id": r["id"], "org": r["org"], "source": r["source"], "format": r["format"], "digest": r["digest"],
             "recorded_at": r["recorded_at"], "position": int(r["position"]), "writer": r["writer"],
             "events": {"count": int(r["events"]), "first": r["first_event"], "last": r["last_event"]},
@@ -335,34 +312,35 @@ def _import_view(r: dict[str, Any]) -> dict[str, Any]:
             "last_position": None if r["last_position"] is None else int(r["last_position"])}
 
 
-def list_imports(conn: Conn, org: str, source: str | None = None) -> list[dict[str, Any]]:
+def list_imports(conn: Conn, org: str, source: str | None = None) -> list[answers.Import]:
     where, params = ("AND source=?", (org, source)) if source else ("", (org,))
     return [_import_view(r) for r in conn.all(f"SELECT * FROM imports WHERE org=? {where} ORDER BY position", params)]
 
 
-def get_import(conn: Conn, org: str, import_id: str) -> dict[str, Any] | None:
+def get_import(conn: Conn, org: str, import_id: str) -> answers.Import | None:
     r = conn.one("SELECT * FROM imports WHERE org=? AND id=?", (org, import_id))
     return _import_view(r) if r else None
 
 
-def list_units(conn: Conn, org: str) -> list[dict[str, Any]]:
+def list_units(conn: Conn, org: str) -> list[answers.Unit]:
     rows = conn.all("SELECT * FROM units WHERE org=? ORDER BY slug", (org,))
     return [{"slug": r["slug"], "name": r["name"], "kind": r["kind"], "mandate": r["mandate"],
              "commitments": json.loads(r["commitments"]), "formed": r["formed"], "dissolved": r["dissolved"],
              "evidence": [x for x in (r["formed_event"], r["dissolved_event"]) if x]} for r in rows]
 
 
-def get_unit(conn: Conn, org: str, unit: str) -> dict[str, Any] | None:
+def get_unit(conn: Conn, org: str, unit: str) -> answers.Unit | None:
     return next((u for u in list_units(conn, org) if u["slug"] == unit), None)
 
 
 def position(conn: Conn) -> int:
     """The position the version ``conn`` is bound to has reached (as its read saw it on binding)."""
-    bound = conn.bound_position
-    return bound if bound is not None else int(conn.scalar("SELECT position FROM tracking WHERE name=?", (conn.track,)) or 0)
+    if conn.bound_position is not None:
+        return conn.bound_position
+    return int(conn.scalar("SELECT position FROM tracking WHERE name=?", (conn.track,)) or 0)
 
 
-def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_at: str | None) -> dict[str, Any]:
+def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_at: str | None) -> answers.Why:
     """Why ``person`` holds (or does not hold) a seat in ``unit`` (None: an organization role) on
     ``as_of``: the tenures alive then, each event behind them with its sources, confidence and
     record time, the corrections that changed those events, and how our knowledge of the tenure
@@ -378,8 +356,8 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
     cited = evidence(conn, org, ids)
     corrections = evidence(conn, org, {c for e in cited.values() for c in e["corrected_by"]})
     for e in cited.values():
-        e["corrections"] = [corrections[c] | {"changes": _changes_of(conn, org, c)} for c in e["corrected_by"]
-                            if c in corrections]
+        e["corrections"] = [answers.Correction(**corrections[c], changes=_changes_of(conn, org, c))
+                            for c in e["corrected_by"] if c in corrections]
     name = _names(conn, {person}, d, known_at).get(person)
     return {
         "org": org, "unit": unit, "person": person, "name": name, "as_of": d, "known_at": known_at,
@@ -395,6 +373,7 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
     }
 
 
-def _changes_of(conn: Conn, org: str, correction: str) -> dict[str, Any]:
+def _changes_of(conn: Conn, org: str, correction: str) -> JSONObject:
     row = conn.one("SELECT payload FROM facts WHERE org=? AND id=?", (org, correction))
-    return json.loads(row["payload"]).get("changes", {}) if row else {}
+    changes: JSONObject = json.loads(row["payload"]).get("changes", {}) if row else {}
+    return changes

@@ -175,8 +175,9 @@ class SubscriptionRow:
 
 
 class FactRow:
-    """A ``facts`` row as ``MemoryStore`` keeps it: read and written like a dict (``row["payload"]``, ``row.get("_view")``), in slots rather than a dict, because a
-    rebuild holds every fact of the log (measured: a fifth of its memory went on these dicts).
+    """A ``facts`` row as ``MemoryStore`` keeps it: read and written like a dict (``row["payload"]``),
+    in slots rather than a dict, because a rebuild holds every fact of the log (measured: a fifth of
+    its memory went on these dicts).
     ``_payload`` and ``_view`` are the projector's parsed caches."""
 
     __slots__ = ALL_FACT_COLUMNS + ("_payload", "_view")
@@ -210,18 +211,12 @@ class FactRow:
     def __setitem__(self, key: str, value: Any) -> None:
         setattr(self, key, value)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        """Clears a slot (a row has every column; only the caches are ever popped)."""
-        value = getattr(self, key, default)
-        setattr(self, key, None)
-        return value
-
-    def update(self, **fields: Any) -> None:
-        for k, v in fields.items():
-            setattr(self, k, v)
+    def correct(self, payload: str, corrections: str, effective: str | None, eff_lo: str, eff_hi: str,
+                confidence: str) -> None:
+        """The row as a correction leaves it; the projector's parsed caches of the old payload go."""
+        self.payload, self.corrections, self.effective = payload, corrections, effective
+        self.eff_lo, self.eff_hi, self.confidence = eff_lo, eff_hi, confidence
+        self._payload = self._view = None
 
     def values(self, columns: Sequence[str] = ALL_FACT_COLUMNS) -> Values:
         return tuple(getattr(self, c) for c in columns)

@@ -7,9 +7,9 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
-from .db import DEFAULT_PROJECTION, Conn, Database
+from .db import DEFAULT_PROJECTION, Conn, Database, Params, SQLParam
 
 LIST_TABLES = "SELECT name FROM sqlite_master WHERE type='table'"
 # Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this connection only;
@@ -24,18 +24,18 @@ class SQLiteDialect:
     def placeholders(self, sql: str) -> str:
         return sql
 
-    def executemany(self, raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raw.executemany(sql, rows)
+    def executemany(self, conn: Conn, sql: str, rows: Sequence[Params]) -> None:
+        conn.raw.executemany(sql, rows)
 
-    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+    def insert_with_ids(self, conn: Conn, table: str, columns: str, rows: Sequence[Params]) -> list[int]:
         # in-process, row by row: each insert's rowid is its id
         sql = conn.sql(f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(rows[0]))})")
         return [int(conn.raw.execute(sql, r).lastrowid) for r in rows]
 
-    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple[SQLParam, ...]]:
         return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
 
-    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
     def after_copy(self, conn: Conn, table: str, last_id: int) -> None:

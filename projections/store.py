@@ -212,10 +212,7 @@ class MemoryStore:
                 eff_lo: str, eff_hi: str, confidence: str) -> None:
         row = self.facts.get((org, fact_id))
         if row is not None:
-            row.update(payload=payload, corrections=corrections, effective=effective, eff_lo=eff_lo, eff_hi=eff_hi,
-                       confidence=confidence)
-            row.pop("_payload", None)  # the projector's parsed caches of the old payload
-            row.pop("_view", None)
+            row.correct(payload, corrections, effective, eff_lo, eff_hi, confidence)
             self._touch((org, fact_id))
 
     def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:

@@ -7,12 +7,13 @@ the stored projection has reached, so a projection that is merely behind still v
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from events import logreader
 from events.application import OrgHistory
 from events.recorded import RecordedEvent
 
+from .answers import TableDifference
 from .changes import tracked
 from .clock import now
 from .db import Conn
@@ -79,11 +80,11 @@ def fresh_fold(events: Iterable[RecordedEvent], progress: Callable[[int], None] 
     return conn
 
 
-def compare(stored: Conn, fresh: Conn, limit: int = 20) -> dict[str, dict[str, Any]]:
+def compare(stored: Conn, fresh: Conn, limit: int = 20) -> dict[str, TableDifference]:
     """{table: {"missing": [...], "unexpected": [...]}} for every table that differs."""
     from collections import Counter
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, TableDifference] = {}
     for table in TABLES:
         a, b = Counter(_rows(stored, table)), Counter(_rows(fresh, table))
         missing = list((b - a).elements())  # in a fresh fold, not stored
@@ -102,7 +103,7 @@ def _readable(app: OrgHistory, skipped: set[int]) -> Iterator[RecordedEvent]:
 
 
 def verify(app: OrgHistory, stored: Conn,
-           progress: Callable[[int], None] | None = None) -> tuple[int, dict[str, dict[str, Any]]]:
+           progress: Callable[[int], None] | None = None) -> tuple[int, dict[str, TableDifference]]:
     """(position verified, differences) for the version ``stored`` is bound to. Empty
     differences: that version equals the log."""
     position, _ = tracked(stored)

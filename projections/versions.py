@@ -13,10 +13,10 @@ Version numbers never repeat, so a URL with ``?version=3`` can never silently me
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from .answers import ListedVersion, ProjectionVersion
 from .clock import now as _now
-from .db import DEFAULT_PROJECTION, Conn, Database
+from .db import DEFAULT_PROJECTION, Conn, Database, DBRow
 from .schema import (
     SCHEMA,
     VERSIONED,
@@ -121,19 +121,24 @@ def create_indexes(db: Database, version: int, only: tuple[str, ...] | None = No
             conn.raw.execute(statement)
 
 
-def get(conn: Conn, name: str, version: int) -> dict[str, Any] | None:
-    return conn.one("SELECT * FROM projection_versions WHERE name=? AND version=?", (name, version))
+def _version(r: DBRow) -> ProjectionVersion:
+    return {"name": r["name"], "version": r["version"], "state": r["state"], "until_position": r["until_position"],
+            "until_recorded": r["until_recorded"], "created_at": r["created_at"], "switched_at": r["switched_at"],
+            "dropped_at": r["dropped_at"]}
 
 
-def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[dict[str, Any]]:
+def get(conn: Conn, name: str, version: int) -> ProjectionVersion | None:
+    row = conn.one("SELECT * FROM projection_versions WHERE name=? AND version=?", (name, version))
+    return None if row is None else _version(row)
+
+
+def listing(conn: Conn, name: str, include_dropped: bool = False) -> list[ListedVersion]:
     """The versions of ``name``, each with the position it has reached."""
     where = "" if include_dropped else " AND v.dropped_at IS NULL"
     rows = conn.all("SELECT v.*, COALESCE(t.position, 0) AS position FROM projection_versions v "
                     "LEFT JOIN tracking t ON t.name = v.name || '@v' || CAST(v.version AS TEXT) "
                     f"WHERE v.name=?{where} ORDER BY v.version", (name,))
-    for r in rows:
-        r["position"] = int(r["position"])
-    return rows
+    return [ListedVersion(**_version(r), position=int(r["position"])) for r in rows]
 
 
 def live(conn: Conn, name: str) -> int:

@@ -12,8 +12,10 @@ import traceback
 from events import logreader
 from projections.changes import tracked
 from projections.clock import now as _now
+from projections.db import DBRow
 from projections.projector import NAME, apply_events, park, reapply_event
 
+from .answers import ParkedEvent
 from .locks import runner_lock
 from .runtime import Stores
 
@@ -97,14 +99,21 @@ def _event_id(app, note) -> str | None:
         return None
 
 
-def parked(stores: Stores, name: str = NAME, include_resolved: bool = False) -> list[dict]:
+def _parked(r: DBRow) -> ParkedEvent:
+    return {"name": r["name"], "position": r["position"], "event_id": r["event_id"], "type": r["type"],
+            "error": r["error"], "attempts": r["attempts"], "parked_at": r["parked_at"],
+            "resolved_at": r["resolved_at"], "resolution": r["resolution"]}
+
+
+def parked(stores: Stores, name: str = NAME, include_resolved: bool = False) -> list[ParkedEvent]:
     db = stores.db
     where = "" if include_resolved else " AND resolved_at IS NULL"
     with db.read(name=name) as conn:
-        return conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position", (conn.track,))
+        return [_parked(r) for r in conn.all(f"SELECT * FROM parked WHERE name=?{where} ORDER BY position",
+                                             (conn.track,))]
 
 
-def retry_parked(stores: Stores, position: int, name: str = NAME) -> dict:
+def retry_parked(stores: Stores, position: int, name: str = NAME) -> ParkedEvent:
     """Fold a parked event again (after a fix). Returns its parked record, resolved or not."""
     app, db = stores.app, stores.db
     with runner_lock(stores.settings, name):
@@ -128,10 +137,10 @@ def retry_parked(stores: Stores, position: int, name: str = NAME) -> dict:
         parked = conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
     if parked is None:  # found above, under the runner lock: gone only if the version was dropped meanwhile
         raise LookupError(f"no parked event at position {position}")
-    return parked
+    return _parked(parked)
 
 
-def skip_parked(stores: Stores, position: int, name: str = NAME) -> dict:
+def skip_parked(stores: Stores, position: int, name: str = NAME) -> ParkedEvent:
     db = stores.db
     with db.write(name=name) as conn:
         cur = conn.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=? "
@@ -141,7 +150,7 @@ def skip_parked(stores: Stores, position: int, name: str = NAME) -> dict:
         parked = conn.one("SELECT * FROM parked WHERE name=? AND position=?", (conn.track, position))
     if parked is None:  # just updated in this transaction
         raise LookupError(f"no parked event at position {position}")
-    return parked
+    return _parked(parked)
 
 
 def projected(stores: Stores, name: str = NAME) -> int:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from events.settings import Settings
 from projections.projector import NAME
 
+from .answers import JobArg
 from .catchup import catch_up, lag, projected
 from .runtime import Stores
 
@@ -159,7 +160,7 @@ class Dispatcher(Protocol):
 
     def stop(self) -> None: ...
 
-    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
+    def start_job(self, kind: str, job_id: str, *args: JobArg) -> None:
         """Run an operator job (``jobs.OPERATOR_JOBS``) whose row ``job_id`` is recorded."""
 
 
@@ -211,7 +212,7 @@ class InProcessDispatcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
+    def start_job(self, kind: str, job_id: str, *args: JobArg) -> None:
         """Run an operator job (rebuild, replay) in a thread of this process, with this process's
         stores; its progress and outcome are in the jobs table, so the caller never waits for it."""
         from .jobs import OPERATOR_JOBS  # the jobs module builds on this one
@@ -255,7 +256,7 @@ class RqDispatcher:
 
     nudge = after_append
 
-    def start_job(self, kind: str, job_id: str, *args: Any) -> None:
+    def start_job(self, kind: str, job_id: str, *args: JobArg) -> None:
         """Enqueue an operator job under its own id (a worker runs it; rq keeps its outcome)."""
         from rq import Queue
 

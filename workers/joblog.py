@@ -10,10 +10,12 @@ import uuid
 from datetime import datetime, timezone
 
 from projections import clock
+from projections.answers import ListedVersion
 from projections.clock import now as _now
-from projections.db import Database
+from projections.db import Conn, Database, DBRow, SQLParam
 
 from . import processes
+from .answers import Job, JobSummary, VersionWithJob
 
 STATES = ("queued", "running", "finished", "failed")
 # A running job whose runner has not written for this long (or whose process, on this host, is
@@ -35,7 +37,7 @@ def create(db: Database, kind: str, name: str, state: str = "queued", job_id: st
     return job_id
 
 
-def update(db: Database, job_id: str, **fields) -> None:
+def update(db: Database, job_id: str, **fields: SQLParam) -> None:
     fields["updated_at"] = _now()
     if fields.get("state") == "running":
         fields.setdefault("runner", f"{socket.gethostname()}:{os.getpid()}")
@@ -64,7 +66,7 @@ def interrupted(db: Database, name: str, kind: str, current: str) -> None:
                                  now, now, name, kind, current))
 
 
-def get(db: Database, job_id: str) -> dict | None:
+def get(db: Database, job_id: str) -> Job | None:
     with db.read(bind=False) as c:
         row = c.one("SELECT * FROM jobs WHERE id=?", (job_id,))
     if row is None:
@@ -72,7 +74,7 @@ def get(db: Database, job_id: str) -> dict | None:
     return describe(row)
 
 
-def active(db: Database, name: str, kind: str = "rebuild") -> dict | None:
+def active(db: Database, name: str, kind: str = "rebuild") -> Job | None:
     """A queued or running (not stalled) job of this kind for this projection."""
     with db.read(bind=False) as c:
         rows = c.all("SELECT * FROM jobs WHERE name=? AND kind=? AND state IN ('queued', 'running') "
@@ -90,35 +92,42 @@ def _runner_gone(runner: str | None) -> bool:
     return processes.gone(host, pid)
 
 
-def describe(row: dict) -> dict:
-    out = dict(row)
-    out["stalled"] = False
+def describe(row: DBRow) -> Job:
+    """A ``jobs`` row as it is answered: its progress as numbers, and whether it stalled."""
+    stalled = False
     if row["state"] in ("queued", "running"):
         age = (datetime.now(timezone.utc) - clock.parse(row["updated_at"])).total_seconds()
         # queued jobs wait for a worker, which may be busy: only a silent (or dead) *runner* is stalled
-        out["stalled"] = row["state"] == "running" and (age > STALE_SECONDS or _runner_gone(row.get("runner")))
-    for k in ("done", "total", "position"):
-        out[k] = int(out[k] or 0)
-    return out
+        stalled = row["state"] == "running" and (age > STALE_SECONDS or _runner_gone(row["runner"]))
+    return {"id": row["id"], "kind": row["kind"], "name": row["name"], "version": row["version"],
+            "state": row["state"], "done": int(row["done"] or 0), "total": int(row["total"] or 0),
+            "position": int(row["position"] or 0), "rate": row["rate"], "eta_seconds": row["eta_seconds"],
+            "error": row["error"], "runner": row["runner"], "created_at": row["created_at"],
+            "started_at": row["started_at"], "updated_at": row["updated_at"], "finished_at": row["finished_at"],
+            "stalled": stalled}
 
 
 UNFINISHED = ("building", "replaying")
 
 
-def with_jobs(conn, rows: list[dict]) -> list[dict]:
+def with_jobs(conn: Conn, rows: list[ListedVersion]) -> list[VersionWithJob]:
     """Version rows (``versions.listing``) with the job that last worked on each unfinished one,
     and ``abandoned``: an unfinished version whose job failed, stalled or never existed, i.e. whose
     process was killed. A rebuild resumes an abandoned ``building`` version; an abandoned
     ``replaying`` one is only good for ``versions drop``."""
-    jobs = {}
+    jobs: dict[tuple[str, int], Job] = {}
     listed = sorted({int(r["version"]) for r in rows})
     if listed:  # the jobs of these versions only, not every job ever run
         for r in conn.all(f"SELECT * FROM jobs WHERE version IN ({','.join('?' * len(listed))}) "
                           "ORDER BY created_at", listed):
             jobs[(r["name"], int(r["version"]))] = describe(r)  # the newest job per version wins
+    out: list[VersionWithJob] = []
     for row in rows:
         job = jobs.get((row["name"], int(row["version"])))
-        row["job"] = None if job is None else {k: job[k] for k in ("id", "kind", "state", "stalled", "updated_at")}
-        row["abandoned"] = row["state"] in UNFINISHED and (
+        summary: JobSummary | None = None if job is None else {
+            "id": job["id"], "kind": job["kind"], "state": job["state"], "stalled": job["stalled"],
+            "updated_at": job["updated_at"]}
+        abandoned = row["state"] in UNFINISHED and (
             job is None or job["stalled"] or job["state"] in ("failed", "finished"))
-    return rows
+        out.append(VersionWithJob(**row, job=summary, abandoned=abandoned))
+    return out

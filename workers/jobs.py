@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable, TypeVar
 
 from events.settings import Settings
 from projections import versions
 from projections.projector import NAME
 
 from . import joblog
+from .answers import ReportJSON
 from .catchup import catch_up
 from .dispatch import Dispatcher
 from .logs import configure_logging  # jobs may also run under plain `rq worker` or `rq worker-pool`
@@ -22,8 +23,11 @@ from .rebuild import rebuild, replay
 from .runtime import Stores, current_worker_stores, open_stores
 from .webhooks import deliver, pending
 
+T = TypeVar("T")
 
-def _run(body: Callable[[Stores], Any]) -> Any:
+
+
+def _run(body: Callable[[Stores], T]) -> T:
     warm = current_worker_stores()
     if warm is not None:  # run by ``orghistory worker`` in its own process: its stores, kept open
         return body(warm)
@@ -60,27 +64,27 @@ def webhooks_dispatch_job() -> int:
 
 # Operator jobs: their bodies (run by either dispatcher) and the rq entry points that open stores.
 
-def run_rebuild(stores: Stores, name: str, job_id: str) -> dict[str, Any]:
+def run_rebuild(stores: Stores, name: str, job_id: str) -> ReportJSON:
     """A blue/green rebuild (see ``workers.rebuild``); progress goes to the jobs table."""
     return rebuild(stores, name, job_id=job_id).as_json()
 
 
 def run_replay(stores: Stores, name: str, job_id: str, until_position: int | None,
-               until_recorded: str | None) -> dict[str, Any]:
+               until_recorded: str | None) -> ReportJSON:
     until = datetime.fromisoformat(until_recorded) if until_recorded else None
     return replay(stores, name, until_position, until, job_id=job_id).as_json()
 
 
-def rebuild_job(name: str, job_id: str) -> dict[str, Any]:
+def rebuild_job(name: str, job_id: str) -> ReportJSON:
     return _run(lambda stores: run_rebuild(stores, name, job_id))
 
 
-def replay_job(name: str, job_id: str, until_position: int | None, until_recorded: str | None) -> dict[str, Any]:
+def replay_job(name: str, job_id: str, until_position: int | None, until_recorded: str | None) -> ReportJSON:
     return _run(lambda stores: run_replay(stores, name, job_id, until_position, until_recorded))
 
 
 # kind -> (the rq entry point, by name; the body, for the in-process dispatcher)
-OPERATOR_JOBS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+OPERATOR_JOBS: dict[str, tuple[str, Callable[..., ReportJSON]]] = {
     "rebuild": ("workers.jobs.rebuild_job", run_rebuild),
     "replay": ("workers.jobs.replay_job", run_replay),
 }

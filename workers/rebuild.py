@@ -40,6 +40,7 @@ from projections.schema import READ_THROUGH_INDEXES
 from projections.store import MemoryStore
 
 from . import joblog
+from .answers import ReportJSON
 from .catchup import transient
 from .flushing import Budget, Writer, memory_budget
 from .locks import LockTimeout, runner_lock
@@ -72,10 +73,11 @@ class Report:
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
-    def as_json(self) -> dict:
-        out = dict(self.__dict__)
-        out["rate"] = round(self.rate, 1)
-        return out
+    def as_json(self) -> ReportJSON:
+        return {"name": self.name, "version": self.version, "kind": self.kind, "started_from": self.started_from,
+                "position": self.position, "events": self.events, "seconds": self.seconds,
+                "switched_from": self.switched_from, "dropped": self.dropped, "parked": self.parked,
+                "rate": round(self.rate, 1)}
 
 
 Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)

@@ -4,33 +4,40 @@ seconds), and, with Redis, the rq queue, its failed jobs and the live workers.""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from events.settings import Settings
 from projections import versions
 from projections.projector import NAME
 
 from . import joblog
+from .answers import OtherVersion, ParkedSummary, RqStatus, RqUnreachable, Status
 from .dispatch import QUEUE, redis_for_clients
 from .runtime import Stores
 
 
-def status(stores: Stores) -> dict[str, Any]:
+def status(stores: Stores) -> Status:
     app, db, settings = stores.app, stores.db, stores.settings
     head = app.head_position()
     with db.read(name=NAME) as conn:
         version = conn.version
         row = conn.one("SELECT position, updated_at FROM tracking WHERE name=?", (conn.track,)) or {}
         position, updated = int(row.get("position") or 0), row.get("updated_at")
-        parked = conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
-                          "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))
+        parked: list[ParkedSummary] = [
+            {"position": r["position"], "event_id": r["event_id"], "type": r["type"], "error": r["error"],
+             "attempts": r["attempts"], "parked_at": r["parked_at"]}
+            for r in conn.all("SELECT position, event_id, type, error, attempts, parked_at FROM parked "
+                              "WHERE name=? AND resolved_at IS NULL ORDER BY position", (conn.track,))]
         others = [r for r in joblog.with_jobs(conn, versions.listing(conn, NAME)) if r["state"] != "live"]
         stale = versions.stale(conn, NAME)
     waiting = app.read(after=position, limit=1)
     lag_seconds = 0.0
     if waiting:  # how long the oldest event not yet applied has waited
         lag_seconds = round((datetime.now(timezone.utc) - waiting[0].recorded_at).total_seconds(), 3)
-    out: dict[str, Any] = {
+    others_listed: list[OtherVersion] = [
+        {"version": v["version"], "state": v["state"], "position": v["position"], "until_position": v["until_position"],
+         "created_at": v["created_at"], "abandoned": v["abandoned"], "job": v["job"]["id"] if v["job"] else None}
+        for v in others]
+    out: Status = {
         "store": "postgresql" if settings.is_postgres else "sqlite",
         "head": head,
         "projections": {NAME: {"position": position, "version": version, "lag_events": max(0, head - position) if waiting else 0,
@@ -42,11 +49,7 @@ def status(stores: Stores) -> dict[str, Any]:
                                # a rebuild under way (state building), replays (scratch), old versions
                                # not yet dropped (retired), each with the position it has reached;
                                # ``abandoned``: unfinished, and its process is gone
-                               "other_versions": [{k: v[k] for k in ("version", "state", "position",
-                                                                     "until_position", "created_at",
-                                                                     "abandoned")}
-                                                  | {"job": (v["job"] or {}).get("id")}
-                                                  for v in others]}},
+                               "other_versions": others_listed}},
         "dispatch": "rq" if settings.redis_url else "in-process",
     }
     if settings.redis_url:
@@ -54,7 +57,7 @@ def status(stores: Stores) -> dict[str, Any]:
     return out
 
 
-def rq_status(settings: Settings) -> dict[str, Any]:
+def rq_status(settings: Settings) -> RqStatus | RqUnreachable:
     from rq import Queue, Worker
 
     conn = redis_for_clients(settings.required_redis_url())

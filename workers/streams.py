@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from events import logreader
 from events.application import OrgHistory
-from events.recorded import PRIVATE_KINDS
+from events.recorded import PRIVATE_KINDS, EventJSON, RecordedEvent
 
 SCAN_LIMIT = 5000  # events examined per page at most, however selective the filter
 
 
-def _matches(e, org: str | None, types: set[str] | None) -> bool:
+def _matches(e: RecordedEvent, org: str | None, types: set[str] | None) -> bool:
     if e.type in PRIVATE_KINDS:
         return False  # bookkeeping, and webhook secrets: never on the public stream
     if org is not None and e.org != org:
@@ -19,10 +19,10 @@ def _matches(e, org: str | None, types: set[str] | None) -> bool:
 
 
 def page(app: OrgHistory, after: int, limit: int, org: str | None = None, types: set[str] | None = None,
-         until: int | None = None) -> tuple[list[dict], int]:
+         until: int | None = None) -> tuple[list[EventJSON], int]:
     """Up to ``limit`` matching events after ``after``; returns them and the cursor to continue
     from (the last position examined, which may be past the last event returned)."""
-    out: list[dict] = []
+    out: list[EventJSON] = []
     cursor = after
     if limit < 1:
         return out, cursor

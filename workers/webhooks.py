@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
+from events.recorded import EventJSON
 from projections.clock import now as _now
 
 from .locks import runner_lock
@@ -146,7 +147,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def post(target: Target, secret: str, sub: str, event: dict, timeout: float = 10.0) -> None:
+def post(target: Target, secret: str, sub: str, event: EventJSON, timeout: float = 10.0) -> None:
     """POST one event to the checked address. Redirects are not followed (a 3xx is a failure):
     following one would reach a host nobody checked. Any error is a failed delivery."""
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ import flask_smorest  # type: ignore[import-untyped]  # it publishes no type inf
 from flask import request
 
 from events.errors import InvalidFact, NotFound
-from projections import queries
+from projections import answers, queries
 from projections.db import Conn
 
 from ..auth import services
@@ -51,7 +51,7 @@ class Blueprint(flask_smorest.Blueprint):
         return super().route(rule, parameters=parameters, tags=tags or [resource_of(rule)], **options)
 
 
-def org_or_404(conn: Conn, org: str) -> dict:
+def org_or_404(conn: Conn, org: str) -> answers.Listed:
     """The organization as the read side has it, or a 404 naming the ``org`` field."""
     found = queries.get_org(conn, org)
     if found is None:

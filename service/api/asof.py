@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.errors import NotFound
-from projections import queries
+from projections import answers, queries
 from projections.db import Conn
 
 from ..auth import require
@@ -22,8 +22,8 @@ def _unit_or_404(c: Conn, org: str, unit: str) -> None:
         raise NotFound(f"no unit {unit!r} in {org}", "unit")
 
 
-def _roster(c: Conn, org: str, args: Mapping[str, Any], entries: list[dict[str, Any]],
-            **fields: str | list[str] | list[dict[str, Any]]) -> dict[str, Any]:
+def _roster(c: Conn, org: str, args: Mapping[str, Any], entries: list[answers.Entry],
+            **fields: str | list[str] | list[answers.Entry]) -> dict[str, Any]:
     """A roster answer: its date, record time, the position and version that answered, its own
     ``fields`` (``members=[...]``), and the evidence its ``entries`` cite."""
     cited = queries.evidence(c, org, {i for e in entries for i in e["evidence"]})
@@ -70,7 +70,7 @@ def roles(args, org):
         return _roster(c, org, args, held, roles=held)
 
 
-def _why(args: Mapping[str, Any], org: str, unit: str | None, person: str) -> dict:
+def _why(args: Mapping[str, Any], org: str, unit: str | None, person: str) -> answers.Why:
     with read_as_asked(args, org) as c:
         if unit is not None:
             _unit_or_404(c, org, unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from events.errors import NotFound
 from projections import versions
 from projections.versions import UnknownProjection, check_name
-from workers import joblog
+from workers import answers, joblog
 from workers.catchup import parked, retry_parked, skip_parked
 from workers.rebuild import drop_version
 from workers.status import rq_job_failure, status
@@ -25,7 +25,7 @@ def _projection(name: str) -> str:
         raise NotFound(str(e), "name") from None
 
 
-def _start_job(kind: str, name: str, *args: int | str | None) -> tuple[dict, int, dict[str, str]]:
+def _start_job(kind: str, name: str, *args: answers.JobArg) -> tuple[answers.Job, int, dict[str, str]]:
     """Record a job and hand it to the dispatcher: its row, 202, and its Location."""
     s = services()
     job_id = joblog.create(s.db, kind, name)
@@ -40,7 +40,7 @@ def _start_job(kind: str, name: str, *args: int | str | None) -> tuple[dict, int
     return job, 202, {"Location": f"/v1/ops/jobs/{job_id}"}
 
 
-def _job(job_id: str) -> dict:
+def _job(job_id: str) -> answers.Job:
     """A job's row, or a 404; failed if rq says so (the worker died, or rq gave up on it: the row
     alone would say "running" forever)."""
     job = joblog.get(services().db, job_id)
@@ -49,7 +49,7 @@ def _job(job_id: str) -> dict:
     if job["state"] in ("queued", "running") and services().settings.redis_url:
         failure = rq_job_failure(services().settings, job_id)
         if failure:
-            job.update(state="failed", error=failure)
+            job["state"], job["error"] = "failed", failure
     return job
 
 

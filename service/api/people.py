@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from events.errors import NotFound
-from projections import queries
+from projections import answers, queries
 from projections.db import Conn
 
 from ..auth import require, services
@@ -28,7 +28,7 @@ from . import Blueprint, read_as_asked, recorded, registered
 blp = Blueprint("people", __name__, url_prefix="/v1", description="People, their names, merges and histories")
 
 
-def person_or_404(conn: Conn, person: str) -> dict:
+def person_or_404(conn: Conn, person: str) -> answers.Person:
     """The person as the read side has them, or a 404 naming the ``person`` field."""
     found = queries.get_person(conn, person)
     if found is None:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from events.application import SubscribeAnswer
 from events.errors import InvalidFact, NotFound
-from projections import queries
+from projections import answers, queries
 from workers.webhooks import AddressNotAllowed, check_address
 
 from ..auth import require, services
@@ -22,7 +22,7 @@ blp = Blueprint("subscriptions", __name__, url_prefix="/v1", description="Webhoo
 ACTIONS = {"pause": "paused", "resume": "resumed"}
 
 
-def _subscription(sub: str, with_failures: bool = False) -> dict:
+def _subscription(sub: str, with_failures: bool = False) -> answers.Subscription:
     """A subscription as the read side has it (with its delivery failures), or a 404."""
     with services().read() as c:
         found = queries.subscription(c, sub)
