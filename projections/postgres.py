@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import psycopg
-from psycopg import sql
+from psycopg import IsolationLevel
 from psycopg.conninfo import make_conninfo
-from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from events.settings import Settings
 
-from .db import DEFAULT_PROJECTION, HELD_VERSION, LIVE_VERSION, Conn, Database, Params, SQLParam
+from .db import DEFAULT_PROJECTION, Conn, Database, Params, SQLParam
 
 # A pooled connection idle longer than this is checked (one round trip) before it is handed out.
 IDLE_CHECK_SECONDS = 2.0
@@ -28,9 +27,6 @@ TRACKING_ROW = ("INSERT INTO tracking (name, position, recorded_at, updated_at) 
                 "ON CONFLICT (name) DO NOTHING")
 LIST_TABLES = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
 NOW = "SELECT clock_timestamp()"
-# A read's transaction and its version lookup in one message (the simple query protocol, values as
-# literals): measured here 80 us against 290 us for psycopg's own BEGIN, the lookup and its COMMIT.
-BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 OLDER_TRANSACTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                       "AND pid <> pg_backend_pid() AND xact_start < ?")
 
@@ -108,7 +104,9 @@ class PostgresDatabase(Database):
         (the as-of lookups) thousands of times: psycopg prepares a statement on its fifth use, and
         PostgreSQL's own choice (``auto``) then keeps one generic plan when it costs no more than the
         custom ones, which saves the planning that was most of an answer's time. Their
-        transactions are REPEATABLE READ, one snapshot per answer, begun by ``read`` itself. The fold plans every statement afresh (``force_custom_plan``): its
+        transactions begin REPEATABLE READ, one snapshot per answer, in psycopg's own BEGIN. (Sending
+        the BEGIN and the version's lookup in one simple-protocol message saves a round trip but
+        has the server plan the lookup every time: measured 250-270 us against 110 us.) The fold plans every statement afresh (``force_custom_plan``): its
         per-person lookups run while statistics lag the tables it is filling, where a cached plan
         once chose a scan over a person's index."""
         # A pool must never be shared across a fork (rq forks per job): make them per process.
@@ -121,7 +119,7 @@ class PostgresDatabase(Database):
 
                 def configure(conn: Any) -> None:
                     if reading:
-                        conn.autocommit = True  # ``read`` begins and ends its transactions itself
+                        conn.isolation_level = IsolationLevel.REPEATABLE_READ
 
                 returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
@@ -154,18 +152,7 @@ class PostgresDatabase(Database):
     def read(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
         with self.pool("read").connection() as raw:
             c = Conn(raw, DIALECT)
-            lookup = (HELD_VERSION if version is not None else LIVE_VERSION) if bind else "SELECT NULL"
-            values = (name, version) if version is not None else (name,)
-            cur = raw.execute(sql.SQL(BEGIN_READ + lookup.replace("?", "{}")).format(*map(sql.Literal, values)),
-                              prepare=False)
-            try:
-                cur.nextset()  # past BEGIN's result, to the lookup's
-                yield c.use(cur.fetchone(), name, version) if bind else c
-            except BaseException:
-                if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                    raw.execute("ROLLBACK", prepare=False)  # not on a broken connection: the pool drops it
-                raise
-            raw.execute("COMMIT", prepare=False)
+            yield c.bind(version, name) if bind else c
 
     @contextmanager
     def write(self, version: int | None = None, name: str = DEFAULT_PROJECTION, bind: bool = True) -> Iterator[Conn]:
