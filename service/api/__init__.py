@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
 from typing import Any
 
 import flask_smorest  # type: ignore[import-untyped]  # it publishes no type information
@@ -114,8 +113,4 @@ def stream_types(args: dict) -> set[str] | None:
 def top_position(answer: dict) -> int:
     """The highest position an append answered with."""
     return max(e["position"] for e in answer["events"])
-
-
-def today() -> date:
-    return datetime.now(timezone.utc).date()
 

@@ -21,7 +21,6 @@ from ..schemas import (
     PersonIn,
     PersonList,
     Registered,
-    known_at_text,
 )
 from . import Blueprint, read_as_asked, recorded, registered
 
@@ -89,7 +88,6 @@ def retract_merge(data, person):
 @blp.response(200, PersonHistory)
 def person_history(args, person):
     """Every seat and role a person held, in every organization."""
-    known_at = known_at_text(args.get("known_at"))
     with read_as_asked(args) as c:
         found = person_or_404(c, person)
-        return {**found, "known_at": known_at, "history": queries.person_history(c, person, known_at)}
+        return {**found, "known_at": args["known_at"], "history": queries.person_history(c, person, args["known_at"])}
