@@ -9,7 +9,6 @@ from events.errors import NotFound
 from projections import queries
 from projections.db import Conn
 
-from ..auth import require
 from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why
 from . import Blueprint, read_as_asked
 from .people import person_or_404
@@ -33,9 +32,7 @@ def _roster(c: Conn, org: str, args: Mapping[str, Any], entries: list[dict[str, 
 
 
 @blp.route("/orgs/<org>/units/<unit>/members")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def unit_members(args, org, unit):
     """Who was in a unit on a date, as known now or at a record time, with evidence."""
     with read_as_asked(args, org) as c:
@@ -45,9 +42,7 @@ def unit_members(args, org, unit):
 
 
 @blp.route("/orgs/<org>/board")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def board(args, org):
     """The board on a date: directors and observers, as known now or at a record time, with evidence."""
     with read_as_asked(args, org) as c:
@@ -58,9 +53,7 @@ def board(args, org):
 
 
 @blp.route("/orgs/<org>/roles")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def roles(args, org):
     """Organization-level roles (CEO, CTO, ...) on a date, with evidence."""
     with read_as_asked(args, org) as c:
@@ -77,27 +70,21 @@ def _why(args: Mapping[str, Any], org: str, unit: str | None, person: str) -> di
 
 
 @blp.route("/orgs/<org>/units/<unit>/members/<person>/why")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Why)
+@blp.reads(Why, AsOfArgs)
 def why_member(args, org, unit, person):
     """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
     return _why(args, org, unit, person)
 
 
 @blp.route("/orgs/<org>/roles/<person>/why")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Why)
+@blp.reads(Why, AsOfArgs)
 def why_role(args, org, person):
     """Why a person holds (or does not hold) organization roles on a date."""
     return _why(args, org, None, person)
 
 
 @blp.route("/orgs/<org>/changes")
-@require("read")
-@blp.arguments(ChangesArgs, location="query", unknown="raise")
-@blp.response(200, Changes)
+@blp.reads(Changes, ChangesArgs)
 def changes(args, org):
     """Who joined and who left which unit and role between two dates, with causes."""
     with read_as_asked(args, org) as c:
@@ -107,9 +94,7 @@ def changes(args, org):
 
 
 @blp.route("/orgs/<org>/timeline")
-@require("read")
-@blp.arguments(TimelineArgs, location="query", unknown="raise")
-@blp.response(200, Timeline)
+@blp.reads(Timeline, TimelineArgs)
 def timeline(args, org):
     """Every fact in valid-time order, with sources, confidence and record time."""
     with read_as_asked(args, org) as c:

@@ -20,7 +20,6 @@ from ..schemas import (
     PersonHistory,
     PersonIn,
     PersonList,
-    Registered,
 )
 from . import Blueprint, read_as_asked, recorded, registered
 
@@ -37,26 +36,20 @@ def person_or_404(conn: Conn, person: str) -> dict:
 
 @blp.route("/people")
 class People(MethodView):
-    @require("read")
-    @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
-    @blp.response(200, PersonList)
+    @blp.reads(PersonList, PeoplePageArgs)
     def get(self, args):
         """People, in slug order, a page at a time."""
         with services().read() as c:
             return {"people": queries.list_people(c, args["after"], args["limit"])}
 
-    @require("write")
-    @blp.arguments(PersonIn)
-    @blp.response(201, Registered)
-    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
+    @blp.registers(PersonIn)
     def post(self, data):
         """Register a person (the same slug and name again is a no-op)."""
         return registered(*services().app.register_person(data["slug"], data["name"], g.writer))
 
 
 @blp.route("/people/<person>")
-@require("read")
-@blp.response(200, Person)
+@blp.reads(Person)
 def get_person(person):
     """One person, with identifiers and merges."""
     with services().read() as c:
@@ -83,9 +76,7 @@ def retract_merge(data, person):
 
 
 @blp.route("/people/<person>/history")
-@require("read")
-@blp.arguments(HistoryArgs, location="query", unknown="raise")
-@blp.response(200, PersonHistory)
+@blp.reads(PersonHistory, HistoryArgs)
 def person_history(args, person):
     """Every seat and role a person held, in every organization."""
     with read_as_asked(args) as c:
