@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import flask_smorest  # type: ignore[import-untyped]  # it publishes no type information
-from flask import request
+from flask import g, request
 
+from events import registry
 from events.errors import InvalidFact, NotFound
 from projections import queries
 from projections.db import Conn
@@ -22,6 +23,7 @@ from ..problems import Problem
 from ..schemas import Registered
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+Written = TypeVar("Written", bound=Mapping[str, Any])  # a write's answer, with the position it was written at
 
 # The API's resources, as /docs groups its routes: (tag, what it is, the routes it has).
 RESOURCES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -113,15 +115,18 @@ def read_as_asked(args: Mapping[str, Any], org: str | None = None) -> Iterator[C
         yield conn
 
 
-def recorded(answer: dict[str, Any]) -> dict[str, Any]:
+def recorded(answer: Written) -> Written:
     """After a write that answered with its ``position``: fold it (or enqueue the fold) and wake
     live readers; then the answer."""
     services().appended(answer["position"])
     return answer
 
 
-def registered(answer: dict[str, Any], created: bool) -> tuple[dict[str, Any], int]:
-    """A registration's answer: 201 when it registered now, 200 when it already was (same name)."""
+def registered(register: Callable[[str, str, str | None], tuple[registry.Registered, bool]],
+               data: Mapping[str, str]) -> tuple[registry.Registered, int]:
+    """Register the body's slug and name with ``register`` (``register_org``, ``register_person``),
+    written by the token's writer: 201 when it registered now, 200 when it already was (same name)."""
+    answer, created = register(data["slug"], data["name"], g.writer)
     return recorded(answer), 201 if created else 200
 
 

@@ -26,7 +26,7 @@ class Orgs(MethodView):
     @blp.registers(OrgIn)
     def post(self, data):
         """Register an organization (the same slug and name again is a no-op)."""
-        return registered(*services().app.register_org(data["slug"], data["name"], g.writer))
+        return registered(services().app.register_org, data)
 
 
 @blp.route("/orgs/<org>")

@@ -45,7 +45,7 @@ class People(MethodView):
     @blp.registers(PersonIn)
     def post(self, data):
         """Register a person (the same slug and name again is a no-op)."""
-        return registered(*services().app.register_person(data["slug"], data["name"], g.writer))
+        return registered(services().app.register_person, data)
 
 
 @blp.route("/people/<person>")
