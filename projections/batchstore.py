@@ -16,7 +16,7 @@ twice): its inserts of those ignore conflicts, as the tables' keys say which row
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from events.recorded import RecordedEvent
 from events.vocabulary import TYPES, fact_type, is_unit_edge, people_of, units_of
@@ -181,18 +181,21 @@ class BatchStore(MemoryStore):
 
     def _load_unit_info(self, org: str, units: Sequence[str]) -> None:
         todo = [u for u in units if (org, u) not in self._unit_info_loaded]
-        for part in _chunks(todo):
-            for r in self.c.execute(f"SELECT {', '.join(UNIT_COLUMNS)} FROM units WHERE org=? AND slug IN "
-                                    f"({_marks(len(part))})", (org, *part)).fetchall():
-                self.units.setdefault((r[0], r[1]), UnitRow(*r))
-            self._unit_info_loaded.update((org, u) for u in part)
+        for r in self._select_in(UNIT_COLUMNS, "units", "slug", org, todo):
+            self.units.setdefault((r[0], r[1]), UnitRow(*r))
+        self._unit_info_loaded.update((org, u) for u in todo)
 
     def _load_facts(self, org: str, ids: Sequence[str]) -> None:
-        todo = [i for i in ids if (org, i) not in self.facts]
-        for part in _chunks(todo):
-            for r in self.c.execute(f"SELECT {', '.join(ALL_FACT_COLUMNS)} FROM facts WHERE org=? AND id IN "
-                                    f"({_marks(len(part))})", (org, *part)).fetchall():
-                self._adopt(r)
+        for r in self._select_in(ALL_FACT_COLUMNS, "facts", "id", org, [i for i in ids if (org, i) not in self.facts]):
+            self._adopt(r)
+
+    def _select_in(self, columns: Sequence[str], table: str, key: str, org: str,
+                   keys: Sequence[str]) -> Iterator[Any]:
+        """The ``columns`` of ``table``'s rows in ``org`` whose ``key`` is one of ``keys``, read a
+        chunk of keys at a time."""
+        for part in _chunks(keys):
+            yield from self.c.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE org=? AND {key} IN "
+                                      f"({_marks(len(part))})", (org, *part)).fetchall()
 
     def _load_subs(self) -> None:
         if not self._subs_loaded:

@@ -157,6 +157,7 @@ class Dialect(Protocol):
 
     name: str
     serial_primary_key: str  # the column type of a generated id
+    list_tables: str  # a query of the tables of this database (or schema): a row each, its ``name``
 
     def placeholders(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, as this database's driver wants them."""
@@ -179,9 +180,6 @@ class Dialect(Protocol):
 
     def tune_bulk_writes(self, conn: Conn) -> None:
         """Settings for one connection about to write a rebuild's bulk inserts."""
-
-    def table_names(self, conn: Conn) -> list[str]:
-        """The tables of this database (or schema)."""
 
 
 class Database:

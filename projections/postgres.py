@@ -25,7 +25,6 @@ NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_serie
 SET_SEQUENCE = "SELECT setval(pg_get_serial_sequence(?, 'id'), ?)"
 TRACKING_ROW = ("INSERT INTO tracking (name, position, recorded_at, updated_at) VALUES (?, 0, '', '') "
                 "ON CONFLICT (name) DO NOTHING")
-LIST_TABLES = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
 NOW = "SELECT clock_timestamp()"
 OLDER_TRANSACTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                       "AND pid <> pg_backend_pid() AND xact_start < ?")
@@ -34,6 +33,7 @@ OLDER_TRANSACTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = cur
 class PostgresDialect:
     name = "postgresql"
     serial_primary_key = "BIGSERIAL PRIMARY KEY"
+    list_tables = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
 
     def placeholders(self, sql: str) -> str:
         return sql.replace("?", "%s")
@@ -72,9 +72,6 @@ class PostgresDialect:
 
     def tune_bulk_writes(self, conn: Conn) -> None:
         pass
-
-    def table_names(self, conn: Conn) -> list[str]:
-        return [r["name"] for r in conn.all(LIST_TABLES)]
 
 
 DIALECT = PostgresDialect()

@@ -217,9 +217,8 @@ def drop_version(conn: Conn, version: int, tables: tuple[str, ...] = VERSIONED) 
 
 def versioned_tables(conn: Conn) -> set[int]:
     """The versions that have at least one table in this database (or schema)."""
-    names = conn.dialect.table_names(conn)
     out = set()
-    for n in names:
+    for n in (r["name"] for r in conn.all(conn.dialect.list_tables)):
         base, _, v = n.rpartition("_v")
         if base in VERSIONED and v.isdigit():
             out.add(int(v))

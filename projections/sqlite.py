@@ -11,7 +11,6 @@ from typing import Iterator, Sequence
 
 from .db import DEFAULT_PROJECTION, Conn, Database, Params, SQLParam
 
-LIST_TABLES = "SELECT name FROM sqlite_master WHERE type='table'"
 # Bulk inserts into B-trees of a million rows: a page cache of 256 MB (for this connection only;
 # SQLite's default is 2 MB) keeps them off the disk.
 BULK_CACHE = "PRAGMA cache_size=-262144"
@@ -20,6 +19,7 @@ BULK_CACHE = "PRAGMA cache_size=-262144"
 class SQLiteDialect:
     name = "sqlite"
     serial_primary_key = "INTEGER PRIMARY KEY"
+    list_tables = "SELECT name FROM sqlite_master WHERE type='table'"
 
     def placeholders(self, sql: str) -> str:
         return sql
@@ -46,9 +46,6 @@ class SQLiteDialect:
 
     def tune_bulk_writes(self, conn: Conn) -> None:
         conn.raw.execute(BULK_CACHE)
-
-    def table_names(self, conn: Conn) -> list[str]:
-        return [r["name"] for r in conn.all(LIST_TABLES)]
 
 
 DIALECT = SQLiteDialect()

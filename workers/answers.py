@@ -13,17 +13,23 @@ from projections.answers import ListedVersion
 JobArg = int | str | None
 
 
-class ParkedEvent(TypedDict):
-    """A ``parked`` row: an event whose fold raised, with its error (``resolution``: retried or
-    skipped, once resolved)."""
+class ParkedSummary(TypedDict):
+    """A parked event as the status report lists it (see ``ParkedEvent``)."""
 
-    name: str  # the version's tracking key, ``history@v2``
     position: int
     event_id: str | None
     type: str | None
     error: str
     attempts: int
     parked_at: str
+
+
+class ParkedEvent(ParkedSummary):
+    """A ``parked`` row: an event whose fold raised, with its error (``resolution``: retried or
+    skipped, once resolved). A TypedDict declares keys, not their order: the row's own order
+    (name first) is what answers show."""
+
+    name: str  # the version's tracking key, ``history@v2``
     resolved_at: str | None
     resolution: str | None
 
@@ -67,13 +73,6 @@ class VersionWithJob(ListedVersion):
     abandoned: bool
 
 
-class ParkedSummary(TypedDict):
-    position: int
-    event_id: str | None
-    type: str | None
-    error: str
-    attempts: int
-    parked_at: str
 
 
 class OtherVersion(TypedDict):

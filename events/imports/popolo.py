@@ -12,6 +12,7 @@ say (date windows, unknown ends, causes); exports write them and this reader rea
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterator
 from typing import Any
 
 from ..errors import InvalidFact
@@ -46,6 +47,15 @@ def _list(doc: JSONObject, key: str, path: str) -> list[Any]:
     return value
 
 
+def _records(doc: JSONObject, key: str, where: str | None = None) -> Iterator[tuple[str, JSONObject]]:
+    """Each object the list ``key`` holds (none if absent), with its path; the list is at ``where``
+    (default: ``key``, a list at the top of the document)."""
+    where = where or key
+    for i, raw in enumerate(_list(doc, key, where)):
+        path = f"{where}[{i}]"
+        yield path, _obj(raw, path)
+
+
 def _id(value: Any, path: str, required: bool = True) -> str | None:
     """Popolo ids are strings; numbers are taken as their text."""
     if value is None or value == "":
@@ -57,36 +67,45 @@ def _id(value: Any, path: str, required: bool = True) -> str | None:
     return text(str(value), path)
 
 
-def _opt_text(record: JSONObject, key: str, path: str) -> str | None:
+def _opt_str(record: JSONObject, key: str, path: str, what: str = "a string") -> str | None:
+    """The field's string, or None when it is absent or empty; anything but a string (``what``
+    it must be) is malformed."""
     value = record.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidFact("must be a string", f"{path}.{key}")
-    return text(value, f"{path}.{key}")
+        raise InvalidFact(f"must be {what}", f"{path}.{key}")
+    return value
+
+
+def _opt_text(record: JSONObject, key: str, path: str) -> str | None:
+    value = _opt_str(record, key, path)
+    return None if value is None else text(value, f"{path}.{key}")
 
 
 def _date_field(record: JSONObject, key: str, path: str) -> str | None:
     """The field's text (checked later, per record), or None. A non-string is malformed."""
-    value = record.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidFact("must be a date string (YYYY, YYYY-MM or YYYY-MM-DD)", f"{path}.{key}")
-    return value
+    return _opt_str(record, key, path, "a date string (YYYY, YYYY-MM or YYYY-MM-DD)")
+
+
+def _objects(record: JSONObject, key: str, path: str, items: str, fields: str) -> Iterator[tuple[str, JSONObject]]:
+    """Each object listed under ``key`` with its path, in order (none if the key is absent); a
+    value that is no list (of ``items``) or an item that is no object (with ``fields``) is malformed."""
+    raw = record.get(key)
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        raise InvalidFact(f"must be a list of {items}", f"{path}.{key}")
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidFact(f"must be an object with {fields}", f"{path}.{key}[{i}]")
+        yield f"{path}.{key}[{i}]", item
 
 
 def _sources(record: JSONObject, path: str) -> tuple[dict[str, str], ...]:
     """Popolo's ``{url, note}`` as our sources (``note`` is the title); our own fields pass through."""
-    raw = record.get("sources")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise InvalidFact("must be a list of sources", f"{path}.sources")
     mapped = []
-    for i, s in enumerate(raw):
-        if not isinstance(s, dict):
-            raise InvalidFact("must be an object with url or note", f"{path}.sources[{i}]")
+    for _, s in _objects(record, "sources", path, "sources", "url or note"):
         s = dict(s)
         if "note" in s:
             note = s.pop("note")
@@ -97,16 +116,8 @@ def _sources(record: JSONObject, path: str) -> tuple[dict[str, str], ...]:
 
 
 def _identifiers(record: JSONObject, path: str) -> tuple[tuple[str, str], ...]:
-    raw = record.get("identifiers")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise InvalidFact("must be a list of {scheme, identifier}", f"{path}.identifiers")
     out = []
-    for i, ident in enumerate(raw):
-        p = f"{path}.identifiers[{i}]"
-        if not isinstance(ident, dict):
-            raise InvalidFact("must be an object with scheme and identifier", p)
+    for p, ident in _objects(record, "identifiers", path, "{scheme, identifier}", "scheme and identifier"):
         scheme, value = _id(ident.get("scheme"), f"{p}.scheme"), _id(ident.get("identifier"), f"{p}.identifier")
         assert scheme is not None and value is not None
         out.append((scheme.lower(), value))
@@ -133,9 +144,7 @@ def read_popolo(doc: Any) -> records.Dataset:
 def _read_rejected(doc: JSONObject, data: records.Dataset) -> None:
     """Records an earlier import rejected, as an export wrote them: rejected again, for the same
     reason, so that an export imported back changes nothing."""
-    for i, raw in enumerate(_list(doc, "x_orghistory_rejected", "x_orghistory_rejected")):
-        path = f"x_orghistory_rejected[{i}]"
-        r = _obj(raw, path)
+    for path, r in _records(doc, "x_orghistory_rejected"):
         rid = _id(r.get("id"), f"{path}.id")
         reason = _opt_text(r, "reason", path) or "rejected"
         record = _obj(r.get("record") or {}, f"{path}.record")
@@ -151,14 +160,18 @@ def _read_rejected(doc: JSONObject, data: records.Dataset) -> None:
         data.rejected[rid] = records.Rejection("membership", rid, path, reason, record, effective)
 
 
+def _new_id(record: JSONObject, path: str, kind: str, read: Container[str], data: records.Dataset) -> str:
+    """The record's id, which no ``kind`` record before it had (those ``read``, and those rejected)."""
+    rid = _id(record.get("id"), f"{path}.id")
+    assert rid is not None
+    if rid in read or any(r.id == rid and r.kind == kind for r in data.other_rejections):
+        raise InvalidFact(f"a second {kind} with id {rid!r}", f"{path}.id")
+    return rid
+
+
 def _read_people(doc: JSONObject, data: records.Dataset) -> None:
-    for i, raw in enumerate(_list(doc, "persons", "persons")):
-        path = f"persons[{i}]"
-        p = _obj(raw, path)
-        pid = _id(p.get("id"), f"{path}.id")
-        assert pid is not None
-        if pid in data.people or any(r.id == pid and r.kind == "person" for r in data.other_rejections):
-            raise InvalidFact(f"a second person with id {pid!r}", f"{path}.id")
+    for path, p in _records(doc, "persons"):
+        pid = _new_id(p, path, "person", data.people, data)
         identifiers = _identifiers(p, path)
         for j, (scheme, value) in enumerate(identifiers):
             if scheme == records.ORGHISTORY_SCHEME:
@@ -166,9 +179,7 @@ def _read_people(doc: JSONObject, data: records.Dataset) -> None:
 
                 slug(value, f"{path}.identifiers[{j}].identifier")
         former = []
-        for j, other in enumerate(_list(p, "other_names", f"{path}.other_names")):
-            q = f"{path}.other_names[{j}]"
-            o = _obj(other, q)
+        for q, o in _records(p, "other_names", f"{path}.other_names"):
             name, end = _opt_text(o, "name", q), _date_field(o, "end_date", q)
             if name and end:
                 try:
@@ -183,13 +194,8 @@ def _read_people(doc: JSONObject, data: records.Dataset) -> None:
 
 
 def _read_units(doc: JSONObject, data: records.Dataset) -> None:
-    for i, raw in enumerate(_list(doc, "organizations", "organizations")):
-        path = f"organizations[{i}]"
-        o = _obj(raw, path)
-        oid = _id(o.get("id"), f"{path}.id")
-        assert oid is not None
-        if oid in data.units or any(r.id == oid and r.kind == "organization" for r in data.other_rejections):
-            raise InvalidFact(f"a second organization with id {oid!r}", f"{path}.id")
+    for path, o in _records(doc, "organizations"):
+        oid = _new_id(o, path, "organization", data.units, data)
         classification = _opt_text(o, "classification", path)
         sources = _sources(o, path)
         identifiers = _identifiers(o, path)
@@ -210,9 +216,7 @@ def _read_units(doc: JSONObject, data: records.Dataset) -> None:
 
 def _read_posts(doc: JSONObject) -> dict[str, dict[str, str | None]]:
     out: dict[str, dict[str, str | None]] = {}
-    for i, raw in enumerate(_list(doc, "posts", "posts")):
-        path = f"posts[{i}]"
-        p = _obj(raw, path)
+    for path, p in _records(doc, "posts"):
         pid = _id(p.get("id"), f"{path}.id")
         assert pid is not None
         out[pid] = {"organization_id": _id(p.get("organization_id"), f"{path}.organization_id", False),
@@ -222,9 +226,7 @@ def _read_posts(doc: JSONObject) -> dict[str, dict[str, str | None]]:
 
 def _read_periods(doc: JSONObject) -> dict[str, dict[str, str | None]]:
     out: dict[str, dict[str, str | None]] = {}
-    for i, raw in enumerate(_list(doc, "events", "events")):
-        path = f"events[{i}]"
-        e = _obj(raw, path)
+    for path, e in _records(doc, "events"):
         eid = _id(e.get("id"), f"{path}.id", False)
         if eid is not None:
             out[eid] = {"start_date": _date_field(e, "start_date", path), "end_date": _date_field(e, "end_date", path),
@@ -236,9 +238,7 @@ def _read_memberships(doc: JSONObject, data: records.Dataset, posts: dict[str, d
     seen: dict[str, int] = {}
     rejected_people = {r.id for r in data.other_rejections if r.kind == "person"}
     rejected_units = {r.id for r in data.other_rejections if r.kind == "organization"}
-    for i, raw in enumerate(_list(doc, "memberships", "memberships")):
-        path = f"memberships[{i}]"
-        m = _obj(raw, path)
+    for path, m in _records(doc, "memberships"):
         person = _id(m.get("person_id"), f"{path}.person_id", False)
         org = _id(m.get("organization_id"), f"{path}.organization_id", False)
         group = _id(m.get("on_behalf_of_id"), f"{path}.on_behalf_of_id", False)

@@ -1,25 +1,29 @@
 """HTTP routes by resource, one blueprint module each (``service.app`` registers them), and what
-their views share: the Blueprint class, the resource tags, and the small request helpers
-(read-your-writes, the Idempotency-Key header, the ``type`` filter)."""
+their views share: the Blueprint class with the decorator stacks views repeat, the resource tags,
+and the small request helpers (read-your-writes, the Idempotency-Key header, the ``type`` filter)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import flask_smorest  # type: ignore[import-untyped]  # it publishes no type information
-from flask import request
+from flask import g, request
 
+from events import registry
 from events.errors import InvalidFact, NotFound
 from projections import answers, queries
 from projections.db import Conn
 
-from ..auth import services
+from ..auth import require, services
 from ..edge import BoundedParser
 from ..problems import Problem
+from ..schemas import Registered
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+Written = TypeVar("Written", bound=Mapping[str, Any])  # a write's answer, with the position it was written at
 
 # The API's resources, as /docs groups its routes: (tag, what it is, the routes it has).
 RESOURCES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -49,6 +53,31 @@ class Blueprint(flask_smorest.Blueprint):
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         return super().route(rule, parameters=parameters, tags=tags or [resource_of(rule)], **options)
+
+    def query(self, schema: type) -> Decorator:
+        """The view's query arguments, read through ``schema``; an unknown one is refused (422)."""
+        return self.arguments(schema, location="query", unknown="raise")
+
+    def reads(self, schema: type, query: type | None = None, scope: str = "read") -> Decorator:
+        """The stack of a view that reads: the token ``scope`` it needs, its ``query`` arguments (if
+        it takes any) and its 200 answer's ``schema``."""
+        return _stacked(require(scope), *([self.query(query)] if query else []), self.response(200, schema))
+
+    def registers(self, body: type) -> Decorator:
+        """The stack of a view that registers something by slug and name from a ``body``: 201 with
+        the ``Registered`` answer, or 200 when it already was, with the same name."""
+        return _stacked(require("write"), self.arguments(body), self.response(201, Registered),
+                        self.alt_response(200, schema=Registered, description="already registered, with the same name"))
+
+
+def _stacked(*decorators: Decorator) -> Decorator:
+    """The ``decorators`` applied as if written one above the other, the first outermost."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for outer in reversed(decorators):
+            view = outer(view)
+        return view
+
+    return decorate
 
 
 def org_or_404(conn: Conn, org: str) -> answers.Listed:
@@ -86,15 +115,18 @@ def read_as_asked(args: Mapping[str, Any], org: str | None = None) -> Iterator[C
         yield conn
 
 
-def recorded(answer: dict[str, Any]) -> dict[str, Any]:
+def recorded(answer: Written) -> Written:
     """After a write that answered with its ``position``: fold it (or enqueue the fold) and wake
     live readers; then the answer."""
     services().appended(answer["position"])
     return answer
 
 
-def registered(answer: dict[str, Any], created: bool) -> tuple[dict[str, Any], int]:
-    """A registration's answer: 201 when it registered now, 200 when it already was (same name)."""
+def registered(register: Callable[[str, str, str | None], tuple[registry.Registered, bool]],
+               data: Mapping[str, str]) -> tuple[registry.Registered, int]:
+    """Register the body's slug and name with ``register`` (``register_org``, ``register_person``),
+    written by the token's writer: 201 when it registered now, 200 when it already was (same name)."""
+    answer, created = register(data["slug"], data["name"], g.writer)
     return recorded(answer), 201 if created else 200
 
 
@@ -114,8 +146,4 @@ def stream_types(args: dict) -> set[str] | None:
 def top_position(answer: dict) -> int:
     """The highest position an append answered with."""
     return max(e["position"] for e in answer["events"])
-
-
-def today() -> date:
-    return datetime.now(timezone.utc).date()
 

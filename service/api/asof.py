@@ -9,9 +9,8 @@ from events.errors import NotFound
 from projections import answers, queries
 from projections.db import Conn
 
-from ..auth import require
-from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why, known_at_text
-from . import Blueprint, org_or_404, read_as_asked, today
+from ..schemas import AsOfArgs, Changes, ChangesArgs, Roster, Timeline, TimelineArgs, Why
+from . import Blueprint, org_or_404, read_as_asked
 from .people import person_or_404
 
 blp = Blueprint("asof", __name__, url_prefix="/v1", description="Who was where on a date, and why")
@@ -27,46 +26,40 @@ def _roster(c: Conn, org: str, args: Mapping[str, Any], entries: list[answers.En
     """A roster answer: its date, record time, the position and version that answered, its own
     ``fields`` (``members=[...]``), and the evidence its ``entries`` cite."""
     cited = queries.evidence(c, org, {i for e in entries for i in e["evidence"]})
-    head = {"org": org, "as_of": (args.get("as_of") or today()).isoformat(),
-            "known_at": known_at_text(args.get("known_at")), "position": queries.position(c), "version": c.version}
+    head = {"org": org, "as_of": args["as_of"].isoformat(), "known_at": args["known_at"],
+            "position": queries.position(c), "version": c.version}
     return {**head, **fields, "evidence": cited}
 
 
 @blp.route("/orgs/<org>/units/<unit>/members")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def unit_members(args, org, unit):
     """Who was in a unit on a date, as known now or at a record time, with evidence."""
     with read_as_asked(args, org) as c:
         _unit_or_404(c, org, unit)
-        members = queries.members(c, org, [unit], args.get("as_of") or today(), known_at_text(args.get("known_at")))
+        members = queries.members(c, org, [unit], args["as_of"], args["known_at"])
         return _roster(c, org, args, members, unit=unit, members=members)
 
 
 @blp.route("/orgs/<org>/board")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def board(args, org):
     """The board on a date: directors and observers, as known now or at a record time, with evidence."""
     with read_as_asked(args) as c:
         units = queries.board_units(c, org)
         if not units:  # an organization without a board, or none at all: only then ask which
             org_or_404(c, org)
-        seats = queries.members(c, org, units, args.get("as_of") or today(), known_at_text(args.get("known_at")))
+        seats = queries.members(c, org, units, args["as_of"], args["known_at"])
         return _roster(c, org, args, seats, units=units, directors=[e for e in seats if e["role"] != "observer"],
                        observers=[e for e in seats if e["role"] == "observer"])
 
 
 @blp.route("/orgs/<org>/roles")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Roster)
+@blp.reads(Roster, AsOfArgs)
 def roles(args, org):
     """Organization-level roles (CEO, CTO, ...) on a date, with evidence."""
     with read_as_asked(args, org) as c:
-        held = queries.roles(c, org, args.get("as_of") or today(), known_at_text(args.get("known_at")))
+        held = queries.roles(c, org, args["as_of"], args["known_at"])
         return _roster(c, org, args, held, roles=held)
 
 
@@ -75,48 +68,38 @@ def _why(args: Mapping[str, Any], org: str, unit: str | None, person: str) -> an
         if unit is not None:
             _unit_or_404(c, org, unit)
         person_or_404(c, person)
-        return queries.why(c, org, unit, person, args.get("as_of") or today(), known_at_text(args.get("known_at")))
+        return queries.why(c, org, unit, person, args["as_of"], args["known_at"])
 
 
 @blp.route("/orgs/<org>/units/<unit>/members/<person>/why")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Why)
+@blp.reads(Why, AsOfArgs)
 def why_member(args, org, unit, person):
     """Why a person is (or is not) in a unit on a date: the chain of events, with sources."""
     return _why(args, org, unit, person)
 
 
 @blp.route("/orgs/<org>/roles/<person>/why")
-@require("read")
-@blp.arguments(AsOfArgs, location="query", unknown="raise")
-@blp.response(200, Why)
+@blp.reads(Why, AsOfArgs)
 def why_role(args, org, person):
     """Why a person holds (or does not hold) organization roles on a date."""
     return _why(args, org, None, person)
 
 
 @blp.route("/orgs/<org>/changes")
-@require("read")
-@blp.arguments(ChangesArgs, location="query", unknown="raise")
-@blp.response(200, Changes)
+@blp.reads(Changes, ChangesArgs)
 def changes(args, org):
     """Who joined and who left which unit and role between two dates, with causes."""
-    known_at = known_at_text(args.get("known_at"))
     with read_as_asked(args, org) as c:
-        found = queries.changes(c, org, args["from_"], args["to"], known_at, args.get("import_"))
-        return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(), "known_at": known_at,
-                "changes": found}
+        found = queries.changes(c, org, args["from_"], args["to"], args["known_at"], args.get("import_"))
+        return {"org": org, "from": args["from_"].isoformat(), "to": args["to"].isoformat(),
+                "known_at": args["known_at"], "changes": found}
 
 
 @blp.route("/orgs/<org>/timeline")
-@require("read")
-@blp.arguments(TimelineArgs, location="query", unknown="raise")
-@blp.response(200, Timeline)
+@blp.reads(Timeline, TimelineArgs)
 def timeline(args, org):
     """Every fact in valid-time order, with sources, confidence and record time."""
-    known_at = known_at_text(args.get("known_at"))
     with read_as_asked(args, org) as c:
-        facts = queries.timeline(c, org, known_at, args.get("from_"), args.get("to"), args["limit"],
+        facts = queries.timeline(c, org, args["known_at"], args.get("from_"), args.get("to"), args["limit"],
                                  args.get("import_"))
-        return {"org": org, "known_at": known_at, "events": facts}
+        return {"org": org, "known_at": args["known_at"], "events": facts}

@@ -31,9 +31,7 @@ def append_request() -> dict:
 
 @blp.route("/orgs/<org>/events")
 class OrgEvents(MethodView):
-    @require("read")
-    @blp.arguments(PageArgs, location="query", unknown="raise")
-    @blp.response(200, LogPage)
+    @blp.reads(LogPage, PageArgs)
     def get(self, args, org):
         """The organization's log in position order: /v1/streams/all for one organization."""
         wait_for_min_position(args)

@@ -38,9 +38,7 @@ def _sync(fmt: str, args: Mapping[str, Any], org: str, document: dict[str, Any] 
 
 @blp.route("/orgs/<org>/popolo")
 class Popolo(MethodView):
-    @require("operate")
-    @blp.arguments(ExportArgs, location="query", unknown="raise")
-    @blp.response(200, PopoloDocument)
+    @blp.reads(PopoloDocument, ExportArgs, scope="operate")
     def get(self, args, org):
         """The organization as Popolo JSON (what we currently believe); importing it back changes nothing."""
         with services().read() as c:
@@ -48,7 +46,7 @@ class Popolo(MethodView):
             return popolo_export(c, org, args.get("source"))
 
     @require("operate")
-    @blp.arguments(ImportArgs, location="query", unknown="raise")
+    @blp.query(ImportArgs)
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
         "type": "object", "description": "a Popolo document: persons, organizations, posts, events, memberships"}}}})
     @blp.response(201, ImportReport)
@@ -63,7 +61,7 @@ class Popolo(MethodView):
 @blp.route("/orgs/<org>/ftm")
 class FollowTheMoney(MethodView):
     @require("operate")
-    @blp.arguments(ExportArgs, location="query", unknown="raise")
+    @blp.query(ExportArgs)
     @blp.response(200, content_type=FTM_MEDIA)
     @blp.doc(responses={"200": {"description": "FollowTheMoney entities", "content": {FTM_MEDIA: {"schema": {
         "type": "string", "description": "one JSON object (an entity: id, schema, properties) a line"}}}}})
@@ -75,7 +73,7 @@ class FollowTheMoney(MethodView):
         return Response("".join(lines), mimetype=FTM_MEDIA)
 
     @require("operate")
-    @blp.arguments(ImportArgs, location="query", unknown="raise")
+    @blp.query(ImportArgs)
     @blp.doc(requestBody={"required": True, "content": {
         FTM_MEDIA: {"schema": {"type": "string", "description": "FollowTheMoney entities, one JSON object a line"}},
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})
@@ -94,9 +92,7 @@ class FollowTheMoney(MethodView):
 
 
 @blp.route("/orgs/<org>/imports")
-@require("read")
-@blp.arguments(ExportArgs, location="query", unknown="raise")
-@blp.response(200, ImportList)
+@blp.reads(ImportList, ExportArgs)
 def list_imports(args, org):
     """Each import that stored something: its source, document digest, summary and events."""
     with services().read() as c:
@@ -105,8 +101,7 @@ def list_imports(args, org):
 
 
 @blp.route("/orgs/<org>/imports/<import_id>")
-@require("read")
-@blp.response(200, ImportOut)
+@blp.reads(ImportOut)
 def get_import(org, import_id):
     """One import: its source, document digest, summary and the events it recorded."""
     with services().read() as c:

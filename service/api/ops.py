@@ -54,8 +54,7 @@ def _job(job_id: str) -> answers.Job:
 
 
 @blp.route("/ops/projections")
-@require("operate")
-@blp.response(200, Projections)
+@blp.reads(Projections, scope="operate")
 def ops_projections():
     """Head of the log, each projection's position, version and lag; rq queue and workers."""
     return status(services().stores)
@@ -88,8 +87,7 @@ def ops_replay(data, name):
 
 
 @blp.route("/ops/projections/<name>/versions")
-@require("operate")
-@blp.response(200, Versions)
+@blp.reads(Versions, scope="operate")
 def ops_versions(name):
     """Every version of a projection not yet dropped: live, building, scratch, retired."""
     _projection(name)
@@ -116,16 +114,14 @@ def ops_drop_version(name, version):
 
 
 @blp.route("/ops/jobs/<job_id>")
-@require("operate")
-@blp.response(200, Job)
+@blp.reads(Job, scope="operate")
 def ops_job(job_id):
     """A rebuild's or replay's state and progress: position reached, head, rate, ETA."""
     return _job(job_id)
 
 
 @blp.route("/ops/parked")
-@require("operate")
-@blp.response(200, ParkedList)
+@blp.reads(ParkedList, scope="operate")
 def ops_parked():
     """Events whose fold raised, with their errors (unresolved ones)."""
     return {"parked": parked(services().stores)}

@@ -9,7 +9,7 @@ from events.vocabulary import UNIT_FORMED
 from projections import queries
 
 from ..auth import require, services
-from ..schemas import AppendOut, Org, OrgIn, OrgList, Registered, UnitIn, UnitList
+from ..schemas import AppendOut, Org, OrgIn, OrgList, UnitIn, UnitList
 from . import Blueprint, idempotency_key, org_or_404, registered, top_position
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1", description="Organizations and their units")
@@ -17,25 +17,20 @@ blp = Blueprint("orgs", __name__, url_prefix="/v1", description="Organizations a
 
 @blp.route("/orgs")
 class Orgs(MethodView):
-    @require("read")
-    @blp.response(200, OrgList)
+    @blp.reads(OrgList)
     def get(self):
         """Every organization: slug, name and when it was recorded."""
         with services().read() as c:
             return {"orgs": queries.list_orgs(c)}
 
-    @require("write")
-    @blp.arguments(OrgIn)
-    @blp.response(201, Registered)
-    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
+    @blp.registers(OrgIn)
     def post(self, data):
         """Register an organization (the same slug and name again is a no-op)."""
-        return registered(*services().app.register_org(data["slug"], data["name"], g.writer))
+        return registered(services().app.register_org, data)
 
 
 @blp.route("/orgs/<org>")
-@require("read")
-@blp.response(200, Org)
+@blp.reads(Org)
 def get_org(org):
     """One organization."""
     with services().read() as c:
@@ -44,8 +39,7 @@ def get_org(org):
 
 @blp.route("/orgs/<org>/units")
 class Units(MethodView):
-    @require("read")
-    @blp.response(200, UnitList)
+    @blp.reads(UnitList)
     def get(self, org):
         """The organization's units (board, teams, committees), formed and dissolved when."""
         with services().read() as c:

@@ -20,8 +20,6 @@ from ..schemas import (
     PersonHistory,
     PersonIn,
     PersonList,
-    Registered,
-    known_at_text,
 )
 from . import Blueprint, read_as_asked, recorded, registered
 
@@ -38,26 +36,20 @@ def person_or_404(conn: Conn, person: str) -> answers.Person:
 
 @blp.route("/people")
 class People(MethodView):
-    @require("read")
-    @blp.arguments(PeoplePageArgs, location="query", unknown="raise")
-    @blp.response(200, PersonList)
+    @blp.reads(PersonList, PeoplePageArgs)
     def get(self, args):
         """People, in slug order, a page at a time."""
         with services().read() as c:
             return {"people": queries.list_people(c, args["after"], args["limit"])}
 
-    @require("write")
-    @blp.arguments(PersonIn)
-    @blp.response(201, Registered)
-    @blp.alt_response(200, schema=Registered, description="already registered, with the same name")
+    @blp.registers(PersonIn)
     def post(self, data):
         """Register a person (the same slug and name again is a no-op)."""
-        return registered(*services().app.register_person(data["slug"], data["name"], g.writer))
+        return registered(services().app.register_person, data)
 
 
 @blp.route("/people/<person>")
-@require("read")
-@blp.response(200, Person)
+@blp.reads(Person)
 def get_person(person):
     """One person, with identifiers and merges."""
     with services().read() as c:
@@ -84,12 +76,9 @@ def retract_merge(data, person):
 
 
 @blp.route("/people/<person>/history")
-@require("read")
-@blp.arguments(HistoryArgs, location="query", unknown="raise")
-@blp.response(200, PersonHistory)
+@blp.reads(PersonHistory, HistoryArgs)
 def person_history(args, person):
     """Every seat and role a person held, in every organization."""
-    known_at = known_at_text(args.get("known_at"))
     with read_as_asked(args) as c:
         found = person_or_404(c, person)
-        return {**found, "known_at": known_at, "history": queries.person_history(c, person, known_at)}
+        return {**found, "known_at": args["known_at"], "history": queries.person_history(c, person, args["known_at"])}

@@ -19,9 +19,7 @@ LIVE_ANSWER = {"200": {"description": "events as they are appended, one SSE mess
 
 
 @blp.route("/streams/all")
-@require("read")
-@blp.arguments(StreamArgs, location="query", unknown="raise")
-@blp.response(200, LogPage)
+@blp.reads(LogPage, StreamArgs)
 def stream_all(args):
     """Events in position order after ``after``. Positions may have gaps: continue from ``next``."""
     events, cursor = page(services().app, args["after"], args["limit"], args.get("org"), stream_types(args))
@@ -30,7 +28,7 @@ def stream_all(args):
 
 @blp.route("/streams/all/live")
 @require("read")
-@blp.arguments(LiveArgs, location="query", unknown="raise")
+@blp.query(LiveArgs)
 @blp.doc(responses=LIVE_ANSWER)
 def stream_live(args):
     """Server-Sent Events: ``id`` is the position; resumes from ``Last-Event-ID`` or ``after``."""

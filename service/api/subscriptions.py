@@ -61,8 +61,7 @@ def _applied(position: int) -> None:
 
 @blp.route("/subscriptions")
 class Subscriptions(MethodView):
-    @require("operate")
-    @blp.response(200, SubscriptionList)
+    @blp.reads(SubscriptionList, scope="operate")
     def get(self):
         """Every webhook subscription (never its secret)."""
         with services().read() as c:
@@ -78,8 +77,7 @@ class Subscriptions(MethodView):
 
 @blp.route("/subscriptions/<sub>")
 class SubscriptionOne(MethodView):
-    @require("operate")
-    @blp.response(200, Subscription)
+    @blp.reads(Subscription, scope="operate")
     def get(self, sub):
         """One subscription, with its delivery state and failures."""
         return _subscription(sub, with_failures=True)

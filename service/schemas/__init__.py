@@ -41,7 +41,6 @@ from .base import (  # noqa: F401
     Strict,
     Text,
     Whole,
-    known_at_text,
     slug_field,
 )
 from .bodies import (  # noqa: F401

@@ -8,11 +8,20 @@ from webargs.fields import DelimitedList  # comma-separated: ?type=member_joined
 
 from events.vocabulary import SLUG
 
-from .base import IMPORT_FILTER, STREAM_TYPES, Day, Instant, Strict, Text, Whole
+from .base import IMPORT_FILTER, STREAM_TYPES, Day, Instant, Strict, Text, Whole, known_at_text, today
 
 
-class AsOfArgs(Strict):
-    as_of = Day(metadata={"description": "valid time (a date); default today"})
+class AsAsked(Strict):
+    """The arguments of a read as asked (``api.read_as_asked``): ``known_at`` comes out as the
+    stores write a record time, or None (as known now)."""
+
+    @ma.post_load
+    def _known_at_as_stored(self, data, **_):
+        return {**data, "known_at": known_at_text(data.get("known_at"))}
+
+
+class AsOfArgs(AsAsked):
+    as_of = Day(load_default=today, metadata={"description": "valid time (a date); default today"})
     known_at = Instant(metadata={"description": "record time; default now"})
     min_position = Whole(validate=validate.Range(min=0),
                                   metadata={"description": "wait (bounded) until the projection has reached it"})
@@ -21,7 +30,7 @@ class AsOfArgs(Strict):
                                                       "instead of the live one"})
 
 
-class ChangesArgs(Strict):
+class ChangesArgs(AsAsked):
     import_ = Text(**IMPORT_FILTER)
     from_ = Day(required=True, data_key="from")
     to = Day(required=True)
@@ -37,7 +46,7 @@ class ChangesArgs(Strict):
             raise ma.ValidationError("must not be before from", "to")
 
 
-class TimelineArgs(Strict):
+class TimelineArgs(AsAsked):
     @ma.validates_schema
     def _order(self, data, **_):
         if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
@@ -54,7 +63,7 @@ class TimelineArgs(Strict):
                                                       "instead of the live one"})
 
 
-class HistoryArgs(Strict):
+class HistoryArgs(AsAsked):
     known_at = Instant()
     min_position = Whole(validate=validate.Range(min=0))
     version = Whole(validate=validate.Range(min=1),

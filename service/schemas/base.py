@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, TypedDict
 
 import marshmallow as ma
@@ -104,3 +104,8 @@ class Strict(ma.Schema):
 
 def known_at_text(value: datetime | None) -> str | None:
     return None if value is None else stamp(value)
+
+
+def today() -> date:
+    """Today in UTC: the valid date a query asks for unless it names one."""
+    return datetime.now(timezone.utc).date()

@@ -36,11 +36,21 @@ class ImportEvents(ma.Schema):
     last = fields.String(allow_none=True)
 
 
-class ImportReport(ma.Schema):
+class ImportHead(ma.Schema):
+    """What names an import and the document it read, first in both answers about imports: its
+    id, the organization, the dataset (source), the document's format and digest."""
+
+    id = fields.String()
     org = fields.String()
     source = fields.String()
     format = fields.String()
     digest = fields.String()
+
+
+class ImportReport(ImportHead):
+    class Meta:
+        exclude = ("id",)  # a report names the import it stored by import_id, below (a dry run stores none)
+
     dry_run = fields.Boolean()
     stored = fields.Boolean()
     same_document = fields.Boolean(metadata={"description": "the document is the one this source gave last time"})
@@ -55,12 +65,7 @@ class ImportReport(ma.Schema):
                                                 "would record it, and the people to register or rename"})
 
 
-class ImportOut(ma.Schema):
-    id = fields.String()
-    org = fields.String()
-    source = fields.String()
-    format = fields.String()
-    digest = fields.String()
+class ImportOut(ImportHead):
     recorded_at = fields.String()
     position = fields.Integer()
     writer = fields.String(allow_none=True)

@@ -285,6 +285,20 @@ function rosterRow(entry, unit, roleFirst) {
   return tr;
 }
 
+// A roster's table (the board's, the roles', each team's): a caption for screen readers, the
+// column heads (the role first, for organization roles), and a body for rosterRow's rows.
+function rosterTable(caption, roleFirst, id) {
+  const table = el("table", null, { class: "roster", ...(id ? { id } : {}) });
+  const heads = el("tr");
+  for (const h of [...(roleFirst ? ["Role", "Name"] : ["Name", "Role"]), "Since", "Until", "Notes"]) {
+    heads.append(el("th", h, { scope: "col" }));
+  }
+  const head = el("thead");
+  head.append(heads);
+  table.append(el("caption", caption, { class: "sr-only" }), head, el("tbody"));
+  return table;
+}
+
 function say(id, text) {
   const p = $(id);
   p.textContent = text || "";
@@ -338,15 +352,8 @@ function renderTeams(units, rosters) {
     else if (!members.length) why = `No members on ${state.date}, as recorded.`;
     if (why) section.append(el("p", why, { class: "empty" }));
     if (members.length) {
-      const table = el("table", null, { class: "roster" });
-      table.append(el("caption", `${u.name} on ${state.date}`, { class: "sr-only" }));
-      const head = el("thead");
-      const hr = el("tr");
-      for (const h of ["Name", "Role", "Since", "Until", "Notes"]) hr.append(el("th", h, { scope: "col" }));
-      head.append(hr);
-      const body = el("tbody");
-      body.append(...members.map((e) => rosterRow(e, u.slug, false)));
-      table.append(head, body);
+      const table = rosterTable(`${u.name} on ${state.date}`, false);
+      table.tBodies[0].append(...members.map((e) => rosterRow(e, u.slug, false)));
       section.append(table);
     }
     return section;
@@ -691,4 +698,6 @@ $("known-now").addEventListener("click", () => setKnown(null));
 $("controls").addEventListener("submit", (ev) => { ev.preventDefault(); renderAsOf(); });
 $("compare-form").addEventListener("submit", compare);
 
+$("board-empty").after(rosterTable("Board members on the chosen date", false, "board"));
+$("roles-empty").after(rosterTable("Organization roles on the chosen date", true, "roles"));
 init();
