@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from flask import current_app, g, request
 
-from . import tokens
+from projections import tokens
+
 from .problems import Problem
 
 if TYPE_CHECKING:

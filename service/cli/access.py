@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from .. import tokens as token_store
+from projections import tokens as token_store
+
 from .shared import err, services
 
 

@@ -186,7 +186,7 @@ def test_popolo_over_http_for_operators(inprocess_service):
     client = inprocess_service
     doc = {"persons": [{"id": "ann", "name": "Ann"}], "organizations": [{"id": "council", "name": "Council"}],
            "memberships": [{"id": "m1", "person_id": "ann", "organization_id": "council", "start_date": "2019-01-01"}]}
-    from service import tokens
+    from projections import tokens
 
     writer = tokens.create(client.services.db, "writer", ["write"])
     refused = client.post("/v1/orgs/town/popolo", doc, headers={"Authorization": f"Bearer {writer}"})

@@ -29,6 +29,17 @@ def test_no_module_is_over_400_lines():
     assert long == {}
 
 
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT INTO|UPDATE\s+\w+\s+SET|DELETE FROM)\b")
+
+
+def test_the_service_holds_no_sql():
+    """Routes parse, call and render: what the service reads or writes in the database is a
+    function of the layers below (the token store was the last SQL in service/)."""
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "service").rglob("*.py"))
+             for i, line in enumerate(p.read_text().splitlines(), 1) if SQL.search(line)]
+    assert found == []
+
+
 def test_type_names_are_spelled_only_where_they_are_declared_or_produced():
     names = set(TYPES) | {k.value for k in Kind}
     quoted = re.compile(r"""["'](%s)["']""" % "|".join(sorted(names, key=len, reverse=True)))

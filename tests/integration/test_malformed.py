@@ -90,7 +90,7 @@ def test_auth_failures(acme):
     for headers, status in (({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic x"}, 401)):
         resp = acme.s.post(acme.base + "/v1/orgs/acme/events", json=GOOD, headers=headers)
         assert resp.status_code == status and resp.json()["field"] == "Authorization"
-    from service import tokens
+    from projections import tokens
 
     services = acme.services.db
     # A read-only token cannot write.

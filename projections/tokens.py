@@ -1,5 +1,7 @@
 """Bearer tokens with scopes. Only a SHA-256 of each token is stored; the token is shown once.
-Tokens live in a shared table, not in a projection version: their reads bind to no version."""
+Tokens live in a shared table of the read side's database, not in a projection version: their
+reads bind to no version. The service checks them (``service.auth``); their SQL lives here, with
+the rest of the read side's."""
 
 from __future__ import annotations
 
@@ -9,10 +11,21 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timezone
+from typing import TypedDict
 
-from projections.db import Database
+from .db import Database
 
 SCOPES = ("read", "write", "operate")
+
+
+class Token(TypedDict):
+    """A token as listed: never the token itself, which is shown once."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: str
+    revoked_at: str | None
 
 
 def digest(token: str) -> str:
@@ -42,10 +55,11 @@ def verify(db: Database, token: str, admin_token: str | None) -> tuple[str, set[
     return row["name"], set(json.loads(row["scopes"]))
 
 
-def listing(db: Database) -> list[dict]:
+def listing(db: Database) -> list[Token]:
     with db.read(bind=False) as c:
         rows = c.all("SELECT id, name, scopes, created_at, revoked_at FROM tokens ORDER BY created_at")
-    return [{**r, "scopes": json.loads(r["scopes"])} for r in rows]
+    return [{"id": r["id"], "name": r["name"], "scopes": json.loads(r["scopes"]), "created_at": r["created_at"],
+             "revoked_at": r["revoked_at"]} for r in rows]
 
 
 def revoke(db: Database, token_id: str) -> bool:
