@@ -18,7 +18,8 @@ import time
 from events.settings import Settings
 
 from .catchup import lag
-from .dispatch import QUEUE, enqueue_catch_up, enqueue_delivery, redis_for_clients
+from .dispatch import QUEUE, dispatcher_for, enqueue_catch_up, enqueue_delivery, redis_for_clients
+from .jobs import rebuild_if_stale
 from .processes import end_with_parent
 from .runtime import Stores, open_stores, worker_stores
 from .webhooks import pending
@@ -107,6 +108,23 @@ def folding_worker(stores: Stores):
     return FoldingWorker
 
 
+def _open_when_reachable(settings: Settings) -> Stores:
+    """The worker's stores, once the database answers: a worker started before its database (a
+    machine booting, a failover) waits for it, as it waits for Redis, instead of exiting."""
+    from .catchup import transient
+
+    wait = 1.0
+    while True:
+        try:
+            return open_stores(settings)
+        except Exception as e:
+            if not transient(e):
+                raise
+            log.warning("worker cannot reach its database (%s); trying again in %.0f s", e, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
+
+
 def run_worker(settings: Settings, burst: bool = False, name: str | None = None) -> None:
     import redis
     from rq import Queue
@@ -120,7 +138,10 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     me = os.getpid()
     os.register_at_fork(after_in_child=lambda: end_with_parent(me))
     stop = threading.Event()
-    stores = open_stores(settings)  # the worker's, for its whole life: in-process jobs and the ticker
+    # the worker's, for its whole life: its in-process jobs and the ticker (opening them creates the
+    # tables); then, after an upgrade, a rebuild if the live version was folded by older code
+    stores = _open_when_reachable(settings)
+    rebuild_if_stale(stores, dispatcher_for(stores))
     if not burst:
         threading.Thread(target=ticker, args=(stores, stop), daemon=True, name="orghistory-ticker").start()
         threading.Thread(target=scheduler, args=(conn, stop), daemon=True, name="orghistory-scheduler").start()

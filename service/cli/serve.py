@@ -64,14 +64,7 @@ def _worker_app():
 @click.option("--name", default=None, help="worker name (default: host and pid)")
 def worker(burst: bool, name: str | None) -> None:
     """Run an rq worker (needs ORGHISTORY_REDIS_URL)."""
-    # lazy (see the module docstring): the store's runtime and rq
-    from workers.dispatch import dispatcher_for
-    from workers.jobs import rebuild_if_stale
-    from workers.runtime import open_stores
-    from workers.worker import run_worker
+    from workers.worker import run_worker  # lazy (see the module docstring): the store's runtime and rq
 
     configure_logging()
-    settings = Settings.from_env()
-    with open_stores(settings) as stores:  # creates the tables; rq's work horses open their own
-        rebuild_if_stale(stores, dispatcher_for(stores))
-    run_worker(settings, burst=burst, name=name)
+    run_worker(Settings.from_env(), burst=burst, name=name)

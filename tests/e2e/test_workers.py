@@ -86,3 +86,64 @@ def _applied(logs) -> tuple[int, set[str]]:
                 applied += json.loads(line)["applied"]
                 runners.add(path.name)
     return applied, runners
+
+
+def test_a_worker_started_before_its_database_waits_for_it(pg_settings, redis_url, tmp_path):
+    """The worker opens its stores at start (its in-process catch-up keeps them): with the database
+    not there yet it waits and tries again, as it does for Redis, instead of exiting. The
+    database is PostgreSQL behind a port that forwards to it only once a forwarder listens there."""
+    import dataclasses
+    import socket
+    import socketserver
+    import threading
+
+    from ..conftest import free_port, stores_for
+
+    port = free_port()
+    url = pg_settings.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+    assert url != pg_settings.database_url
+    env = {**service_env(dataclasses.replace(pg_settings, database_url=url), redis_url), "ORGHISTORY_LOG_LEVEL": "INFO"}
+    log = tmp_path / "worker.err"
+    worker = spawn([str(BIN / "orghistory"), "worker", "--name", f"early-{time.time_ns()}"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+    class Forward(socketserver.BaseRequestHandler):
+        def handle(self):
+            upstream = socket.create_connection(("127.0.0.1", 5432))
+            pipes = [threading.Thread(target=_pipe, args=(a, b), daemon=True)
+                     for a, b in ((self.request, upstream), (upstream, self.request))]
+            for p in pipes:
+                p.start()
+            for p in pipes:
+                p.join()
+
+    server = None
+    try:
+        eventually(lambda: "cannot reach its database" in log.read_text(), 30, "the worker to say it waits")
+        assert worker.poll() is None, log.read_text()
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Forward)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        app = stores_for(pg_settings).app
+        app.register_org("acme", "Acme")
+        enqueue_catch_up(redis.Redis.from_url(redis_url))
+        eventually(lambda: lag(stores_for(pg_settings)) == (app.head_position(),) * 2, 60,
+                   "the worker, once the database answers, to fold what was appended")
+    finally:
+        stop(worker)
+        if server is not None:
+            server.shutdown()
+
+
+def _pipe(src, dst) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
