@@ -23,6 +23,7 @@ from .clock import now, stamp
 from .db import DEFAULT_PROJECTION, Conn
 from .encoding import fact_values, forget_parsed, payload_of, row_key, view_of
 from .fold import FactView, Row, SortKey, _Person, fold_person
+from .foldcache import FoldCache
 from .registrations import HANDLERS
 from .rows import (
     ROLES,
@@ -47,14 +48,21 @@ class Derived:
     units: set[str]
 
 
-def apply_events(conn: Conn, events: Sequence[RecordedEvent]) -> int:
+def apply_events(conn: Conn, events: Sequence[RecordedEvent], cache: FoldCache | None = None) -> int:
     """The incremental path: fold ``events`` (those after the tracked position) inside ``conn``'s
-    write transaction, and write what changed in bulk, with the position, in the same one."""
+    write transaction, and write what changed in bulk, with the position, in the same one.
+    ``cache``: the folds this process kept from its earlier batches (see ``foldcache``)."""
     store = BatchStore(conn)
+    if cache is not None:
+        store.derived = cache.folds_for(conn)
     store.prefetch(events)
     n = Projector(store).apply(events)
     if n:
-        store.take().write(conn, now())
+        at = now()
+        changes = store.take()
+        changes.write(conn, at)
+        if cache is not None and changes.position:
+            cache.written(conn, changes.position, at)
     return n
 
 

@@ -39,7 +39,7 @@ def catch_up(stores: Stores, name: str = NAME, batch: int = BATCH, progress=None
                     notes = logreader.page(app.recorder, position, batch)
                     if not notes:
                         break
-                    applied += apply_events(conn, [app.decode(n) for n in notes])
+                    applied += apply_events(conn, [app.decode(n) for n in notes], stores.folds)
                     last = notes[-1].id
             except Exception as e:
                 if notes is None or transient(e):

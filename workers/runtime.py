@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Iterator
 
@@ -20,6 +20,7 @@ from events.application import OrgHistory
 from events.settings import Settings
 from projections import versions
 from projections.db import Database
+from projections.foldcache import FoldCache
 
 from .locks import runner_lock
 
@@ -29,6 +30,8 @@ class Stores:
     settings: Settings
     app: OrgHistory
     db: Database
+    # the catch-up's unfinished folds, kept between its batches for as long as these stores live
+    folds: FoldCache = field(default_factory=FoldCache)
 
     def close(self) -> None:
         self.app.close()

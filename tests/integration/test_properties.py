@@ -139,13 +139,15 @@ def _dates(log: list[dict]) -> list[date]:
     return sorted(out)
 
 
-def check_history(settings_, history) -> None:
+def check_history(settings_, history, batch: int = 500) -> None:
+    """``batch``: how many events the catch-up folds a transaction (small: folds kept between
+    batches, ``projections.foldcache``, go on from one batch to the next)."""
     app, db = stores_for(settings_).app, stores_for(settings_).db
     for p in PEOPLE:
         app.register_person(p, p.upper())
     org = f"o{next(_orgs)}-{os.getpid()}"
     log = _record(app, org, history)
-    catch_up(stores_for(settings_))
+    catch_up(stores_for(settings_), batch=batch)
     dates = _dates(log)
     with db.read() as c:
         for entry in log[1:]:
@@ -175,3 +177,15 @@ def test_matches_reference_on_sqlite(sqlite_settings, history):
 @given(history=histories())
 def test_matches_reference_on_postgres(pg_settings, history):
     check_history(pg_settings, history)
+
+
+@settings(max_examples=max(20, EXAMPLES // 3), **FAST)
+@given(history=histories(), batch=st.integers(1, 4))
+def test_matches_reference_folded_a_few_events_a_batch_on_sqlite(sqlite_settings, history, batch):
+    check_history(sqlite_settings, history, batch)
+
+
+@settings(max_examples=max(10, EXAMPLES // 6), **FAST)
+@given(history=histories(), batch=st.integers(1, 4))
+def test_matches_reference_folded_a_few_events_a_batch_on_postgres(pg_settings, history, batch):
+    check_history(pg_settings, history, batch)
