@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .projector import Derived
 
 # Enough for the people of many batches, small enough to bound a worker's memory (a kept fold is
-# a few kilobytes): past it, the cache starts over.
-LIMIT = 50_000
+# one to a few kilobytes, so tens of megabytes at most): past it, the cache starts over.
+LIMIT = 20_000
 
 Stamp = tuple[str, int, str]  # the version's tracking key, its position, its updated_at
 
