@@ -17,7 +17,7 @@ import time
 
 from events.settings import Settings
 
-from .catchup import lag
+from .catchup import lag, transient
 from .dispatch import QUEUE, dispatcher_for, enqueue_catch_up, enqueue_delivery, redis_for_clients
 from .jobs import rebuild_if_stale
 from .processes import end_with_parent
@@ -74,7 +74,7 @@ def ticker(stores: Stores, stop: threading.Event, every: float = 2.0) -> None:
 IN_PROCESS_JOBS = frozenset({"workers.jobs.catch_up_job"})
 
 
-def folding_worker(stores: Stores):
+def folding_worker(stores: Stores) -> type:
     """rq's forking ``Worker``, except that the jobs in ``IN_PROCESS_JOBS`` run in this process
     (as rq's ``SimpleWorker`` runs every job) with ``stores``, opened once for the worker's life."""
     from rq import Worker
@@ -111,8 +111,6 @@ def folding_worker(stores: Stores):
 def _open_when_reachable(settings: Settings) -> Stores:
     """The worker's stores, once the database answers: a worker started before its database (a
     machine booting, a failover) waits for it, as it waits for Redis, instead of exiting."""
-    from .catchup import transient
-
     wait = 1.0
     while True:
         try:
