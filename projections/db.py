@@ -116,6 +116,18 @@ class Conn:
         if rows:
             self.dialect.copy_rows(self, table, columns, rows)
 
+    def all_among(self, sql: str, column: str, values: Sequence[str], params: Params = (),
+                  chunk: int = 500) -> list[DBRow]:
+        """The rows of ``sql`` (its ``{among}`` the condition that ``column`` is one of ``values``,
+        after ``params``), a chunk of values a statement: as many as there are, within SQLite's
+        limit of bound parameters."""
+        ordered = sorted(values)
+        out: list[DBRow] = []
+        for i in range(0, len(ordered), chunk):
+            among, among_params = self.one_of(column, ordered[i:i + chunk])
+            out += self.all(sql.format(among=among), (*params, *among_params))
+        return out
+
     def all(self, sql: str, params: Params = ()) -> list[DBRow]:
         cur = self.execute(sql, params)
         rows = cur.fetchall()

@@ -10,17 +10,15 @@ for date windows or causes: those are left out (see ``popolo.py`` for a lossless
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Iterator
 
 from events.imports.ftm import ID_PREFIX
 from events.imports.model import last_day, slugify
-from events.jsontypes import JSONObject
 
 from .answers import FtMEntity
 from .db import Conn
-from .popolo import popolo_date
+from .popolo import fact_payloads, popolo_date
 from .schema import FOREVER
 
 _FTM_ID = re.compile(r"^[0-9a-zA-Z]([0-9a-zA-Z.\-]*[0-9a-zA-Z])?$")
@@ -45,13 +43,8 @@ def export(conn: Conn, org: str, source: str | None = None) -> Iterator[FtMEntit
     units = conn.all("SELECT slug, name, kind, formed, formed_event FROM units WHERE org=? ORDER BY slug", (org,))
     rows = conn.all("SELECT * FROM tenures WHERE org=? AND recorded_to=? ORDER BY unit, person, start_lo, id",
                     (org, FOREVER))
-    ids = sorted({r["start_event"] for r in rows if r["start_event"]} | {u["formed_event"] for u in units})
-    facts: dict[str, JSONObject] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        among, among_params = conn.one_of("id", chunk)
-        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND {among}", (org, *among_params)):
-            facts[r["id"]] = json.loads(r["payload"])
+    facts = fact_payloads(conn, org, {r["start_event"] for r in rows if r["start_event"]} |
+                          {u["formed_event"] for u in units})
     # Units keep the entity id their source gave them where there is one (so an export imported
     # back as the same source names the same records); ours otherwise.
     unit_id: dict[str, str] = {}

@@ -17,13 +17,14 @@ class NameBook:
     @classmethod
     def read(cls, conn: Conn, people: set[str]) -> NameBook:
         book = cls()
-        ordered = sorted(people)
-        for i in range(0, len(ordered), 500):
-            among, among_params = conn.one_of("person", ordered[i:i + 500])
-            for r in conn.all(f"SELECT person, name, eff_lo, recorded_at FROM names "
-                              f"WHERE {among} ORDER BY person, position", among_params):
-                book.rows.setdefault(r["person"], []).append(r)
+        for r in conn.all_among("SELECT person, name, eff_lo, recorded_at FROM names WHERE {among} "
+                                "ORDER BY person, position", "person", list(people)):
+            book.give(r["person"], r)
         return book
+
+    def give(self, person: str, name: DBRow) -> None:
+        """One more name of ``person`` (``name``, ``eff_lo``, ``recorded_at``), the latest in record order."""
+        self.rows.setdefault(person, []).append(name)
 
     def name(self, person: str, as_of: str | None = None, known_at: str | None = None) -> str | None:
         segments: list[tuple[str, str]] = []  # (from day, name), in day order

@@ -51,15 +51,10 @@ def popolo_sources(sources: Iterable[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-def _facts(conn: Conn, org: str, ids: set[str]) -> dict[str, JSONObject]:
-    out: dict[str, JSONObject] = {}
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i:i + 500]
-        among, among_params = conn.one_of("id", chunk)
-        for r in conn.all(f"SELECT id, payload FROM facts WHERE org=? AND {among}", (org, *among_params)):
-            out[r["id"]] = json.loads(r["payload"])
-    return out
+def fact_payloads(conn: Conn, org: str, ids: set[str]) -> dict[str, JSONObject]:
+    """The current fields of facts ``ids`` of ``org``, by id."""
+    return {r["id"]: json.loads(r["payload"])
+            for r in conn.all_among("SELECT id, payload FROM facts WHERE org=? AND {among}", "id", list(ids), (org,))}
 
 
 def _identifiers(conn: Conn, people: list[str]) -> dict[str, list[Identifier]]:
@@ -76,7 +71,7 @@ def export(conn: Conn, org: str, source: str | None = None) -> PopoloDocument:
     units = conn.all("SELECT slug, name, kind, formed, formed_event FROM units WHERE org=? ORDER BY slug", (org,))
     rows = conn.all("SELECT * FROM tenures WHERE org=? AND recorded_to=? ORDER BY unit, person, start_lo, id",
                     (org, FOREVER))
-    joins = _facts(conn, org, {r["start_event"] for r in rows if r["start_event"]} |
+    joins = fact_payloads(conn, org, {r["start_event"] for r in rows if r["start_event"]} |
                    {u["formed_event"] for u in units})
     # Units keep the id their source gave them (the slug is their orghistory identifier): an export
     # imported back as the same source names the same records.
@@ -87,9 +82,7 @@ def export(conn: Conn, org: str, source: str | None = None) -> PopoloDocument:
     memberships, posts = _memberships(rows, joins, source, export_id)
     rejected = _rejected(conn, org, source)
     people = sorted({m["person_id"] for m in memberships})
-    among, among_params = conn.one_of("slug", people)
-    names = dict((r["slug"], r["name"]) for r in conn.all(
-        f"SELECT slug, name FROM people WHERE {among}", among_params)) if people else {}
+    names = {r["slug"]: r["name"] for r in conn.all_among("SELECT slug, name FROM people WHERE {among}", "slug", people)}
     identifiers = _identifiers(conn, people)
     organizations = []
     for u in units:

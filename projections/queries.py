@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Iterator, Literal, TypeVar
+from typing import Literal
 
 from events.jsontypes import JSONObject
 from events.validtime import ValidTime
@@ -21,7 +21,6 @@ from .subscriptions import subscription as subscription  # re-exported: the API 
 from .subscriptions import subscription_failures as subscription_failures
 from .subscriptions import subscriptions as subscriptions
 
-T = TypeVar("T")
 ROLE_ORDER = {"chair": 0, "co-chair": 1, "lead": 2, "co-lead": 3, "director": 4, "member": 5, "observer": 9}
 
 
@@ -63,25 +62,16 @@ def _sort(entries: list[answers.Entry]) -> list[answers.Entry]:
 def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, answers.Evidence]:
     """The cited events, each with its sources, confidence and record time."""
     out: dict[str, answers.Evidence] = {}
-    for chunk in _chunks(sorted(ids), 200):
-        among, among_params = conn.one_of("id", chunk)
-        rows = conn.all(
-            f"SELECT id, position, type, recorded_at, payload, confidence, corrections FROM facts "
-            f"WHERE org=? AND {among}", (org, *among_params))
-        for r in rows:
-            p = json.loads(r["payload"])
-            out[r["id"]] = {
-                "id": r["id"], "position": int(r["position"]), "type": r["type"], "effective": p.get("effective"),
-                "confidence": r["confidence"], "sources": p.get("sources") or [], "note": p.get("note"),
-                "recorded_at": r["recorded_at"],
-                "corrected_by": [c["id"] for c in json.loads(r["corrections"])],
-            }
+    for r in conn.all_among("SELECT id, position, type, recorded_at, payload, confidence, corrections FROM facts "
+                            "WHERE org=? AND {among}", "id", list(ids), (org,), chunk=200):
+        p = json.loads(r["payload"])
+        out[r["id"]] = {
+            "id": r["id"], "position": int(r["position"]), "type": r["type"], "effective": p.get("effective"),
+            "confidence": r["confidence"], "sources": p.get("sources") or [], "note": p.get("note"),
+            "recorded_at": r["recorded_at"],
+            "corrected_by": [c["id"] for c in json.loads(r["corrections"])],
+        }
     return out
-
-
-def _chunks(items: list[T], n: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
 
 
 ASOF_COLUMNS = ("t.person, t.role, t.tenure_key, t.start_text, t.start_hi, t.end_text, t.end_lo, t.cause, "
@@ -93,8 +83,7 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     closed rows through their span year. Neither part reads history outside that year."""
     known, kparams = _known("t", known_at)
     unit_where, unit_params = ("t.unit=? AND ", (unit,)) if unit is not None else ("", ())
-    cols = ASOF_COLUMNS + (", t.unit" if unit is not None else "")
-    cols = "t.id, " + cols
+    cols = "t.id, " + ASOF_COLUMNS + (", t.unit" if unit is not None else "")
     open_part = f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?"
     # One equality lookup per span year (the date's year, and WIDE for rows spanning decades):
     # an IN list is not always used as an index condition by PostgreSQL's planner.
@@ -116,7 +105,7 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
         given = {"name": r.pop("given_name"), "eff_lo": r.pop("given_from"), "recorded_at": r.pop("given_at")}
         rows.setdefault(row_id, r)
         if first_row.setdefault(r["person"], row_id) == row_id and given["name"] is not None:
-            book.rows.setdefault(r["person"], []).append(given)
+            book.give(r["person"], given)
     for r in rows.values():
         r["name"] = book.name(r["person"], d, known_at)
     return list(rows.values())

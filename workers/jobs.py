@@ -26,7 +26,6 @@ from .webhooks import deliver, pending
 T = TypeVar("T")
 
 
-
 def _run(body: Callable[[Stores], T]) -> T:
     warm = current_worker_stores()
     if warm is not None:  # run by ``orghistory worker`` in its own process: its stores, kept open
