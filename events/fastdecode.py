@@ -22,6 +22,8 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
+from .fastencode import FastJSONTranscoder
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
@@ -40,7 +42,7 @@ class FastDecoder:
     def __init__(self, mapper: Mapper[UUID]) -> None:
         self.mapper = mapper
         # Only the plain JSON transcoder, uncompressed and unencrypted, is read here.
-        self.enabled = (orjson is not None and type(mapper.transcoder) is JSONTranscoder
+        self.enabled = (orjson is not None and type(mapper.transcoder) in (JSONTranscoder, FastJSONTranscoder)
                         and mapper.cipher is None and mapper.compressor is None)
 
     def to_domain_event(self, stored: StoredEvent) -> DomainEventProtocol[UUID]:

@@ -88,8 +88,14 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
                    for r in curs.fetchall()]
         rows = old + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
                       for i, e in zip(ids, stored_events, strict=True)]
-        curs.executemany(SQL("INSERT INTO {} (position, hash) VALUES (%s, %s)").format(self._chain_table),
-                         list(chain.links(previous, rows)))
+        # One statement, not an INSERT per link (in the save's pipeline those cost a fifth of a
+        # large save; COPY cannot run in a pipeline). Both arrays go as text literals for the
+        # server to parse: positions are integers and hashes hex digits, so nothing needs quoting,
+        # and spelling them costs far less than psycopg dumping two lists element by element.
+        links = list(chain.links(previous, rows))
+        curs.execute(SQL("INSERT INTO {} (position, hash) SELECT * FROM unnest(%s::bigint[], %s::text[])")
+                     .format(self._chain_table),
+                     ("{" + ",".join(str(p) for p, _ in links) + "}", "{" + ",".join(h for _, h in links) + "}"))
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:

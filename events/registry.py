@@ -15,11 +15,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from .chain import ChainedRecorder
 from .domain import Organization, Person, org_id, person_id
 from .errors import AlreadyExists, NotFound
+from .fastencode import FastJSONTranscoder
 from .settings import Settings
 from .vocabulary import slug, text
 
@@ -62,6 +63,16 @@ class Registry(Application[UUID]):
         # PostgreSQL takes concurrent writers itself; SQLite has one writer, so threads take turns.
         self._writer_turn = contextlib.nullcontext() if self.settings.is_postgres else threading.Lock()
         super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, encoding with orjson where that writes the same bytes
+        (``fastencode``); any other transcoder the settings name is the library's to build."""
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = FastJSONTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository with our projector (see ``_project``); the same settings."""
