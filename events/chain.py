@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
 GENESIS = hashlib.sha256(b"orghistory event chain").hexdigest()
 TABLE = "event_chain"
@@ -95,6 +95,29 @@ def links(previous: str, rows: Iterable[Row]) -> Iterator[tuple[int, str]]:
     for r in rows:
         previous = link(previous, r.originator_id, r.originator_version, r.topic, r.state)
         yield r.id, previous
+
+
+class LogRow:
+    """A stored event read back from the log's table (``Row``), for linking."""
+
+    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
+
+    def __init__(self, id: int, originator_id: UUID | str, originator_version: int, topic: str, state: bytes):
+        self.id, self.originator_id, self.originator_version, self.topic, self.state = (
+            id, originator_id, originator_version, topic, state)
+
+
+def links_of_save(previous: str, before: Iterable[Row], ids: Sequence[int],
+                  saved: Sequence[StoredEvent]) -> list[tuple[int, str]]:
+    """The links a save writes: for ``before`` (events the chain does not cover yet, from before
+    it existed), then for the events just saved, at the positions ``ids`` the store gave them."""
+    out = list(links(previous, before))
+    if out:
+        previous = out[-1][1]
+    for i, e in zip(ids, saved, strict=True):  # no Row built for each: a save may hold thousands
+        previous = link(previous, e.originator_id, e.originator_version, e.topic, e.state)
+        out.append((i, previous))
+    return out
 
 
 def check(events: Iterable[Row], stored: Iterable[tuple[int, str]]) -> tuple[int, str, Break | None]:

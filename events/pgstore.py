@@ -84,15 +84,13 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
                 curs.execute(SQL("SELECT notification_id AS id, originator_id, originator_version, topic, state "
                                  "FROM {} WHERE notification_id > %s AND notification_id < %s "
                                  "ORDER BY notification_id").format(self._events_table), (position, ids[0]))
-            old = [_Row(r["id"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+            old = [chain.LogRow(r["id"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
                    for r in curs.fetchall()]
-        rows = old + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
-                      for i, e in zip(ids, stored_events, strict=True)]
         # One statement, not an INSERT per link (in the save's pipeline those cost a fifth of a
         # large save; COPY cannot run in a pipeline). Both arrays go as text literals for the
         # server to parse: positions are integers and hashes hex digits, so nothing needs quoting,
         # and spelling them costs far less than psycopg dumping two lists element by element.
-        links = list(chain.links(previous, rows))
+        links = chain.links_of_save(previous, old, ids, stored_events)
         curs.execute(SQL("INSERT INTO {} (position, hash) SELECT * FROM unnest(%s::bigint[], %s::text[])")
                      .format(self._chain_table),
                      ("{" + ",".join(str(p) for p, _ in links) + "}", "{" + ",".join(h for _, h in links) + "}"))
@@ -115,10 +113,3 @@ def _chunks(events: Sequence[StoredEvent]) -> Iterator[Sequence[StoredEvent]]:
     if start < len(events):
         yield events[start:]
 
-
-class _Row:
-    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
-
-    def __init__(self, id: int, originator_id: Any, originator_version: int, topic: str, state: bytes):
-        self.id, self.originator_id, self.originator_version, self.topic, self.state = (
-            id, originator_id, originator_version, topic, state)

@@ -18,19 +18,25 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, chain.ChainedR
                 f"CREATE TABLE IF NOT EXISTS {chain.TABLE} (position INTEGER PRIMARY KEY, hash TEXT NOT NULL)"]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        assert ids is not None and len(ids) == len(stored_events)
+        # One executemany instead of the library's execute per event (a third of a large save's
+        # insert). The save holds SQLite's write lock, so its rows take the next rowids in order:
+        # the last one, counted back, gives every position.
+        c.executemany(self.insert_events_statement,
+                      [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
+                        e.originator_version, e.topic, e.state) for e in stored_events])
+        c.execute("SELECT last_insert_rowid()")
+        last_id = int(c.fetchone()[0])
+        ids = list(range(last_id - len(stored_events) + 1, last_id + 1))
         c.execute(f"SELECT position, hash FROM {chain.TABLE} ORDER BY position DESC LIMIT 1")
         last = c.fetchone()
         position, previous = (last[0], last[1]) if last else (0, chain.GENESIS)
-        old = []
+        before = []
         if ids and ids[0] - position > 1:  # a gap: events from before the chain existed (an upgraded store)
             c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
                       "WHERE rowid > ? AND rowid < ? ORDER BY rowid", (position, ids[0]))
-            old = c.fetchall()
-        rows = [_Row(*r) for r in old] + [_Row(i, e.originator_id, e.originator_version, e.topic, e.state)
-                                          for i, e in zip(ids, stored_events, strict=True)]
-        c.executemany(f"INSERT INTO {chain.TABLE} (position, hash) VALUES (?, ?)", list(chain.links(previous, rows)))
+            before = [chain.LogRow(*r) for r in c.fetchall()]
+        c.executemany(f"INSERT INTO {chain.TABLE} (position, hash) VALUES (?, ?)",
+                      chain.links_of_save(previous, before, ids, stored_events))
         return ids
 
 
@@ -60,10 +66,3 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder, chain.ChainedR
                       (after, limit))
             return [(int(r[0]), r[1]) for r in c.fetchall()]
 
-
-class _Row:
-    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
-
-    def __init__(self, id: int, originator_id: Any, originator_version: int, topic: str, state: bytes):
-        self.id, self.originator_id, self.originator_version, self.topic, self.state = (
-            id, originator_id, originator_version, topic, state)
