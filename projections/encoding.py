@@ -7,8 +7,11 @@ them: these are the hot paths, measured, and each shortcut here says what it sav
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
+
+import orjson
 
 from events.jsontypes import JSONObject
 from events.recorded import RecordedEvent
@@ -30,6 +33,21 @@ _c_make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
 _encode: Callable[[object, int], Iterable[str]] | None = _c_make_encoder(
     None, _raise_unserializable, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True,
 ) if _c_make_encoder is not None else None
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # an integer that may not fit in 64 bits (orjson reads those as floats)
+
+
+def loads(text: str) -> Any:
+    """Exactly ``json.loads(text)``, faster: ``orjson``'s parser (a few times faster, on every
+    answer's evidence and payloads) unless the text holds what it reads differently or refuses
+    (integers past 64 bits, ``NaN``: a correction's free-form changes may hold them)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def dumps(obj: object) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Literal
 
@@ -13,6 +12,7 @@ from events.vocabulary import CORRECTED, RETRACTED
 
 from . import answers
 from .db import Conn, DBRow, SQLParam
+from .encoding import loads
 from .fold import OPEN_END
 from .names import NameBook
 from .names import names as _names
@@ -50,7 +50,7 @@ def _entry(row: DBRow, as_of: str) -> answers.Entry:
         "until": row["end_text"],
         "certain": bool(row["start_hi"] <= as_of < row["end_lo"]),
         "disputed": bool(row["disputed"]),
-        "evidence": json.loads(row["evidence"]),
+        "evidence": loads(row["evidence"]),
         **_placement(row),
     }
 
@@ -64,12 +64,12 @@ def evidence(conn: Conn, org: str, ids: set[str]) -> dict[str, answers.Evidence]
     out: dict[str, answers.Evidence] = {}
     for r in conn.all_among("SELECT id, position, type, recorded_at, payload, confidence, corrections FROM facts "
                             "WHERE org=? AND {among}", "id", list(ids), (org,), chunk=200):
-        p = json.loads(r["payload"])
+        p = loads(r["payload"])
         out[r["id"]] = {
             "id": r["id"], "position": int(r["position"]), "type": r["type"], "effective": p.get("effective"),
             "confidence": r["confidence"], "sources": p.get("sources") or [], "note": p.get("note"),
             "recorded_at": r["recorded_at"],
-            "corrected_by": [c["id"] for c in json.loads(r["corrections"])],
+            "corrected_by": [c["id"] for c in loads(r["corrections"])],
         }
     return out
 
@@ -177,7 +177,7 @@ def _import_touched(conn: Conn, org: str, import_id: str) -> set[str]:
     rows = conn.all("SELECT id, type, payload FROM facts WHERE org=? AND position >= ? AND position <= ?",
                     (org, found["first_position"], found["last_position"]))
     out = {r["id"] for r in rows}
-    out |= {json.loads(r["payload"])["target"] for r in rows if r["type"] == CORRECTED.name}
+    out |= {loads(r["payload"])["target"] for r in rows if r["type"] == CORRECTED.name}
     return out
 
 
@@ -186,14 +186,14 @@ def _as_known(row: DBRow, known_at: str | None) -> JSONObject | None:
     if known_at is not None:
         if row["recorded_at"] > known_at or (row["retracted_at"] and row["retracted_at"] <= known_at):
             return None
-        payload: JSONObject = json.loads(row["original"])
-        for c in json.loads(row["corrections"]):
+        payload: JSONObject = loads(row["original"])
+        for c in loads(row["corrections"]):
             if c["recorded_at"] <= known_at:
                 payload.update(c["changes"])
         return payload
     if row["retracted_by"]:
         return None
-    current: JSONObject = json.loads(row["payload"])
+    current: JSONObject = loads(row["payload"])
     return current
 
 
@@ -232,7 +232,7 @@ def timeline(conn: Conn, org: str, known_at: str | None, start: date | None = No
         if p is None or not _within(p.get("effective"), start, end):
             continue
         header: answers.FactHeader = {"id": r["id"], "position": int(r["position"]), "recorded_at": r["recorded_at"],
-                                      "corrected_by": [c["id"] for c in json.loads(r["corrections"])
+                                      "corrected_by": [c["id"] for c in loads(r["corrections"])
                                                        if known_at is None or c["recorded_at"] <= known_at]}
         out.append(answers.timeline_fact(header, p))
     # A correction may move a fact in valid time: order by what is believed.
@@ -254,7 +254,7 @@ def person_history(conn: Conn, person: str, known_at: str | None) -> list[answer
         for r in conn.all(f"SELECT t.* FROM {table} t WHERE t.person=? AND {known}", (person, *kparams)):
             out.append(((r["start_lo"], r["end_lo"]), {
                 "person": r["person"], "name": name or r["person"], "role": r["role"], "since": r["start_text"],
-                "until": r["end_text"], "disputed": bool(r["disputed"]), "evidence": json.loads(r["evidence"]),
+                "until": r["end_text"], "disputed": bool(r["disputed"]), "evidence": loads(r["evidence"]),
                 **_placement(r), "org": r["org"], "kind": "seat" if table == "tenures" else "role"}))
     out.sort(key=lambda e: (e[0], e[1]["org"], e[1]["role"]))
     return [e for _, e in out]
@@ -296,7 +296,7 @@ def _import_view(r: DBRow) -> answers.Import:
     return {"id": r["id"], "org": r["org"], "source": r["source"], "format": r["format"], "digest": r["digest"],
             "recorded_at": r["recorded_at"], "position": int(r["position"]), "writer": r["writer"],
             "events": {"count": int(r["events"]), "first": r["first_event"], "last": r["last_event"]},
-            "summary": json.loads(r["summary"]),
+            "summary": loads(r["summary"]),
             "first_position": None if r["first_position"] is None else int(r["first_position"]),
             "last_position": None if r["last_position"] is None else int(r["last_position"])}
 
@@ -314,7 +314,7 @@ def get_import(conn: Conn, org: str, import_id: str) -> answers.Import | None:
 def list_units(conn: Conn, org: str) -> list[answers.Unit]:
     rows = conn.all("SELECT * FROM units WHERE org=? ORDER BY slug", (org,))
     return [{"slug": r["slug"], "name": r["name"], "kind": r["kind"], "mandate": r["mandate"],
-             "commitments": json.loads(r["commitments"]), "formed": r["formed"], "dissolved": r["dissolved"],
+             "commitments": loads(r["commitments"]), "formed": r["formed"], "dissolved": r["dissolved"],
              "evidence": [x for x in (r["formed_event"], r["dissolved_event"]) if x]} for r in rows]
 
 
@@ -341,7 +341,7 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
     believed = [v for v in versions if (v["recorded_to"] == FOREVER if known_at is None
                                         else v["recorded_from"] <= known_at < v["recorded_to"])]
     alive = [v for v in believed if v["start_lo"] <= d < v["end_hi"]]
-    ids = {i for v in alive for i in json.loads(v["evidence"])}
+    ids = {i for v in alive for i in loads(v["evidence"])}
     cited = evidence(conn, org, ids)
     corrections = evidence(conn, org, {c for e in cited.values() for c in e["corrected_by"]})
     for e in cited.values():
@@ -357,12 +357,12 @@ def why(conn: Conn, org: str, unit: str | None, person: str, as_of: date, known_
         "knowledge": [{"since": v["start_text"], "until": v["end_text"], "role": v["role"],
                        "recorded_from": v["recorded_from"],
                        "recorded_to": None if v["recorded_to"] == FOREVER else v["recorded_to"],
-                       "evidence": json.loads(v["evidence"])}
+                       "evidence": loads(v["evidence"])}
                       for v in versions if v["start_lo"] <= d < v["end_hi"]],
     }
 
 
 def _changes_of(conn: Conn, org: str, correction: str) -> JSONObject:
     row = conn.one("SELECT payload FROM facts WHERE org=? AND id=?", (org, correction))
-    changes: JSONObject = json.loads(row["payload"]).get("changes", {}) if row else {}
+    changes: JSONObject = loads(row["payload"]).get("changes", {}) if row else {}
     return changes

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.encoding import _evidence_json, dumps
+from projections.encoding import _evidence_json, dumps, loads
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
@@ -22,6 +22,23 @@ JSON = st.recursive(
 @given(JSON)
 def test_dumps_is_json_dumps(value):
     assert dumps(value) == json.dumps(value)
+
+
+BIG = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2 ** 80), max_value=2 ** 80) | st.floats(allow_nan=True)
+    | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(BIG)
+def test_loads_reads_what_was_stored_as_json_loads_does(value):
+    """Answers parse stored JSON with orjson; what it refuses (NaN, integers past 64 bits, which a
+    correction's free-form changes may hold) the library's parser reads."""
+    text = json.dumps(value)
+    assert repr(loads(text)) == repr(json.loads(text))  # repr: NaN is not equal to itself
 
 
 @settings(max_examples=300, deadline=None)
