@@ -62,6 +62,11 @@ class BatchStore(MemoryStore):
     # Registrations, facts and links it did not load may be in the tables already.
     ignore_conflicts = frozenset({"orgs", "people", "names", "identifiers", "imports", "subscriptions", "facts",
                                   "fact_people", "fact_units"})
+    # Whether a person's rows still open in valid time may be loaded without the rest: only while
+    # nothing this store closed has been handed on to be written, so a later load of the rest
+    # cannot bring back a row closed here (``take`` forgets closed rows). A catch-up batch takes
+    # its changes once, at its end.
+    partial_rows = True
 
     def __init__(self, conn: Conn, carry: MemoryStore | None = None) -> None:
         """``carry``: the store this one takes over from, everything it held written to the
@@ -72,7 +77,8 @@ class BatchStore(MemoryStore):
         self._people_loaded: set[tuple[str, str]] = set()
         self._units_loaded: set[tuple[str, str]] = set()
         self._unit_info_loaded: set[tuple[str, str]] = set()
-        self._rows_loaded: set[tuple[str, str, str]] = set()
+        self._rows_loaded: set[tuple[str, str, str]] = set()  # every current row of (table, org, person)
+        self._open_loaded: set[tuple[str, str, str]] = set()  # only those still open in valid time
         self._subs_loaded = self._ids_loaded = carry is not None
         if carry is not None:
             self.pos, self.last = carry.pos, carry.last
@@ -118,9 +124,16 @@ class BatchStore(MemoryStore):
         for org, names in edges.items():  # a unit formed or dissolved re-derives everyone in it
             self._load_units(org, sorted(names))
         for org, names in people.items():
-            self._load_people(org, sorted(names))
+            # A person whose fold is kept goes on from it (``Projector._extend``): only the rows
+            # still open can change, and their facts are read only if the fold cannot go on.
+            # Loading every fact and row of each person, every batch, was most of the catch-up's
+            # time, and grew with their history.
+            kept = {p for p in names if (org, p) in self.derived}
+            rest = sorted(names - kept)
+            self._load_people(org, rest)
             for table in ROW_TABLES:
-                self._load_rows(table, org, sorted(names))
+                self._load_rows(table, org, rest)
+                self._load_rows(table, org, sorted(kept), open_only=self.partial_rows)
         for org, names in units.items():
             self._load_unit_info(org, sorted(names))
 
@@ -146,17 +159,23 @@ class BatchStore(MemoryStore):
                 self.fact_people.setdefault((org, r[0]), set()).add(row.id)
             self._people_loaded.update((org, p) for p in part)
 
-    def _load_rows(self, table: RowTable, org: str, people: Sequence[str]) -> None:
-        todo = [p for p in people if (table.name, org, p) not in self._rows_loaded]
+    def _load_rows(self, table: RowTable, org: str, people: Sequence[str], open_only: bool = False) -> None:
+        """The current rows of ``people``, or (``open_only``) only those still open in valid time."""
+        loaded = (self._rows_loaded, self._open_loaded) if open_only else (self._rows_loaded,)
+        todo = [p for p in people if all((table.name, org, p) not in done for done in loaded)]
+        rows, closed = self.rows[table], self.closed[table]
         for part in _chunks(todo):
             for r in self.c.execute(
                     f"SELECT id, {', '.join(table.columns)}, org, recorded_from FROM {table.name} "
-                    f"WHERE org=? AND person IN ({_marks(len(part))}) AND recorded_to=?",
+                    f"WHERE org=? AND person IN ({_marks(len(part))}) AND recorded_to=?"
+                    + (" AND end_event IS NULL" if open_only else ""),
                     (org, *part, FOREVER)).fetchall():
                 i, key = int(r[0]), tuple(r[1:])
-                self.rows[table][i] = key
+                if i in rows or i in closed:
+                    continue  # loaded before as an open row, and maybe closed since: ours is the truth
+                rows[i] = key
                 self._keep(table, i, key, org)  # the rows read are org's (WHERE org=?)
-            self._rows_loaded.update((table.name, org, p) for p in part)
+            (self._open_loaded if open_only else self._rows_loaded).update((table.name, org, p) for p in part)
 
     def _load_units(self, org: str, units: Sequence[str]) -> None:
         """Which facts name each unit, who each of them names, and the units' formation and
@@ -239,9 +258,9 @@ class BatchStore(MemoryStore):
         super().correct(org, fact_id, payload, corrections, effective, eff_lo, eff_hi, confidence)
 
     def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
-        # The unit's facts are not loaded for this (a unit may have thousands): a link the tables
-        # hold already is left out when written (``ignore_conflicts``).
-        self._load_people(org, sorted(people))
+        # Neither the unit's facts (a unit may have thousands) nor the people's are loaded for
+        # this: a link the tables hold already is left out when written (``ignore_conflicts``),
+        # and the people's, if ever loaded, join the ones linked here.
         super().link(org, fact_id, people, units)
 
     def person_facts(self, org: str, person: str) -> list[FactRow]:
@@ -281,12 +300,12 @@ class BatchStore(MemoryStore):
         return super().current_rows(table, org, person)
 
     def open_rows(self, table: RowTable, org: str, person: str, seats: Iterable[Seat]) -> list[tuple[int, RowKey]]:
-        self._load_rows(table, org, [person])
+        self._load_rows(table, org, [person], open_only=self.partial_rows)
         return super().open_rows(table, org, person, seats)
 
     def add_rows(self, table: RowTable, org: str, keys: list[RowKey], recorded: str) -> None:
         self._load_ids()
-        self._load_rows(table, org, sorted({table.person(k) for k in keys}))
+        self._load_rows(table, org, sorted({table.person(k) for k in keys}), open_only=self.partial_rows)
         super().add_rows(table, org, keys, recorded)
 
 
@@ -296,3 +315,4 @@ class RebuildStore(BatchStore):
     fact can be there already."""
 
     ignore_conflicts = frozenset({"fact_units"})
+    partial_rows = False  # it flushes (takes) every few thousand events, and goes on folding
