@@ -10,7 +10,6 @@ transaction.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from events.recorded import Kind, RecordedEvent
@@ -22,8 +21,8 @@ from .changes import tracked, write_tracking
 from .clock import now, stamp
 from .db import DEFAULT_PROJECTION, Conn
 from .encoding import fact_values, forget_parsed, payload_of, row_key, view_of
-from .fold import FactView, Row, SortKey, _Person, fold_person
-from .foldcache import FoldCache
+from .fold import FactView, Row, _Person, fold_person
+from .foldcache import Derived, FoldCache, Reader
 from .registrations import HANDLERS
 from .rows import (
     ROLES,
@@ -38,23 +37,16 @@ from .rows import (
 )
 
 NAME = DEFAULT_PROJECTION
-@dataclass
-class Derived:
-    """A person's fold as a ``MemoryStore`` keeps it between facts: unfinished, so the next fact
-    can go on from it."""
-
-    state: _Person
-    last: SortKey | None  # the greatest sort key folded in
-    units: set[str]
-
-
-def apply_events(conn: Conn, events: Sequence[RecordedEvent], cache: FoldCache | None = None) -> int:
+def apply_events(conn: Conn, events: Sequence[RecordedEvent], cache: FoldCache | None = None,
+                 since: Reader | None = None) -> int:
     """The incremental path: fold ``events`` (those after the tracked position) inside ``conn``'s
     write transaction, and write what changed in bulk, with the position, in the same one.
-    ``cache``: the folds this process kept from its earlier batches (see ``foldcache``)."""
+    ``cache``: the folds this process kept from its earlier batches; ``since``: reads the events
+    other processes folded meanwhile, so it keeps the folds of the people they do not name (see
+    ``foldcache``)."""
     store = BatchStore(conn)
     if cache is not None:
-        store.derived = cache.folds_for(conn)
+        store.derived = cache.folds_for(conn, since)
     store.prefetch(events)
     n = Projector(store).apply(events)
     if n:

@@ -15,7 +15,7 @@ from events.jsontypes import JSONObject
 
 if TYPE_CHECKING:  # the projector's cached folds, kept opaque by the store
     from .fold import FactView
-    from .projector import Derived
+    from .foldcache import Derived
 
 TABLE_COLUMNS = ("person", "role", "tenure_key", "start_text", "start_lo", "start_hi", "end_text", "end_lo",
                  "end_hi", "cause", "start_event", "end_event", "evidence", "disputed")

@@ -37,7 +37,7 @@ from .rows import (
 from .schema import FOREVER, span_years
 
 if TYPE_CHECKING:
-    from .projector import Derived
+    from .foldcache import Derived
 
 
 # A ``spans`` row: table, org, unit ("" for a role), year, row id.

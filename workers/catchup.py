@@ -10,6 +10,7 @@ import time
 import traceback
 
 from events import logreader
+from events.recorded import RecordedEvent
 from projections.changes import tracked
 from projections.clock import now as _now
 from projections.db import DBRow
@@ -39,7 +40,8 @@ def catch_up(stores: Stores, name: str = NAME, batch: int = BATCH, progress=None
                     notes = logreader.page(app.recorder, position, batch)
                     if not notes:
                         break
-                    applied += apply_events(conn, [app.decode(n) for n in notes], stores.folds)
+                    applied += apply_events(conn, [app.decode(n) for n in notes], stores.folds,
+                                            lambda after, upto: _events(app, after, upto))
                     last = notes[-1].id
             except Exception as e:
                 if notes is None or transient(e):
@@ -54,6 +56,11 @@ def catch_up(stores: Stores, name: str = NAME, batch: int = BATCH, progress=None
         log.info("caught up", extra={"projection": name, "applied": applied, "position": last,
                                      "seconds": round(time.monotonic() - started, 3)})
     return applied
+
+
+def _events(app, after: int, upto: int) -> list[RecordedEvent]:
+    """The events with ``after < position <= upto``, decoded."""
+    return [app.decode(n) for notes in logreader.pages(app.recorder, after, stop=upto) for n in notes]
 
 
 def _one_by_one(app, db, name: str, notes) -> int:
