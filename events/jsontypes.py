@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 JSONObject = dict[str, Any]  # a parsed JSON object (a fact's fields, a record, an answer)
+JSONValue = Any  # any parsed JSON text (an object, or a list of ids, of sources, of corrections)
 # What an import remembers of its source, by section ("people", "units", ...), then by the
 # source's record key: a JSON value each (a record's asserted facts, or a slug).
 DatasetState = dict[str, dict[str, Any]]

@@ -55,10 +55,10 @@ def test_type_names_are_spelled_only_where_they_are_declared_or_produced():
 
 
 # Where a value's shape is truly unknown to the code, and the only names that may say so in a
-# signature: a fact's free-form fields (JSON), and a database row or value, whose columns are
+# signature: a fact's free-form fields (JSON) or any parsed JSON text, and a database row or value, whose columns are
 # whatever the SQL that read it selected (``projections.db``; the queries turn rows into declared
 # answers before anything leaves the layer).
-OPEN_SHAPES = {"JSONObject", "DBRow", "DBValue"}
+OPEN_SHAPES = {"JSONObject", "JSONValue", "DBRow", "DBValue"}
 TYPED_LAYERS = ("projections", "workers")
 
 
