@@ -32,12 +32,11 @@ def write_tracking(conn: Conn, position: int, recorded: str, now: str, name: str
 
 def _insert(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[shapes.Cell]], ignore_conflicts: bool = False) -> int:
     """Many rows at once (COPY on PostgreSQL). ``ignore_conflicts``: a row whose key is taken
-    already is left out (no COPY then: it cannot skip a row)."""
+    already is left out."""
     if not rows:
         return 0
     if ignore_conflicts:
-        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
-                         "ON CONFLICT DO NOTHING", rows)
+        conn.insert_new(table, columns, rows)
     else:
         conn.copy_rows(table, columns, rows)
     return len(rows)
@@ -96,7 +95,7 @@ class Changes:
         for table in shapes.ROW_TABLES:
             cols = ("id",) + table.columns + ("org", "recorded_from", "recorded_to")
             n += _insert(conn, table.name, cols, self.rows.get(table.name, []))
-            conn.executemany(f"UPDATE {table.name} SET recorded_to=? WHERE id=?", self.closes.get(table.name, []))
+            conn.set_by_id(table.name, "recorded_to", self.closes.get(table.name, []))
             n += len(self.closes.get(table.name, []))
             last_id = self.last_id.get(table.name)
             if last_id is not None:

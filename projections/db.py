@@ -119,6 +119,17 @@ class Conn:
         if rows:
             self.dialect.copy_rows(self, table, columns, rows)
 
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        """Many rows into ``table``, the fastest way the database has, leaving out any whose key
+        the table holds already."""
+        if rows:
+            self.dialect.insert_new(self, table, columns, rows)
+
+    def set_by_id(self, table: str, column: str, rows: Sequence[tuple[str, int]]) -> None:
+        """``column`` of many rows of ``table``: (value, id) each."""
+        if rows:
+            self.dialect.set_by_id(self, table, column, rows)
+
     def all_among(self, sql: str, column: str, values: Sequence[str], params: Params = (),
                   chunk: int = 500) -> list[DBRow]:
         """The rows of ``sql`` (its ``{among}`` the condition that ``column`` is one of ``values``,
@@ -187,6 +198,12 @@ class Dialect(Protocol):
     def one_of(self, column: str, values: Sequence[str]) -> tuple[str, tuple[SQLParam, ...]]: ...
 
     def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None: ...
+
+    def insert_new(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        """Many rows into ``table``, leaving out any whose key the table holds already."""
+
+    def set_by_id(self, conn: Conn, table: str, column: str, rows: Sequence[tuple[str, int]]) -> None:
+        """Set ``column`` to each row's value (first) in ``table``'s row of that id (second)."""
 
     def after_copy(self, conn: Conn, table: str, last_id: int) -> None:
         """Rows with ids up to ``last_id`` were written with their ids: keep the generator ahead."""

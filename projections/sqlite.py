@@ -38,6 +38,13 @@ class SQLiteDialect:
     def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
+    def insert_new(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
+                         "ON CONFLICT DO NOTHING", rows)
+
+    def set_by_id(self, conn: Conn, table: str, column: str, rows: Sequence[tuple[str, int]]) -> None:
+        conn.executemany(f"UPDATE {table} SET {column}=? WHERE id=?", rows)
+
     def after_copy(self, conn: Conn, table: str, last_id: int) -> None:
         pass  # an INTEGER PRIMARY KEY goes on from the greatest id in the table
 
