@@ -10,7 +10,9 @@ as before: one engine for catch-up and rebuild, and a few statements per batch i
 per event.
 
 Rows this store did not load may already be in the tables (a fact, a person, a name registered
-twice): its inserts of those ignore conflicts, as the tables' keys say which row is the same.
+twice, a fact's link to a person or unit whose facts were not loaded): its inserts of those ignore
+conflicts, as the tables' keys say which row is the same. A person's facts, once loaded, join the
+links made before.
 """
 
 from __future__ import annotations
@@ -256,12 +258,6 @@ class BatchStore(MemoryStore):
                 eff_lo: str, eff_hi: str, confidence: str) -> None:
         self.fact(org, fact_id)
         super().correct(org, fact_id, payload, corrections, effective, eff_lo, eff_hi, confidence)
-
-    def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
-        # Neither the unit's facts (a unit may have thousands) nor the people's are loaded for
-        # this: a link the tables hold already is left out when written (``ignore_conflicts``),
-        # and the people's, if ever loaded, join the ones linked here.
-        super().link(org, fact_id, people, units)
 
     def person_facts(self, org: str, person: str) -> list[FactRow]:
         self._load_people(org, [person])
