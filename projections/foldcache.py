@@ -102,7 +102,7 @@ class FoldCache:
     def folds_for(self, conn: Conn, since: Reader | None = None) -> dict[tuple[str, str], Derived]:
         """The kept folds still right for the version as it is now (read in ``conn``'s write
         transaction, after its tracking row is locked). ``since`` reads the events another
-        process folded since this one wrote, so that only the folds of the people they name go;
+        process folded since this one wrote, for the kept folds to go on through (``forward``);
         without it, any other write drops them all."""
         row = conn.one(STAMP, (conn.track,))
         now = (conn.track, int(row["position"]), row["updated_at"], int(row["retries"])) if row else None
