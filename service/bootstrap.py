@@ -14,6 +14,7 @@ from workers.catchup import projected
 from workers.dispatch import Dispatcher, dispatcher_for, wait_for_position
 from workers.runtime import Stores, open_stores
 from workers.wakeup import Wakeup
+from workers.worker import open_stores_when_reachable
 
 
 @dataclass
@@ -62,8 +63,12 @@ class Services:
 
 
 def bootstrap(settings: Settings | None = None, start_background: bool = True) -> Services:
-    """Open the stores (creating tables: a bad database URL fails here) and wire the service."""
-    stores = open_stores(settings or Settings.from_env())
+    """Open the stores (creating tables) and wire the service. On PostgreSQL, a server that does
+    not answer yet (restarting, failing over) is waited for: under gunicorn, a worker whose boot
+    raised stops the whole server (measured: PostgreSQL restarted while a worker was starting
+    took the API down). A file the embedded store cannot open fails at once."""
+    settings = settings or Settings.from_env()
+    stores = open_stores_when_reachable(settings, "api") if settings.is_postgres else open_stores(settings)
     dispatcher = dispatcher_for(stores)
     if start_background:
         dispatcher.start()

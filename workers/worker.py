@@ -108,9 +108,10 @@ def folding_worker(stores: Stores) -> type:
     return FoldingWorker
 
 
-def _open_when_reachable(settings: Settings) -> Stores:
-    """The worker's stores, once the database answers: a worker started before its database (a
-    machine booting, a failover) waits for it, as it waits for Redis, instead of exiting."""
+def open_stores_when_reachable(settings: Settings, who: str = "worker") -> Stores:
+    """The stores, once the database answers: a process started before its database (a machine
+    booting, a failover, a restart) waits for it, as a worker waits for Redis, instead of
+    exiting. ``who`` names the process in the warning it logs while it waits."""
     wait = 1.0
     while True:
         try:
@@ -118,7 +119,7 @@ def _open_when_reachable(settings: Settings) -> Stores:
         except Exception as e:
             if not transient(e):
                 raise
-            log.warning("worker cannot reach its database (%s); trying again in %.0f s", e, wait)
+            log.warning("%s cannot reach its database (%s); trying again in %.0f s", who, e, wait)
             time.sleep(wait)
             wait = min(wait * 2, 30.0)
 
@@ -138,7 +139,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     stop = threading.Event()
     # the worker's, for its whole life: its in-process jobs and the ticker (opening them creates the
     # tables); then, after an upgrade, a rebuild if the live version was folded by older code
-    stores = _open_when_reachable(settings)
+    stores = open_stores_when_reachable(settings)
     rebuild_if_stale(stores, dispatcher_for(stores))
     if not burst:
         threading.Thread(target=ticker, args=(stores, stop), daemon=True, name="orghistory-ticker").start()

@@ -93,11 +93,8 @@ def test_a_worker_started_before_its_database_waits_for_it(pg_settings, redis_ur
     not there yet it waits and tries again, as it does for Redis, instead of exiting. The
     database is PostgreSQL behind a port that forwards to it only once a forwarder listens there."""
     import dataclasses
-    import socket
-    import socketserver
-    import threading
 
-    from ..conftest import free_port, stores_for
+    from ..conftest import free_port
 
     port = free_port()
     url = pg_settings.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
@@ -106,6 +103,68 @@ def test_a_worker_started_before_its_database_waits_for_it(pg_settings, redis_ur
     log = tmp_path / "worker.err"
     worker = spawn([str(BIN / "orghistory"), "worker", "--name", f"early-{time.time_ns()}"], env=env,
                    stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    server = None
+    try:
+        eventually(lambda: "cannot reach its database" in log.read_text(), 30, "the worker to say it waits")
+        assert worker.poll() is None, log.read_text()
+        server = _forward_to_postgres(port)
+        app = stores_for(pg_settings).app
+        app.register_org("acme", "Acme")
+        enqueue_catch_up(redis.Redis.from_url(redis_url))
+        eventually(lambda: lag(stores_for(pg_settings)) == (app.head_position(),) * 2, 60,
+                   "the worker, once the database answers, to fold what was appended")
+    finally:
+        stop(worker)
+        if server is not None:
+            server.shutdown()
+
+
+def test_the_api_started_before_its_database_waits_for_it(pg_settings, caplog):
+    """Under gunicorn, a worker whose boot raises stops the whole server: PostgreSQL restarting
+    while an API worker started took the API down (seen in test_faults). The API's stores, like
+    the rq worker's, wait for the database."""
+    import dataclasses
+    import logging
+    import threading
+
+    from service.bootstrap import bootstrap
+
+    from ..conftest import free_port
+
+    port = free_port()
+    settings = dataclasses.replace(pg_settings, database_url=pg_settings.database_url.replace(
+        "127.0.0.1:5432", f"127.0.0.1:{port}"))
+    booted: list[object] = []
+    caplog.set_level(logging.WARNING, logger="orghistory.worker")
+
+    def boot() -> None:
+        try:
+            booted.append(bootstrap(settings, start_background=False))
+        except Exception as e:  # what the API did before: fail its boot
+            booted.append(e)
+
+    thread = threading.Thread(target=boot, daemon=True)
+    thread.start()
+    server = None
+    try:
+        eventually(lambda: booted or "api cannot reach its database" in caplog.text, 30, "the API to say it waits")
+        assert not booted, booted
+        server = _forward_to_postgres(port)
+        thread.join(60)
+        [services] = booted
+        assert not isinstance(services, Exception), services
+        assert services.app.head_position() >= 0  # type: ignore[attr-defined]
+        services.stores.close()  # type: ignore[attr-defined]
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def _forward_to_postgres(port: int):
+    """A server on ``port`` that forwards each connection to the machine's PostgreSQL."""
+    import socket
+    import socketserver
+    import threading
 
     class Forward(socketserver.BaseRequestHandler):
         def handle(self):
@@ -117,22 +176,10 @@ def test_a_worker_started_before_its_database_waits_for_it(pg_settings, redis_ur
             for p in pipes:
                 p.join()
 
-    server = None
-    try:
-        eventually(lambda: "cannot reach its database" in log.read_text(), 30, "the worker to say it waits")
-        assert worker.poll() is None, log.read_text()
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Forward)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        app = stores_for(pg_settings).app
-        app.register_org("acme", "Acme")
-        enqueue_catch_up(redis.Redis.from_url(redis_url))
-        eventually(lambda: lag(stores_for(pg_settings)) == (app.head_position(),) * 2, 60,
-                   "the worker, once the database answers, to fold what was appended")
-    finally:
-        stop(worker)
-        if server is not None:
-            server.shutdown()
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Forward)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def _pipe(src, dst) -> None:
