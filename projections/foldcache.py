@@ -42,6 +42,16 @@ class Derived:
     last: SortKey | None  # the greatest sort key folded in
     units: set[str]
 
+    def follows(self, key: SortKey) -> bool:
+        """Whether a fact of sort key ``key`` comes after everything folded in: only then does
+        folding it onto this fold give what a full re-derivation would."""
+        return self.last is None or key > self.last
+
+    def take(self, view: FactView, key: SortKey) -> None:
+        """Fold ``view`` (sort key ``key``, which ``follows``) in."""
+        self.state.apply(view)
+        self.last = key
+
 
 # Enough for the people of many batches, small enough to bound a worker's memory (a kept fold is
 # one to a few kilobytes, so tens of megabytes at most): past it, the cache starts over.
@@ -84,12 +94,11 @@ def forward(derived: dict[tuple[str, str], Derived], events: Sequence[RecordedEv
             if hit is None:
                 continue
             # As ``Projector._extend``: only a fact after everything folded, in units already known.
-            if (hit.last is not None and not key > hit.last) or not units <= hit.units:
+            if not hit.follows(key) or not units <= hit.units:
                 del derived[(org, person)]
                 continue
-            hit.state.apply(view)
+            hit.take(view, key)
             hit.state.rows, hit.state.dirty = [], set()  # the other process stored them
-            hit.last = key
     return True
 
 

@@ -303,7 +303,7 @@ class Projector:
         and the rows the fact closes can differ; the rows closed before stay as they are."""
         view = view_of(row, payload_of(row))
         key = view.sort_key()
-        if hit.last is not None and not key > hit.last:
+        if not hit.follows(key):
             return False
         new_units = units_of(view.fields) - hit.units
         if new_units:
@@ -313,8 +313,7 @@ class Projector:
             for u in info:
                 hit.state.formed[u.slug] = u.formed_lo
             hit.units |= new_units
-        hit.state.apply(view)
-        hit.last = key
+        hit.take(view, key)
         forget_parsed(row)
         # Only what the fact touched is built and compared, so a fact costs the same whether its
         # person holds one seat or a hundred.
