@@ -284,7 +284,7 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
                  else request.getfixturevalue("pg_settings"))
     close_stores()
     app, db = stores_for(settings_).app, stores_for(settings_).db
-    _history(app, facts=12000)
+    _history(app, facts=6000)
     rebuild(stores_for(settings_))  # the first fold, the fast way: version 2 is live
     head = app.head_position()
     with db.read() as c:
