@@ -121,7 +121,9 @@ class OrgHistory(Registry):
                 return previous
         for attempt in range(WRITE_RETRIES):
             try:
-                return self._append_once(org_slug, facts, writer, expected_version, idempotency_key, fingerprint, path)
+                with self.org_turn(org_slug):
+                    return self._append_once(org_slug, facts, writer, expected_version, idempotency_key, fingerprint,
+                                             path)
             except IntegrityError:
                 # Another writer saved first: the org version or the idempotency record moved.
                 if idempotency_key is not None:

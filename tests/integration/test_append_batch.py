@@ -5,6 +5,8 @@ nothing behind, in the store or in the cache."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from events.application import OrgHistory
@@ -81,3 +83,38 @@ def test_a_rejected_batch_changes_nothing_in_the_store_or_the_cache(settings):
     answer = app.append("acme", _facts(100, 10), writer="test")
     assert [e["id"] for e in answer["events"]] == [f"acme@{v}" for v in range(102, 112)]
     assert OrgHistory(settings).get_org("acme").units == app.get_org("acme").units
+
+
+def test_threads_appending_to_one_organization_take_turns_instead_of_losing_races(settings):
+    """Threads of one process appending to one organization at once: each append saves once.
+    Without turns they read the same version, all but one lost at the save and retried after a
+    backoff (measured: a quarter of the saves lost, the slowest append 50 x the median)."""
+    app = _app(settings)
+    app.register_org("acme", "Acme")
+    app.append("acme", [{"type": "unit_formed", "unit": "t", "name": "T", "kind": "team", "effective": "2001"}])
+    saves: list[int] = []
+    save = app.save
+
+    def counted(*aggregates):
+        saves.append(len(aggregates))
+        return save(*aggregates)
+
+    app.save = counted  # the real save, counted: a lost race is a save that raised and is made again
+    threads, per_thread = 4, 15
+    start = threading.Barrier(threads)
+    answers: list[dict] = []
+
+    def writer(w: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            answers.append(app.append("acme", [{"type": "noted", "title": f"{w}-{i}", "effective": "2024"}]))
+
+    pool = [threading.Thread(target=writer, args=(w,)) for w in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert len(answers) == threads * per_thread
+    assert len(saves) == threads * per_thread  # not one save lost a race and was made again
+    versions = sorted(a["version"] for a in answers)
+    assert versions == list(range(3, 3 + threads * per_thread))  # each append its own next version
