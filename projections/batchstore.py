@@ -61,9 +61,10 @@ class BatchStore(MemoryStore):
     """A ``MemoryStore`` over one write transaction of ``conn``: reads what it lacks from the
     tables, and its changes go back with ``take().write(conn, now)``."""
 
-    # Registrations, facts and links it did not load may be in the tables already.
-    ignore_conflicts = frozenset({"orgs", "people", "names", "identifiers", "imports", "subscriptions", "facts",
-                                  "fact_people", "fact_units"})
+    # Registrations it did not load may be in the tables already (a person registered twice).
+    # Facts are not: each event is folded once, and a new fact's links are as new as it is
+    # (``MemoryStore.link``); links of older facts are always written as maybe there already.
+    ignore_conflicts = frozenset({"orgs", "people", "names", "identifiers", "imports", "subscriptions"})
     # Whether a person's rows still open in valid time may be loaded without the rest: only while
     # nothing this store closed has been handed on to be written, so a later load of the rest
     # cannot bring back a row closed here (``take`` forgets closed rows). A catch-up batch takes
@@ -163,8 +164,11 @@ class BatchStore(MemoryStore):
 
     def _load_rows(self, table: RowTable, org: str, people: Sequence[str], open_only: bool = False) -> None:
         """The current rows of ``people``, or (``open_only``) only those still open in valid time."""
-        loaded = (self._rows_loaded, self._open_loaded) if open_only else (self._rows_loaded,)
-        todo = [p for p in people if all((table.name, org, p) not in done for done in loaded)]
+        # (asked on every fact, nearly always of people loaded already: kept cheap)
+        full, opened, name = self._rows_loaded, self._open_loaded, table.name
+        todo = [p for p in people if (k := (name, org, p)) not in full and not (open_only and k in opened)]
+        if not todo:
+            return
         rows, closed = self.rows[table], self.closed[table]
         for part in _chunks(todo):
             for r in self.c.execute(
@@ -307,8 +311,8 @@ class BatchStore(MemoryStore):
 
 class RebuildStore(BatchStore):
     """A rebuild's store once its memory budget is spent: what it flushed is read back as needed.
-    A rebuild folds each event once, so of the rows it writes only a unit's links to a corrected
-    fact can be there already."""
+    A rebuild folds each event once, so none of the rows it writes can be there already (a
+    corrected fact's links, which can, are always written as maybe there)."""
 
-    ignore_conflicts = frozenset({"fact_units"})
+    ignore_conflicts: frozenset[str] = frozenset()
     partial_rows = False  # it flushes (takes) every few thousand events, and goes on folding

@@ -54,8 +54,11 @@ class Changes:
     sub_updates: list[tuple[str, int, int | None, str]] = field(default_factory=list)  # status, control_position, redeliver_from, aggregate_id
     facts: list[shapes.Values] = field(default_factory=list)
     fact_updates: list[shapes.Values] = field(default_factory=list)
-    fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # org, person, fact
-    fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # org, unit, fact
+    fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # org, person, fact (a new fact's)
+    fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # org, unit, fact (a new fact's)
+    # Links of facts written before (a correction moved them): the tables may hold them already.
+    relinked_people: list[tuple[str, str, str]] = field(default_factory=list)
+    relinked_units: list[tuple[str, str, str]] = field(default_factory=list)
     unit_deletes: list[tuple[str, str]] = field(default_factory=list)
     units: list[shapes.UnitRow] = field(default_factory=list)
     rows: dict[str, list[shapes.Values]] = field(default_factory=dict)  # by table: id, key, org, recorded_from, recorded_to
@@ -88,8 +91,12 @@ class Changes:
         conn.executemany(f"UPDATE facts SET {', '.join(c + '=?' for c in shapes.FACT_UPDATE_COLUMNS)} WHERE org=? AND id=?",
                          self.fact_updates)
         n += len(self.fact_updates)
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people, ic("fact_people"))
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units, ic("fact_units"))
+        # A new fact's links are new: COPYed, never checked against the table's key (the check
+        # cost a catch-up batch of 1,000 facts about 40 ms on PostgreSQL, a sixth of its time).
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people)
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units)
+        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.relinked_people, ignore_conflicts=True)
+        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.relinked_units, ignore_conflicts=True)
         conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
         n += _insert(conn, "units", shapes.UNIT_COLUMNS, self.units)
         for table in shapes.ROW_TABLES:

@@ -101,6 +101,10 @@ class MemoryStore:
         self.changed_facts: set[tuple[str, str]] = set()
         self.new_fact_people: list[tuple[str, str, str]] = []  # org, person, fact
         self.new_fact_units: list[tuple[str, str, str]] = []  # org, unit, fact
+        # Links of facts already in the tables (a correction moved one to other people or units):
+        # a store that did not load every link may add one the tables hold.
+        self.relinked_people: list[tuple[str, str, str]] = []
+        self.relinked_units: list[tuple[str, str, str]] = []
         self.changed_units: set[tuple[str, str]] = set()
         self.new_rows: dict[RowTable, list[int]] = {t: [] for t in ROW_TABLES}
         self.closed: dict[RowTable, dict[int, str]] = {t: {} for t in ROW_TABLES}  # id -> recorded_to
@@ -216,17 +220,21 @@ class MemoryStore:
             self._touch((org, fact_id))
 
     def link(self, org: str, fact_id: str, people: set[str], units: set[str]) -> None:
+        # A fact not yet written has no links in the tables: its links are written plainly (COPY).
+        fresh = (org, fact_id) not in self._flushed_facts
+        to_people = self.new_fact_people if fresh else self.relinked_people
+        to_units = self.new_fact_units if fresh else self.relinked_units
         for p in people:
             ids = self.fact_people.setdefault((org, p), set())
             if fact_id not in ids:
                 ids.add(fact_id)
                 self._add_person_of((org, fact_id), p)
-                self.new_fact_people.append((org, p, fact_id))
+                to_people.append((org, p, fact_id))
         for u in units:
             ids = self.fact_units.setdefault((org, u), set())
             if fact_id not in ids:
                 ids.add(fact_id)
-                self.new_fact_units.append((org, u, fact_id))
+                to_units.append((org, u, fact_id))
 
     def _add_person_of(self, key: tuple[str, str], person: str) -> None:
         people = self.fact_persons.get(key, ())
@@ -330,6 +338,7 @@ class MemoryStore:
         c.facts = [self.facts[k].values() for k in self.new_facts]
         c.fact_updates = [self.facts[k].values(FACT_UPDATE_COLUMNS) + k for k in self.changed_facts]
         c.fact_people, c.fact_units = self.new_fact_people, self.new_fact_units
+        c.relinked_people, c.relinked_units = self.relinked_people, self.relinked_units
         c.unit_deletes = list(self.changed_units)
         c.units = [self.units[k] for k in self.changed_units if k in self.units]
         for table in ROW_TABLES:
