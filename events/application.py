@@ -375,4 +375,5 @@ class OrgHistory(Registry):
         return {"id": sub_id, "status": sub.status, "position": recordings[-1].notification.id}
 
     def close(self) -> None:
+        self.recorder.close_turns()
         self.factory.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from abc import abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence
 from uuid import UUID
@@ -60,6 +61,16 @@ class ChainedRecorder(ApplicationRecorder):
     @abstractmethod
     def select_links(self, after: int, limit: int) -> list[tuple[int, str]]:
         """Up to ``limit`` links (position, hash) after position ``after``, in order."""
+
+    def writers_turn(self, key: str) -> AbstractContextManager[None]:
+        """Writers to ``key`` (an aggregate) in other processes wait until this one has saved:
+        a turn across processes, where the store can give one. Correctness never depends on it
+        (a stale save loses at the store's unique key and is retried); it spares the lost work
+        and the retries' backoff. SQLite: no turn (one process writes there, nearly always)."""
+        return nullcontext()
+
+    def close_turns(self) -> None:
+        """Close what ``writers_turn`` holds open (connections), if anything."""
 
 
 class Row(Protocol):

@@ -10,18 +10,31 @@ its positions still commit in order.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import zlib
+from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import chain
 
 CHUNK_BYTES = 2_000_000
 CHUNK_EVENTS = 2_000
+# Writers' turns (``writers_turn``): advisory locks in a key space of their own (the two-key form,
+# which never meets the one-key locks of workers/locks.py), held on connections of a small pool
+# apart from the library's, so a writer waiting its turn never holds what a save needs.
+TURN_CLASS = 0x6F68  # "oh"
+TURN_CONNECTIONS = 4
+TURN_WAIT_SECONDS = 5.0  # longer than any save should take; past it, go on without a turn
+log = logging.getLogger("orghistory.events")
 
 
 class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.ChainedRecorder):
@@ -29,6 +42,8 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
     same transaction, under the same table lock, so the chain's order is the positions'."""
 
     _ids = threading.local()  # notification ids of the save this thread is making
+    _turn_pool: ConnectionPool | None = None  # see ``writers_turn``
+    _turn_pid = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,6 +63,55 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
             ids += [row["notification_id"] for row in curs.fetchall()]
         self._link(curs, ids, stored_events)
         self._ids.value = ids
+
+    @contextmanager
+    def writers_turn(self, key: str) -> Iterator[None]:
+        """An advisory lock on ``key`` in this schema, from before the writer reads the aggregate
+        until after its save; PostgreSQL grants it in the order it was asked for. Should the
+        turn not be had (every turn connection busy with other keys, the lock not granted in
+        time, the server unreachable), the writer goes on without it, as before turns."""
+        pool = self._turns()
+        try:
+            conn = pool.getconn(timeout=0.1)
+        except PoolTimeout:
+            yield
+            return
+        lock = (TURN_CLASS, _int4(zlib.crc32(f"{self.datastore.schema}:{key}".encode())))
+        try:
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+            except psycopg.Error as e:
+                log.info("writing without a turn: %s", e)
+                yield
+                return
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+                except psycopg.Error:
+                    conn.close()  # the lock ends with the session; the pool replaces the connection
+        finally:
+            pool.putconn(conn)
+
+    def _turns(self) -> ConnectionPool:
+        """This process's pool of turn connections (a pool must not cross a fork)."""
+        pool = self._turn_pool
+        if pool is None or self._turn_pid != os.getpid():
+            given = self.datastore.pool.kwargs
+            assert isinstance(given, dict), "the library connects with fixed parameters"
+            params = {k: v for k, v in given.items() if k != "row_factory"}
+            pool = ConnectionPool(kwargs={**params, "autocommit": True,
+                                          "options": f"-c lock_timeout={int(TURN_WAIT_SECONDS * 1000)}"},
+                                  min_size=0, max_size=TURN_CONNECTIONS, open=True, timeout=TURN_WAIT_SECONDS)
+            self._turn_pool, self._turn_pid = pool, os.getpid()
+        return pool
+
+    def close_turns(self) -> None:
+        pool = self._turn_pool
+        if pool is not None and self._turn_pid == os.getpid():
+            pool.close()
+        self._turn_pool = None
 
     def recorded_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates have any event: one indexed query instead of loading each."""
@@ -101,6 +165,11 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
         self._ids.value = None
         assert ids is not None and len(ids) == len(stored_events), "every event has its position"
         return ids
+
+
+def _int4(n: int) -> int:
+    """An unsigned 32-bit number as the signed ``integer`` an advisory lock key is."""
+    return n - (1 << 32) if n >= 1 << 31 else n
 
 
 def _chunks(events: Sequence[StoredEvent]) -> Iterator[Sequence[StoredEvent]]:

@@ -145,10 +145,10 @@ class Registry(Application[UUID]):
         (5 ms alone). Striped by the organization's slug: a bounded set of locks, where two
         organizations sharing one only take turns they would take at the store's lock anyway.
 
-        Across processes writers still race, and the loser retries. A PostgreSQL advisory lock
-        per organization was tried for that: it cost 1-3 ms an append and did not move the lag
-        (p99 211 and 218 ms with it, 204 and 251 ms without, interleaved runs of load.py's lag)."""
-        with self._org_turns[zlib.crc32(slug_.encode()) % ORG_TURNS]:
+        Across processes the store gives the same turn where it can (``ChainedRecorder.writers_turn``:
+        an advisory lock on PostgreSQL). Without it, gunicorn's two workers still raced, and a thread
+        that lost several times in a row made one append take up to 1.4 s (load.py's lag phase)."""
+        with self._org_turns[zlib.crc32(slug_.encode()) % ORG_TURNS], self.recorder.writers_turn(str(org_id(slug_))):
             yield
 
     def _save(self, *aggregates: Aggregate) -> list[Recording[UUID]]:
