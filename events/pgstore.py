@@ -78,20 +78,19 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
             return
         lock = (TURN_CLASS, _int4(zlib.crc32(f"{self.datastore.schema}:{key}".encode())))
         try:
-            try:
-                conn.execute("SELECT pg_advisory_lock(%s, %s)", lock)
-            except psycopg.Error as e:
-                log.info("writing without a turn: %s", e)
-                yield
-                return
-            try:
-                yield
-            finally:
-                try:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
-                except psycopg.Error:
-                    conn.close()  # the lock ends with the session; the pool replaces the connection
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+            locked = True
+        except psycopg.Error as e:
+            log.info("writing without a turn: %s", e)
+            locked = False
+        try:
+            yield
         finally:
+            try:
+                if locked:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+            except psycopg.Error:
+                conn.close()  # the lock ends with the session; the pool replaces the connection
             pool.putconn(conn)
 
     def _turns(self) -> ConnectionPool:

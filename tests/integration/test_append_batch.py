@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import zlib
 
 import pytest
 
@@ -162,3 +163,25 @@ def test_processes_appending_to_one_organization_take_turns_on_postgresql(pg_set
     assert [n for n, _ in results] == [30, 30]
     assert sum(s for _, s in results) == 60  # every append saved once, across both processes
     assert app.get_org("acme").version == 62
+
+
+def test_a_writer_whose_turn_does_not_come_goes_on_without_it(pg_settings, monkeypatch):
+    """The turn is best effort: held elsewhere past its wait (a stuck process, say), an append
+    goes on without it and is saved, instead of failing or waiting for ever."""
+    import time
+
+    import psycopg
+
+    from events import pgstore
+
+    monkeypatch.setattr(pgstore, "TURN_WAIT_SECONDS", 0.3)  # read when the turn connections are made
+    app = _app(pg_settings)
+    app.register_org("acme", "Acme")
+    key = pgstore._int4(zlib.crc32(f"{pg_settings.database_schema}:{org_id('acme')}".encode()))
+    with psycopg.connect(pg_settings.database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", (pgstore.TURN_CLASS, key))
+        started = time.monotonic()
+        answer = app.append("acme", [{"type": "noted", "title": "while the turn is held", "effective": "2024"}])
+        waited = time.monotonic() - started
+    assert answer["version"] == 2
+    assert 0.3 <= waited < 5  # it waited its turn's limit, then wrote
