@@ -252,10 +252,14 @@ def production(pg_settings, redis_url, tmp_path, extra_env: dict | None = None, 
     if procs is not None:
         procs[:] = [api, worker]
     base = f"http://127.0.0.1:{port}"
+    client = Client(base)
     try:
         _wait_http(base + "/healthz", api)
-        yield Client(base)
+        yield client
     finally:
+        # A kept-alive connection holds a gthread worker's polite shutdown for its keepalive
+        # (2.4 s a test): the client hangs up first, as a real one between requests may.
+        client.s.close()
         stop(*(procs or [api, worker]))
         for name in ("api.err", "worker.err"):
             text = (logs / name).read_text()
