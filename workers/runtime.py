@@ -48,10 +48,11 @@ class Stores:
 def open_stores(settings: Settings) -> Stores:
     """Open the event store and the projection database of ``settings``, creating their tables."""
     db = Database.from_settings(settings)
-    db.prepare()
-    # Several processes start at once (gunicorn workers, rq workers): creating tables and types
-    # concurrently races in PostgreSQL's catalog, so one process at a time sets up the schema.
+    # Several processes start at once (gunicorn workers, rq workers): creating the schema, tables
+    # and types concurrently races in PostgreSQL's catalog (even CREATE SCHEMA IF NOT EXISTS), so
+    # one process at a time sets them up.
     with runner_lock(settings, "schema-setup"):
+        db.prepare()
         app = OrgHistory(settings)
         versions.setup(db)
     return Stores(settings, app, db)

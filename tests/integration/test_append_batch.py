@@ -16,6 +16,7 @@ from events.domain import org_id
 from events.errors import AlreadyExists, UnknownReference
 from events.registry import _project
 from events.settings import Settings
+from workers.runtime import open_stores
 
 from ..conftest import close_stores, stores_for
 
@@ -129,15 +130,19 @@ def test_threads_appending_to_one_organization_take_turns_instead_of_losing_race
 
 
 def _writer_process(settings: Settings, label: str, ready, go, out) -> None:
-    """A process of its own (spawned: nothing shared with the test's), appending from 3 threads."""
-    app = OrgHistory(settings)
+    """A process of its own (spawned: nothing shared with the test's), appending from 3 threads.
+    It opens the stores as the service's processes do (``open_stores``, which takes turns at
+    creating the schema): constructing the event store directly raced the other process in
+    PostgreSQL's catalog and failed this test one time in three."""
+    stores = open_stores(settings)
+    app = stores.app
     try:
         ready.set()
         go.wait(30)
         answers, saves = _append_from_threads(app, label, threads=3, per_thread=10)
         out.put((len(answers), saves))
     finally:
-        app.close()
+        stores.close()
 
 
 def test_processes_appending_to_one_organization_take_turns_on_postgresql(pg_settings):

@@ -114,3 +114,38 @@ def test_a_board_answer_on_postgresql_is_five_round_trips(pg_settings, tmp_path)
     assert {s["name"] for s in seats} == {"Adam D'Angelo", "Ilya Sutskever", "Helen Toner", "Tasha McCauley"}
     sent = [line.split("\t")[2] for line in trace.read_text().splitlines() if line.startswith("F\t")]
     assert sum(1 for m in sent if m in ("Sync", "Query")) == 5, sent
+
+
+
+def _open_and_close(settings, go, out) -> None:
+    """A process of its own (spawned) opening the stores when told, as a booting gunicorn
+    worker or rq worker does, and saying whether it could."""
+    from workers.runtime import open_stores
+
+    go.wait(30)
+    try:
+        open_stores(settings).close()
+        out.put("ok")
+    except Exception as e:  # noqa: BLE001 - the test reports what the process met
+        out.put(f"{type(e).__name__}: {e}")
+
+
+def test_processes_opening_one_store_at_once_all_open_it(pg_settings):
+    """gunicorn's workers and the rq workers boot together, and each opens the stores, which
+    creates the library's tables, types and functions and ours if they are missing. PostgreSQL
+    refuses two such catalog changes at once ("tuple concurrently updated"; two processes
+    constructing the event store directly hit it one time in three), so they take turns.
+    Four processes, twice: on an empty schema, then on a made one."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for _ in range(2):
+        go, out = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_open_and_close, args=(pg_settings, go, out)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        go.set()
+        answers = [out.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(30)
+        assert answers == ["ok"] * 4
