@@ -20,7 +20,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -52,14 +52,23 @@ class ChunkedPostgresApplicationRecorder(PostgresApplicationRecorder, chain.Chai
         self.sql_create_statements.append(SQL(
             "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, hash text NOT NULL)").format(self._chain_table))
         self._events_table = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+        # The library's statement takes an array of its composite type, which psycopg dumps as
+        # text, escaping every field with a regular expression: a quarter of a 1,000-fact append.
+        # Four arrays of plain types go in binary, each element copied as it is.
+        self._insert_columns = SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(self._events_table, Identifier(self.datastore.originator_id_type))
 
-    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
         ids: list[int] = []
         for chunk in _chunks(stored_events):
             with curs.connection.pipeline():  # a nested pipeline block syncs when it ends
-                PostgresAggregateRecorder._insert_stored_events(self, curs, chunk, **kwargs)
+                curs.execute(self._insert_columns, ([e.originator_id for e in chunk],
+                                                    [e.originator_version for e in chunk],
+                                                    [e.topic for e in chunk], [e.state for e in chunk]))
             ids += [row["notification_id"] for row in curs.fetchall()]
         self._link(curs, ids, stored_events)
         self._ids.value = ids
