@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from board_asof import Bare, Stores, Tally, progress_bar  # noqa: E402
+from board_asof import Bare, Stores, Tally, library_env, progress_bar  # noqa: E402
 
 from bench.stores import close_stores, stores_for  # noqa: E402
 
@@ -71,7 +71,7 @@ def measure(stores: Stores, batches: int) -> dict[str, list[float]]:
     app.append("bench", [{"type": "unit_formed", "unit": f"team-{t}", "name": f"Team {t}", "kind": "team",
                           "effective": "1980"} for t in range(20)])
     churn = Churn(200, 20)
-    bare = Bare(env=stores.settings("bare").eventsourcing_env())
+    bare = Bare(env=library_env(stores.settings("bare")))
     stores.closers.append(bare.close)
     tally = Tally()
     bare.save(tally)

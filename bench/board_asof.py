@@ -454,6 +454,14 @@ class Bare(Application):
     name = "BareBench"
 
 
+def library_env(settings: Settings) -> dict[str, str]:
+    """The store's settings for the library's own recorder: the same database, without ours
+    (its hash chain, its chunked inserts), so a baseline measures the library alone."""
+    env = settings.eventsourcing_env()
+    del env["APPLICATION_RECORDER_TOPIC"]
+    return env
+
+
 def append_rates(stores: Stores, ops: int, block: int = 100) -> dict:
     """Single-fact appends through OrgHistory vs the library's bare save, interleaved in blocks."""
     settings = stores.settings("append")
@@ -467,7 +475,7 @@ def append_rates(stores: Stores, ops: int, block: int = 100) -> dict:
                           "effective": START.isoformat()}])
 
     bare_settings = stores.settings("bare")  # its own SQLite file (own stored_events) or schema
-    bare = Bare(env=bare_settings.eventsourcing_env())
+    bare = Bare(env=library_env(bare_settings))
     stores.closers.append(bare.close)
     tally = Tally()
     bare.save(tally)
