@@ -9,11 +9,14 @@ appends that was most of what the fold could do (bench/load.py)."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import os
 import threading
 import time
+
+from redis.client import PubSubWorkerThread
 
 from events.settings import Settings
 
@@ -25,6 +28,8 @@ from .runtime import Stores, open_stores, worker_stores
 from .webhooks import pending
 
 log = logging.getLogger("orghistory.worker")
+# redis-py 8's PubSubWorkerThread.stop waits for the thread, up to ``timeout`` (see ``unsubscribe``).
+_STOP_TAKES_TIMEOUT = "timeout" in inspect.signature(PubSubWorkerThread.stop).parameters
 
 
 def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
@@ -97,6 +102,22 @@ def folding_worker(stores: Stores) -> type:
                 done.set()
                 pulse.join()
             self.set_state(WorkerStatus.IDLE)
+
+        def unsubscribe(self) -> None:
+            """rq's, with the wait for its pubsub thread bounded. rq unsubscribes, then stops the
+            thread; if the thread read the unsubscribe first it sleeps up to rq's 60 s awaiting a
+            subscription, and redis-py 8's stop() waits for it: a worker sent SIGTERM took that
+            long to exit. Stopped, the thread ends when it wakes; it is a daemon, so it never
+            holds up the process's exit."""
+            thread = self.pubsub_thread
+            if not thread:
+                return
+            self.pubsub.unsubscribe()
+            if _STOP_TAKES_TIMEOUT:
+                thread.stop(timeout=1)
+            else:
+                thread.stop()  # redis-py before 8 does not wait for the thread
+            self.pubsub.close()
 
         def _pulse(self, job, done: threading.Event) -> None:
             while not done.wait(self.job_monitoring_interval):

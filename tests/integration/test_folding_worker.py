@@ -67,3 +67,23 @@ def test_a_finished_job_deleted_by_its_worker_meanwhile_still_frees_its_id(redis
     delete_job(found)
     assert not conn.exists(job.key)
     assert enqueue_catch_up(conn, "race") == catchup_job_id("race")
+
+
+def test_a_stopping_worker_ends_its_pubsub_thread_without_waiting_for_its_sleep(sqlite_settings, redis_url):
+    """rq unsubscribes its command channel, then stops the thread that listens on it; redis-py 8's
+    stop waits for that thread, which, having read the unsubscribe first, sleeps up to rq's 60 s
+    for a subscription that will not come. Then an idle worker sent SIGTERM took over 30 s to exit
+    (bench/load.py, 3 runs in 8; more likely past 30 s idle, when a health check's PING widens
+    the window). Here the thread is made to read the unsubscribe before the worker stops it."""
+    import time
+
+    from ..conftest import eventually
+
+    conn = redis.Redis.from_url(redis_url)
+    worker = folding_worker(stores_for(sqlite_settings))([Queue(QUEUE, connection=conn)], connection=conn)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    eventually(lambda: not worker.pubsub.subscribed, 5, "the pubsub thread to read the unsubscribe")
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < 5
