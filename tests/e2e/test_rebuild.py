@@ -295,9 +295,13 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
     try:
         proc = spawn([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
+        _wait_until(lambda: _building_position(db) > 0, proc=proc)
         with pytest.raises(RebuildBusy):  # a second rebuild is refused while the first runs
             rebuild(stores_for(settings_))
+        # Killed as soon as it is a quarter through: the whole rebuild takes about a second here,
+        # and when the check above came between this wait and the kill, it sometimes finished
+        # first (killed_at 0).
+        _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         killed_at = _building_position(db)
