@@ -26,7 +26,8 @@ EXPOSE 8000
 # gthread, not sync: each SSE stream (GET /v1/streams/all/live) holds one thread for as long as the
 # client stays connected, so a sync worker (one request at a time) would be blocked by a single
 # tail. 2 processes x 64 threads serve up to 128 concurrent requests/streams. --timeout 0 turns off
-# gunicorn's silent-worker timeout: streams are long-lived by design.
-CMD ["gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "64", \
-     "--timeout", "0", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
+# gunicorn's silent-worker timeout: streams are long-lived by design. service.gunicorn_conf ends
+# the live streams when a worker is stopped, so a stop does not wait out the graceful timeout.
+CMD ["gunicorn", "-c", "python:service.gunicorn_conf", "--worker-class", "gthread", "--workers", "2", \
+     "--threads", "64", "--timeout", "0", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
      "service.app:create_app()"]

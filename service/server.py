@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
-from workers.processes import end_with_parent
+from . import gunicorn_conf
 
 
 class _Gunicorn(BaseApplication):
@@ -41,6 +41,6 @@ def run(host: str, port: int, threads: int, build: Callable[[], Any]) -> None:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "orghistory",
-        # killed outright (SIGKILL, an OOM kill), the server must not leave its worker serving on
-        "post_fork": lambda arbiter, worker: end_with_parent(arbiter.pid),
+        "post_fork": gunicorn_conf.post_fork,
+        "post_worker_init": gunicorn_conf.post_worker_init,
     }, build).run()

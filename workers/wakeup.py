@@ -69,12 +69,18 @@ class Wakeup:
                 self._streams -= 1
                 self._cond.notify_all()
 
-    def close(self, timeout: float = 10.0) -> bool:
-        """End the live streams (each at its next step) and wait until none reads the store any
-        more, so that the store can be closed under them. True if they all ended in time."""
+    def end_streams(self) -> None:
+        """End the live streams, each at its next step, without waiting for them (a signal
+        handler calls this: the server is stopping, and clients reconnect where they left off)."""
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """End the live streams (each at its next step) and wait until none reads the store any
+        more, so that the store can be closed under them. True if they all ended in time."""
+        self.end_streams()
+        with self._cond:
             return self._cond.wait_for(lambda: self._streams == 0, timeout)
 
     def _ensure_listener(self) -> None:

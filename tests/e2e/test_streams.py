@@ -106,3 +106,33 @@ def test_tail_command_follows_the_stream(inprocess_service, tmp_path):
     out, errs = proc.communicate(timeout=20)
     lines = [json.loads(line) for line in [first, *out.splitlines()]]
     assert [e.get("title", e.get("name")) for e in lines] == ["Acme", "n0", "n1"], errs
+
+
+def test_a_stopped_server_ends_its_live_streams_at_once(pg_settings, redis_url, tmp_path):
+    """gunicorn stopped (SIGTERM, as at every deploy) with a live tail open: the stream ends at
+    once and the server exits, where it used to run on until gunicorn's graceful timeout (30 s by
+    default, 10 s for ``orghistory serve``) was spent. The client then reconnects elsewhere."""
+    import os
+    import signal
+
+    from ..conftest import production
+
+    procs: list = []
+    shape = production(pg_settings, redis_url, tmp_path, procs=procs)
+    client = next(shape)
+    try:
+        client.ok(client.post("/v1/orgs", {"slug": "acme", "name": "Acme"}))
+        received: list = []
+        listener = threading.Thread(target=read_sse, args=(client.base + "/v1/streams/all/live",),
+                                    kwargs={"timeout": 60, "into": received}, daemon=True)
+        listener.start()
+        eventually(lambda: received, 10, "the live tail to send the registration")
+        api = procs[0]
+        stopped = time.monotonic()
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(20)
+        assert time.monotonic() - stopped < 5
+        listener.join(5)
+        assert not listener.is_alive()  # the stream ended with the server
+    finally:
+        shape.close()
