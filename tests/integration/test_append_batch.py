@@ -190,3 +190,26 @@ def test_a_writer_whose_turn_does_not_come_goes_on_without_it(pg_settings, monke
         waited = time.monotonic() - started
     assert answer["version"] == 2
     assert 0.3 <= waited < 5  # it waited its turn's limit, then wrote
+
+
+def test_a_writer_with_every_turn_connection_busy_goes_on_without_a_turn(pg_settings, monkeypatch):
+    """The turns have a small pool of connections of their own; with all of them holding other
+    organizations' turns, an append waits a moment for one, then goes on without a turn and is
+    saved (a failed append here would be a refusal the client did not cause)."""
+    import time
+
+    from events import pgstore
+
+    monkeypatch.setattr(pgstore, "TURN_CONNECTIONS", 1)  # read when the turn pool is made
+    app = _app(pg_settings)
+    app.register_org("acme", "Acme")
+    pool = app.recorder._turns()
+    busy = pool.getconn()  # the pool's one connection, as another organization's writer holds it
+    try:
+        started = time.monotonic()
+        answer = app.append("acme", [{"type": "noted", "title": "without a turn", "effective": "2024"}])
+        waited = time.monotonic() - started
+    finally:
+        pool.putconn(busy)
+    assert answer["version"] == 2
+    assert waited < 2
