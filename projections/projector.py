@@ -334,9 +334,15 @@ class Projector:
 
     def _store_all(self, org: str, person: str, rows: list[Row], recorded: str,
                    only: set[Seat] | None = None) -> None:
-        """Store a person's tenures and roles (see ``_store``)."""
-        self._store(org, person, [r for r in rows if r.unit is not None], TENURES, recorded, only)
-        self._store(org, person, [r for r in rows if r.unit is None], ROLES, recorded, only)
+        """Store a person's tenures and roles (see ``_store``). Given ``only`` seats, a table none
+        of whose seats are among them and none of whose rows changed is left alone: a team's
+        joins and leaves need not look up the person's roles."""
+        tenures = [r for r in rows if r.unit is not None]
+        roles = [r for r in rows if r.unit is None]
+        if only is None or tenures or any(unit is not None for unit, _, _ in only):
+            self._store(org, person, tenures, TENURES, recorded, only)
+        if only is None or roles or any(unit is None for unit, _, _ in only):
+            self._store(org, person, roles, ROLES, recorded, only)
 
     def _store(self, org: str, person: str, rows: list[Row], table: RowTable, recorded: str,
                only: set[Seat] | None = None) -> None:
