@@ -254,7 +254,12 @@ def main() -> None:
             except ProcessLookupError:
                 pass
         for p in procs:
-            p.wait(30)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:  # say so, and still clean up below
+                print(f"{p.args[1] if len(p.args) > 1 else p.args[0]} did not stop within 30 s of SIGTERM; killed")
+                os.killpg(p.pid, 9)
+                p.wait(10)
         import psycopg
 
         with psycopg.connect(PG_URL, autocommit=True) as c:
