@@ -257,7 +257,7 @@ def main() -> None:
             try:
                 p.wait(30)
             except subprocess.TimeoutExpired:  # say so, and still clean up below
-                print(f"{p.args[1] if len(p.args) > 1 else p.args[0]} did not stop within 30 s of SIGTERM; killed")
+                print(f"{' '.join(map(str, p.args))[:100]} did not stop within 30 s of SIGTERM; killed")
                 os.killpg(p.pid, 9)
                 p.wait(10)
         import psycopg
