@@ -54,8 +54,8 @@ class Changes:
     sub_updates: list[tuple[str, int, int | None, str]] = field(default_factory=list)  # status, control_position, redeliver_from, aggregate_id
     facts: list[shapes.Values] = field(default_factory=list)
     fact_updates: list[shapes.Values] = field(default_factory=list)
-    fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # org, person, fact (a new fact's)
-    fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # org, unit, fact (a new fact's)
+    fact_people: list[tuple[str, str, str]] = field(default_factory=list)  # FACT_PEOPLE_COLUMNS (a new fact's)
+    fact_units: list[tuple[str, str, str]] = field(default_factory=list)  # FACT_UNITS_COLUMNS (a new fact's)
     # Links of facts written before (a correction moved them): the tables may hold them already.
     relinked_people: list[tuple[str, str, str]] = field(default_factory=list)
     relinked_units: list[tuple[str, str, str]] = field(default_factory=list)
@@ -93,10 +93,10 @@ class Changes:
         n += len(self.fact_updates)
         # A new fact's links are new: COPYed, never checked against the table's key (the check
         # cost a catch-up batch of 1,000 facts about 40 ms on PostgreSQL, a sixth of its time).
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.fact_people)
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.fact_units)
-        n += _insert(conn, "fact_people", ("org", "person", "fact"), self.relinked_people, ignore_conflicts=True)
-        n += _insert(conn, "fact_units", ("org", "unit", "fact"), self.relinked_units, ignore_conflicts=True)
+        n += _insert(conn, "fact_people", shapes.FACT_PEOPLE_COLUMNS, self.fact_people)
+        n += _insert(conn, "fact_units", shapes.FACT_UNITS_COLUMNS, self.fact_units)
+        n += _insert(conn, "fact_people", shapes.FACT_PEOPLE_COLUMNS, self.relinked_people, ignore_conflicts=True)
+        n += _insert(conn, "fact_units", shapes.FACT_UNITS_COLUMNS, self.relinked_units, ignore_conflicts=True)
         conn.executemany("DELETE FROM units WHERE org=? AND slug=?", self.unit_deletes)
         n += _insert(conn, "units", shapes.UNIT_COLUMNS, self.units)
         for table in shapes.ROW_TABLES:

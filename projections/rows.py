@@ -33,6 +33,8 @@ IDENTIFIER_COLUMNS = ("scheme", "value", "person", "position", "recorded_at")
 IMPORT_COLUMNS = ("org", "id", "source", "format", "digest", "position", "recorded_at", "first_event", "last_event",
                   "first_position", "last_position", "events", "summary", "writer")
 MERGE_COLUMNS = ("person", "into_person", "position", "recorded_at", "reason")
+FACT_PEOPLE_COLUMNS = ("org", "person", "fact")
+FACT_UNITS_COLUMNS = ("org", "unit", "fact")
 EDGES = ("formed", "dissolved")
 # (unit, role, tenure key) of a tenure; (None, role, "") of an organization-level role
 Seat = tuple[str | None, str, str]
