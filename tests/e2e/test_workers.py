@@ -127,14 +127,14 @@ def test_the_api_started_before_its_database_waits_for_it(pg_settings, caplog):
     import logging
     import threading
 
-    from service.bootstrap import bootstrap
+    from service.bootstrap import Services, bootstrap
 
     from ..conftest import free_port
 
     port = free_port()
     settings = dataclasses.replace(pg_settings, database_url=pg_settings.database_url.replace(
         "127.0.0.1:5432", f"127.0.0.1:{port}"))
-    booted: list[object] = []
+    booted: list[Services | Exception] = []
     caplog.set_level(logging.WARNING, logger="orghistory.worker")
 
     def boot() -> None:
@@ -152,9 +152,9 @@ def test_the_api_started_before_its_database_waits_for_it(pg_settings, caplog):
         server = _forward_to_postgres(port)
         thread.join(60)
         [services] = booted
-        assert not isinstance(services, Exception), services
-        assert services.app.head_position() >= 0  # type: ignore[attr-defined]
-        services.stores.close()  # type: ignore[attr-defined]
+        assert isinstance(services, Services), services
+        assert services.app.head_position() >= 0
+        services.stores.close()
     finally:
         if server is not None:
             server.shutdown()
