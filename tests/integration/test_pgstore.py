@@ -116,7 +116,6 @@ def test_a_board_answer_on_postgresql_is_five_round_trips(pg_settings, tmp_path)
     assert sum(1 for m in sent if m in ("Sync", "Query")) == 5, sent
 
 
-
 def _open_and_close(settings, go, out) -> None:
     """A process of its own (spawned) opening the stores when told, as a booting gunicorn
     worker or rq worker does, and saying whether it could."""
@@ -132,10 +131,11 @@ def _open_and_close(settings, go, out) -> None:
 
 def test_processes_opening_one_store_at_once_all_open_it(pg_settings):
     """gunicorn's workers and the rq workers boot together, and each opens the stores, which
-    creates the library's tables, types and functions and ours if they are missing. PostgreSQL
-    refuses two such catalog changes at once ("tuple concurrently updated"; two processes
-    constructing the event store directly hit it one time in three), so they take turns.
-    Four processes, twice: on an empty schema, then on a made one."""
+    creates the schema, the library's tables, types and functions and ours if they are missing.
+    PostgreSQL refuses two such catalog changes at once: CREATE SCHEMA IF NOT EXISTS, run
+    outside the lock, failed one process with a UniqueViolation one run in four ("tuple
+    concurrently updated" is the same race at the library's tables). So they take turns. Four
+    processes, twice: on an empty schema, then on a made one."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
