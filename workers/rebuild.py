@@ -26,7 +26,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from eventsourcing.persistence import Notification
 
@@ -98,9 +98,9 @@ def rebuild(stores: Stores, name: str = "history", job_id: str | None = None,
     versions.check_name(name)
     flush_events = flush_events or flush_every()
     db, settings = stores.db, stores.settings
-    job_id = job_id or joblog.create(db, "rebuild", name)
-    with _job(db, job_id) as folders, _busy_as(name):
-        with runner_lock(settings, f"{name}:rebuild", wait=False):
+    with _rebuild_lock(stores, name, job_id):
+        job_id = job_id or joblog.create(db, "rebuild", name)
+        with _job(db, job_id) as folders:
             joblog.interrupted(db, name, "rebuild", job_id)  # we hold the lock: any other "running" one died
             with db.read(bind=False) as c:
                 version = versions.building(c, name)
@@ -151,7 +151,7 @@ def _job(db, job_id: str):
     try:
         yield folders
     except BaseException as e:
-        joblog.update(db, job_id, state="failed", error="".join(traceback.format_exception_only(type(e), e)).strip())
+        joblog.update(db, job_id, state="failed", error=_described(e))
         raise
     finally:
         for folder in folders:
@@ -161,13 +161,26 @@ def _job(db, job_id: str):
     joblog.update(db, job_id, state="finished", position=position, done=position)
 
 
+def _described(e: BaseException) -> str:
+    """How a job's error reads in the jobs table: the exception's type and message."""
+    return "".join(traceback.format_exception_only(type(e), e)).strip()
+
+
 @contextmanager
-def _busy_as(name: str):
-    """The rebuild lock is held by another rebuild: say so in the projection's terms."""
-    try:
+def _rebuild_lock(stores: Stores, name: str, job_id: str | None) -> Iterator[None]:
+    """Hold ``name``'s rebuild lock, or raise RebuildBusy at once. Taken before anything is written:
+    a refused rebuild must not wait for the database (a running rebuild keeps SQLite's writer busy,
+    and a frozen one can hold it indefinitely) nor leave a job row of its own. A job created by
+    the API is marked failed, so whoever follows it learns why."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(runner_lock(stores.settings, f"{name}:rebuild", wait=False))
+        except LockTimeout:
+            busy = RebuildBusy(f"a rebuild of {name} is already running")
+            if job_id is not None:
+                joblog.update(stores.db, job_id, state="failed", error=_described(busy))
+            raise busy from None
         yield
-    except LockTimeout:
-        raise RebuildBusy(f"a rebuild of {name} is already running") from None
 
 
 def drop_version(stores: Stores, name: str, version: int) -> bool:

@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -296,15 +297,17 @@ def test_a_rebuild_killed_with_sigkill_resumes_and_readers_never_see_it(store, t
         proc = spawn([str(BIN / "orghistory"), "rebuild"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         _wait_until(lambda: _building_position(db) > 0, proc=proc)
+        # Frozen the moment it has flushed, then killed: the whole rebuild takes about a second
+        # here, and a kill timed by polling its progress sometimes came after it had finished
+        # (killed_at 0, in CI). A stopped process keeps its lock, so the second rebuild is still
+        # refused, and it cannot get further before the SIGKILL.
+        proc.send_signal(signal.SIGSTOP)
         with pytest.raises(RebuildBusy):  # a second rebuild is refused while the first runs
             rebuild(stores_for(settings_))
-        # Killed as soon as it is a quarter through: the whole rebuild takes about a second here,
-        # and when the check above came between this wait and the kill, it sometimes finished
-        # first (killed_at 0).
-        _wait_until(lambda: _building_position(db) >= head // 4, proc=proc)
+        killed_at = _building_position(db)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        killed_at = _building_position(db)
+        assert _building_position(db) == killed_at
         assert 0 < killed_at < head, (killed_at, head)
         assert _live(db) == 2  # readers were never switched to the half-built version
         # operators see at once that the half-built version's process is gone
@@ -344,9 +347,11 @@ def test_a_worker_killed_with_sigkill_mid_catch_up_resumes_without_double_applyi
         procs.append(spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         _wait_until(lambda: catch_up_position(db) >= head // 4, proc=procs[0])
+        procs[0].send_signal(signal.SIGSTOP)  # frozen first, so it cannot finish before the kill
+        killed_at = catch_up_position(db)
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait(10)
-        killed_at = catch_up_position(db)
+        assert catch_up_position(db) == killed_at
         assert 0 < killed_at < head, (killed_at, head)
         procs.append(spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
@@ -534,6 +539,31 @@ def test_the_command_line_refuses_a_second_rebuild(sqlite_settings):
                              capture_output=True, text=True)
     assert out.returncode == 3 and "already running" in out.stderr
     assert _live(db) == 1
+
+
+def test_a_refused_rebuild_answers_at_once_while_the_database_is_busy(sqlite_settings):
+    """A running rebuild keeps SQLite's writer busy (a frozen one holds it for good): the refusal
+    must not wait behind it, nor leave a job row of its own. It once created its job row before
+    trying the lock, which waited here for the 60 s busy timeout."""
+    close_stores()
+    stores = stores_for(sqlite_settings)
+    load_seed(stores.app)
+    with stores.db.read(bind=False) as c:
+        jobs_before = c.scalar("SELECT count(*) FROM jobs")
+    writer = sqlite3.connect(sqlite_settings.sqlite_path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the writer's lock, as a rebuild's flush holds it
+        with runner_lock(sqlite_settings, "history:rebuild", wait=False):
+            started = time.monotonic()
+            with pytest.raises(RebuildBusy):
+                rebuild(stores)
+            took = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert took < 5, took
+    with stores.db.read(bind=False) as c:
+        assert c.scalar("SELECT count(*) FROM jobs") == jobs_before
 
 
 def test_a_rebuild_job_whose_process_is_gone_no_longer_counts_as_running(sqlite_settings):
