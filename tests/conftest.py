@@ -20,7 +20,13 @@ import pytest
 import requests
 
 from events.settings import Settings
+from service.schemas.answer import AsBuilt
 from workers.runtime import StoresBySettings
+
+# Every answer served as built is also dumped through its schema and must come out unchanged (see
+# AsBuilt): here, and in the servers the tests start (``service_env``).
+CHECK_ANSWERS = {"ORGHISTORY_CHECK_ANSWERS": "1"}
+AsBuilt.checked = True
 
 PG_URL = os.environ.get("ORGHISTORY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ORGHISTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -226,7 +232,7 @@ def inprocess_service(sqlite_settings):
 def service_env(settings: Settings, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORGHISTORY_")}
     env.update(ORGHISTORY_DATABASE_URL=settings.database_url or "", ORGHISTORY_DATABASE_SCHEMA=settings.database_schema,
-               ORGHISTORY_ADMIN_TOKEN=ADMIN, ORGHISTORY_DATA_DIR=str(settings.data_dir))
+               ORGHISTORY_ADMIN_TOKEN=ADMIN, ORGHISTORY_DATA_DIR=str(settings.data_dir), **CHECK_ANSWERS)
     if redis_url:
         env["ORGHISTORY_REDIS_URL"] = redis_url
     return env

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .answer import INSTANT, Answer, Open, id_list, instant_str, nullable_str, slug_str, text_str
+from .answer import INSTANT, Answer, AsBuilt, Open, id_list, instant_str, nullable_str, slug_str, text_str
 from .log import CitedSource
 
 
@@ -23,7 +23,7 @@ class Entry(ma.Schema):
     evidence = fields.List(fields.String())
 
 
-class Roster(ma.Schema):
+class Roster(AsBuilt):
     org = fields.String()
     unit = fields.String()
     units = fields.List(fields.String())
@@ -50,7 +50,7 @@ class Change(Answer):
     disputed = fields.Boolean()
 
 
-class Changes(Answer):
+class Changes(AsBuilt):
     org = slug_str(required=True)
     from_ = text_str(required=True, attribute="from", data_key="from", metadata={"format": "date"})
     to = text_str(required=True, metadata={"format": "date"})
@@ -73,7 +73,7 @@ class RecordedFact(Open):
     confidence = text_str()
 
 
-class Timeline(Answer):
+class Timeline(AsBuilt):
     org = slug_str(required=True)
     known_at = nullable_str()
     events = fields.List(fields.Nested(RecordedFact), required=True)
@@ -94,7 +94,7 @@ class Knowledge(Answer):
     evidence = id_list()
 
 
-class Why(Answer):
+class Why(AsBuilt):
     org = slug_str(required=True)
     unit = nullable_str()
     person = slug_str(required=True)
