@@ -359,7 +359,7 @@ def fill(stores: Stores, n: int, budget_minutes: float, analyze: bool = True) ->
             ERR.print(f"[red]{e}[/]")
             complete = False
     project_s = time.perf_counter() - started
-    if analyze and getattr(db, "postgres", False):
+    if analyze and stores.kind == "postgres":
         # What autovacuum does to a live store, done now: planner statistics, and the visibility
         # map that lets index-only scans skip the heap (a freshly filled table has neither).
         with db.read() as live:
