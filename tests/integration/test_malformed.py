@@ -116,6 +116,9 @@ BAD_READS = [
     ("/v1/orgs/acme/board", {"min_position": "999999"}, 422, "min_position"),  # beyond the head: at once
     ("/v1/orgs/nowhere/board", {}, 404, "org"),
     ("/v1/orgs/acme/units/nowhere/members", {}, 404, "unit"),
+    ("/v1/orgs/nowhere/units/board/members", {}, 404, "org"),
+    ("/v1/orgs/nowhere/roles", {}, 404, "org"),
+    ("/v1/orgs/nowhere/units/board/members/someone/why", {}, 404, "org"),
     ("/v1/orgs/acme/roles", {"as_of": "2023-1-1"}, 422, "as_of"),
     ("/v1/orgs/acme/changes", {"from": "2023-01-01"}, 422, "to"),
     ("/v1/orgs/acme/changes", {"from": "2023-05-01", "to": "2023-01-01"}, 422, "to"),
