@@ -126,6 +126,13 @@ class BatchStore(MemoryStore):
                         edges.setdefault(org, set()).add(fields["unit"])
         for org, names in edges.items():  # a unit formed or dissolved re-derives everyone in it
             self._load_units(org, sorted(names))
+            # ... from all their facts and rows: load those in bulk now. Asked for one by one as
+            # each is re-derived, a dissolution cost a query per member and table (a rebuild
+            # reading back, on a history of 5,000 teams, spent its time in those).
+            members = sorted({p for u in names for p in self.unit_people(org, u)})
+            self._load_people(org, members)
+            for table in ROW_TABLES:
+                self._load_rows(table, org, members)
         for org, names in people.items():
             # A person whose fold is kept goes on from it (``Projector._extend``): only the rows
             # still open can change, and their facts are read only if the fold cannot go on.

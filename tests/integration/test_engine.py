@@ -77,6 +77,38 @@ def test_catch_up_reads_and_writes_a_batch_in_a_few_statements(sqlite_settings, 
     assert len(calls) < 60, len(calls)
 
 
+def test_a_units_dissolution_loads_its_members_in_a_few_statements(sqlite_settings, monkeypatch):
+    """A unit formed or dissolved re-derives everyone in it: their facts and rows are read in bulk
+    with the batch, not one person and table at a time as each is re-derived (a PostgreSQL
+    catch-up dissolving 10 teams of 100 took 0.9-1.0 s so, and 0.24-0.29 s in bulk)."""
+    from projections.db import Conn
+    from projections.schema import FOREVER
+
+    from ..conftest import close_stores
+
+    app = stores_for(sqlite_settings).app
+    app.register_org("acme", "Acme")
+    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team",
+                         "effective": "2000"}])
+    for p in range(80):
+        app.register_person(f"p{p}", f"P {p}")
+    app.append("acme", [{"type": "member_joined", "unit": "team", "person": f"p{p}", "effective": "2001"}
+                        for p in range(80)])
+    catch_up(stores_for(sqlite_settings))
+    close_stores()  # a new process: no folds kept from the catch-up before
+    app = stores_for(sqlite_settings).app
+    app.append("acme", [{"type": "unit_dissolved", "unit": "team", "effective": "2005"}])
+    calls: list[str] = []
+    for method in ("execute", "executemany"):
+        original = getattr(Conn, method)
+        monkeypatch.setattr(Conn, method, lambda self, sql, *a, _o=original: calls.append(sql) or _o(self, sql, *a))
+    catch_up(stores_for(sqlite_settings))
+    with stores_for(sqlite_settings).db.read() as c:
+        assert c.scalar("SELECT count(*) FROM tenures WHERE end_text = '2005' AND recorded_to = ?",
+                        (FOREVER,)) == 80  # every member's tenure ended with the team
+    assert len(calls) < 40, len(calls)  # 266 before
+
+
 def _amended_history(app, churn: int) -> None:
     """A wide history, then a correction, a retraction and a unit's dissolution."""
     _wide_history(app, people=4, seats=6, churn=churn)
