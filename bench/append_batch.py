@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from board_asof import Bare, Stores, Tally, library_env, progress_bar  # noqa: E402
+from board_asof import Bare, Stores, Tally, library_env, on_each_store, progress_bar, store_arguments  # noqa: E402
 
 from bench.stores import close_stores, stores_for  # noqa: E402
 
@@ -102,16 +102,9 @@ def measure(stores: Stores, batches: int) -> dict[str, list[float]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batches", type=int, default=20)
-    ap.add_argument("--store", default="sqlite,postgres")
-    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    store_arguments(ap)
     args = ap.parse_args(argv)
-    results = {}
-    for kind in args.store.split(","):
-        stores = Stores(kind, args.database_url, None)
-        try:
-            results[kind] = measure(stores, args.batches)
-        finally:
-            stores.cleanup()
+    results = on_each_store(args, lambda stores: measure(stores, args.batches))
     print(f"batch append ({BATCH:,} facts of team churn) vs the library's bare save of {BATCH:,} events; "
           f"{args.batches} of each, interleaved; median rates")
     for kind, rates in results.items():

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import Callable, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -285,6 +286,27 @@ class Stores:
                 for schema in self.schemas:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+T = TypeVar("T")
+
+
+def store_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--store`` (comma-separated: sqlite, postgres) and ``--database-url``, for ``on_each_store``."""
+    ap.add_argument("--store", default="sqlite,postgres")
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+
+
+def on_each_store(args: argparse.Namespace, measure: Callable[[Stores], T]) -> dict[str, T]:
+    """``measure`` on fresh stores of each kind ``--store`` names, removed after each."""
+    results = {}
+    for kind in args.store.split(","):
+        stores = Stores(kind, args.database_url, None)
+        try:
+            results[kind] = measure(stores)
+        finally:
+            stores.cleanup()
+    return results
 
 
 class TooSlow(Exception):

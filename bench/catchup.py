@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from board_asof import Stores, progress_bar  # noqa: E402
+from board_asof import Stores, on_each_store, progress_bar, store_arguments  # noqa: E402
 
 from bench.stores import close_stores, stores_for  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
@@ -92,16 +92,9 @@ def measure(stores: Stores, n: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--facts", type=int, default=20_000)
-    ap.add_argument("--store", default="sqlite,postgres")
-    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    store_arguments(ap)
     args = ap.parse_args(argv)
-    results = {}
-    for kind in args.store.split(","):
-        stores = Stores(kind, args.database_url, None)
-        try:
-            results[kind] = measure(stores, args.facts)
-        finally:
-            stores.cleanup()
+    results = on_each_store(args, lambda stores: measure(stores, args.facts))
     print(f"catch-up of {args.facts:,} facts of team churn, {BATCH:,} appended then folded at a time, one process; "
           "the library's scan of each batch is the baseline")
     for kind, r in results.items():
