@@ -155,6 +155,7 @@ def rebuild(name: str) -> None:
     """Rebuild a projection blue/green: fold the whole log into a new version beside the live one,
     switch readers to it atomically, drop the old one. Killed, it resumes when run again."""
     # lazy: rebuild and replay need the fold and the event store
+    from workers.locks import LockTimeout
     from workers.rebuild import RebuildBusy
     from workers.rebuild import rebuild as run
 
@@ -165,6 +166,9 @@ def rebuild(name: str) -> None:
             report = run(stores, name, progress=update)
         except RebuildBusy as e:
             err.print(f"[red]{e}[/]")
+            sys.exit(3)
+        except LockTimeout as e:  # the live catch-up held the projection past the switch's wait
+            err.print(f"[red]{e}: the new version is built but not switched to; run the rebuild again to finish[/]")
             sys.exit(3)
     resumed = f", resumed from position {report.started_from}" if report.started_from else ""
     err.print(f"[green]{name} version {report.version} is live[/] (was {report.switched_from}; "
