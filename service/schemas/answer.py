@@ -76,9 +76,10 @@ class AnswerShapeError(AssertionError):
 
 class AsBuilt(Answer):
     """An answer the service builds already in its schema's shape (the TypedDicts of
-    ``projections.answers``): it is served as built, not dumped field by field. Dumping a roster
-    through its nested schemas took as long as one of its queries, and half of a 5,001-event
-    timeline's request (147-179 ms dumped, 71-79 as built, in process on SQLite).
+    ``projections.answers``, the events of the log as recorded): it is served as built, not
+    dumped field by field. Dumping a roster through its nested schemas took as long as one of its
+    queries, and half of a 5,001-event timeline's request (147-179 ms dumped, 71-79 as built, in
+    process on SQLite); a stream page of 1,000 events, 24 ms against 13.5.
 
     The schema stays the contract: /openapi.json documents it, and with
     ``ORGHISTORY_CHECK_ANSWERS`` set (the test suite sets it, in its servers too) every answer

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from ..openapi import EVENT_ID
-from .answer import Answer, Open, instant_str, nullable_str, slug_str, text_str
+from .answer import AsBuilt, Open, instant_str, nullable_str, slug_str, text_str
 
 
 class CitedSource(Open):
@@ -30,7 +30,7 @@ class LogEvent(Open):
     type = text_str(required=True)
 
 
-class LogPage(Answer):
+class LogPage(AsBuilt):
     org = slug_str()
     events = fields.List(fields.Nested(LogEvent), required=True)
     next = fields.Integer(required=True, metadata={"description": "continue with after=next"})

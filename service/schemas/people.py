@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from .answer import Answer, id_list, instant_str, nullable_str, slug_str, text_str
+from .answer import Answer, AsBuilt, id_list, instant_str, nullable_str, slug_str, text_str
 
 
 class Identifier(Answer):
@@ -46,6 +46,6 @@ class HistoryEntry(Answer):
     kind = text_str(required=True, validate=validate.OneOf(["seat", "role"]))
 
 
-class PersonHistory(Person):
+class PersonHistory(AsBuilt, Person):
     known_at = nullable_str()
     history = fields.List(fields.Nested(HistoryEntry), required=True)
