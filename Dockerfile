@@ -23,11 +23,8 @@ WORKDIR /var/lib/orghistory
 
 EXPOSE 8000
 
-# gthread, not sync: each SSE stream (GET /v1/streams/all/live) holds one thread for as long as the
-# client stays connected, so a sync worker (one request at a time) would be blocked by a single
-# tail. 2 processes x 64 threads serve up to 128 concurrent requests/streams. --timeout 0 turns off
-# gunicorn's silent-worker timeout: streams are long-lived by design. service.gunicorn_conf ends
-# the live streams when a worker is stopped, so a stop does not wait out the graceful timeout.
-CMD ["gunicorn", "-c", "python:service.gunicorn_conf", "--worker-class", "gthread", "--workers", "2", \
-     "--threads", "64", "--timeout", "0", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
-     "service.app:create_app()"]
+# service.gunicorn_conf: gthread workers (each SSE stream holds a thread while its client is
+# connected), no silent-worker timeout (streams are long-lived), and live streams ended at once
+# when a worker is stopped. 2 processes x 64 threads serve up to 128 concurrent requests/streams.
+CMD ["gunicorn", "-c", "python:service.gunicorn_conf", "--workers", "2", "--threads", "64", \
+     "--bind", "0.0.0.0:8000", "--access-logfile", "-", "service.app:create_app()"]

@@ -200,8 +200,7 @@ def main() -> None:
     procs = []
     try:
         subprocess.run([str(BIN / "orghistory"), "seed"], env=env, check=True, capture_output=True, cwd=ROOT)
-        procs.append(subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf",
-                                       "--worker-class", "gthread", "--workers", "2",
+        procs.append(subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--workers", "2",
                                        "--threads", "16", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                                        *(["--access-logfile", args.access_log, "--access-logformat",
                                           '%(t)s "%(r)s" %(s)s %(D)s'] if args.access_log else []),

@@ -53,7 +53,7 @@ def start_server(store: str, tmp: Path) -> tuple[str, list[subprocess.Popen], ca
         def cleanup():
             with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        procs = [subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--worker-class", "gthread", "--workers", "2", "--threads",
+        procs = [subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--workers", "2", "--threads",
                                    "160", "--bind", f"127.0.0.1:{port}", "service.app:create_app()"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                  subprocess.Popen([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
-"""What gunicorn needs to know of this app beyond its command line: ``orghistory serve`` uses these
-hooks, and the gunicorn command (the Dockerfile's, docker-compose's) loads them with
-``-c python:service.gunicorn_conf``."""
+"""What gunicorn needs to know of this app whatever its command line says of sizes and
+addresses: ``orghistory serve`` uses these settings and hooks, and every gunicorn command (the
+Dockerfile's, docker-compose's, the tests' and benchmarks') loads them with
+``-c python:service.gunicorn_conf``, giving only workers, threads and the address itself."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from types import FrameType
 from typing import Any
 
 from workers.processes import end_with_parent
+
+# gthread, not gunicorn's default sync worker: each SSE stream (GET /v1/streams/all/live) holds
+# one thread for as long as its client stays connected, so a sync worker (one request at a time)
+# would be blocked by a single tail. Size it with --workers and --threads.
+worker_class = "gthread"
+# No silent-worker timeout: streams are long-lived by design.
+timeout = 0
 
 
 def post_fork(server: Any, worker: Any) -> None:

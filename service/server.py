@@ -32,9 +32,9 @@ def run(host: str, port: int, threads: int, build: Callable[[], Any]) -> None:
     _Gunicorn({
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": 1,
-        "worker_class": "gthread",
+        "worker_class": gunicorn_conf.worker_class,
         "threads": threads,
-        "timeout": 0,  # streams are long-lived by design: no silent-worker timeout
+        "timeout": gunicorn_conf.timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
         "accesslog": None,

@@ -250,8 +250,7 @@ def production(pg_settings, redis_url, tmp_path, extra_env: dict | None = None, 
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     api = spawn(
-        [str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--worker-class", "gthread", "--workers", "2",
-         "--threads", "8", "--bind",
+        [str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--workers", "2", "--threads", "8", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "service.app:create_app()"],
         env=env, stdout=open(logs / "api.out", "w"), stderr=open(logs / "api.err", "w"))
     worker = spawn([str(BIN / "orghistory"), "worker"], env=env,

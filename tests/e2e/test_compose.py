@@ -119,7 +119,13 @@ def test_api_serves_gunicorn_gthread_on_port_8000():
         command = command.split()
     assert command and command[0] == "gunicorn", f"api command must run gunicorn: {command}"
     joined = " ".join(command)
-    assert "--worker-class gthread" in joined, "api must use gunicorn's gthread workers (SSE streams)"
+    # gthread workers (SSE streams) and no silent-worker timeout come from the config every
+    # gunicorn command loads; the command line gives only sizes and the address
+    assert "-c python:service.gunicorn_conf" in joined, "api must load service.gunicorn_conf"
+    assert "--worker-class" not in joined and "--timeout" not in joined, "settled in service.gunicorn_conf"
+    from service import gunicorn_conf
+
+    assert (gunicorn_conf.worker_class, gunicorn_conf.timeout) == ("gthread", 0)
     assert "service.app:create_app()" in command
     assert "--bind 0.0.0.0:8000" in joined
     assert any(str(p).endswith("8000:8000") for p in api.get("ports", [])), "api must publish port 8000"

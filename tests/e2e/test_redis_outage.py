@@ -46,7 +46,7 @@ def test_appends_during_a_redis_outage_are_folded_and_streamed_afterwards(pg_set
     env = {**service_env(pg_settings, url), **FAST}
     receiver = Receiver()
     port = free_port()
-    api = spawn([str(BIN / "gunicorn"), "--worker-class", "gthread", "--threads", "8", "--bind",
+    api = spawn([str(BIN / "gunicorn"), "-c", "python:service.gunicorn_conf", "--threads", "8", "--bind",
                             f"127.0.0.1:{port}", "service.app:create_app()"], env=env,
                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "api.err", "w"))
     worker = spawn([str(BIN / "orghistory"), "worker"], env=env, stdout=subprocess.DEVNULL,
