@@ -386,10 +386,19 @@ def fill(stores: Stores, n: int, budget_minutes: float, analyze: bool = True) ->
         # map that lets index-only scans skip the heap (a freshly filled table has neither).
         with db.read() as live:
             suffix = f"_v{live.version}"
+        tables = [t + suffix for t in ("tenures", "roles", "spans", "units", "facts", "fact_units", "fact_people",
+                                        "people", "orgs")]
         with stores.admin() as c:
-            for table in ("tenures", "roles", "spans", "units", "facts", "fact_units", "fact_people", "people",
-                          "orgs"):
-                c.execute(f'VACUUM (ANALYZE) "{settings.database_schema}".{table}{suffix}')
+            for table in tables:
+                c.execute(f'VACUUM (ANALYZE) "{settings.database_schema}".{table}')
+            # Checked, not assumed: for months this branch never ran (a wrong condition) while the
+            # output said the tables were analyzed. reltuples is -1 until a table's first ANALYZE.
+            bare = [r[0] for r in c.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.reltuples < 0",
+                (settings.database_schema, tables)).fetchall()]
+            if bare:
+                raise RuntimeError(f"tables without planner statistics after VACUUM (ANALYZE): {bare}")
     applied = marks[-1][1] if marks else 0  # SQLite positions have no gaps; close enough on PostgreSQL
 
     def rate_from(position: int) -> float:
