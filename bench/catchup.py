@@ -31,24 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from board_asof import Stores, on_each_store, progress_bar, store_arguments  # noqa: E402
+from load import churn  # noqa: E402
 
 from bench.stores import close_stores, stores_for  # noqa: E402
 from workers.catchup import catch_up  # noqa: E402
 
 BATCH = 1000
 PEOPLE = 200
-
-
-def churn(n: int) -> list[dict]:
-    """load.py's ingest facts: each person in turn joins the team, or leaves it if seated."""
-    facts, seated = [], set()
-    for day in range(1, n + 1):
-        person = f"ingest-{(day - 1) * 7919 % PEOPLE}"
-        effective = f"{2000 + day // 300:04d}-{day % 300 // 25 + 1:02d}-{day % 25 + 1:02d}"
-        facts.append({"type": "member_left" if person in seated else "member_joined", "unit": "ingest",
-                      "person": person, "effective": effective})
-        seated ^= {person}
-    return facts
 
 
 def measure(stores: Stores, n: int) -> dict[str, float]:
@@ -63,7 +52,7 @@ def measure(stores: Stores, n: int) -> dict[str, float]:
     for p in range(PEOPLE):
         app.register_person(f"ingest-{p}", f"Ingest {p}")
     catch_up(folded)
-    facts = churn(n)
+    facts = churn(n, PEOPLE)
     spent = {"append": 0.0, "scan": 0.0, "catch-up": 0.0}
     with progress_bar("facts/s") as bar:
         task = bar.add_task(f"{stores.kind}: append, scan, catch up", total=n)

@@ -135,6 +135,19 @@ def lag(base: str, seconds: float, write_rate: float, write_batch: int = 1) -> t
     return visible, appends
 
 
+def churn(n: int, people: int = 200) -> list[dict]:
+    """The ingest phase's facts (``bench/catchup.py``'s too): each of the people ``ingest-<i>`` in
+    turn joins the team ``ingest``, or leaves it if seated, one day after another."""
+    facts, seated = [], set()
+    for day in range(1, n + 1):
+        person = f"ingest-{(day - 1) * 7919 % people}"
+        effective = f"{2000 + day // 300:04d}-{day % 300 // 25 + 1:02d}-{day % 25 + 1:02d}"
+        facts.append({"type": "member_left" if person in seated else "member_joined", "unit": "ingest",
+                      "person": person, "effective": effective})
+        seated ^= {person}
+    return facts
+
+
 def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tuple[float, float]:
     """(append rate, ingest-to-visible rate) in events a second: ``events`` facts of team churn
     appended over HTTP in batches of ``batch``, and the time until the projection has folded the
@@ -147,14 +160,7 @@ def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tupl
         s.post(f"{base}/v1/people", headers=headers, json={"slug": f"ingest-{p}", "name": f"Ingest {p}"})
     while requests.get(base + "/healthz").json()["lag"]:
         time.sleep(0.05)
-    facts, seated, day = [], set(), 0
-    while len(facts) < events:
-        p = f"ingest-{len(facts) * 7919 % people}"
-        day += 1
-        effective = f"{2000 + day // 300:04d}-{day % 300 // 25 + 1:02d}-{day % 25 + 1:02d}"
-        kind = "member_left" if p in seated else "member_joined"
-        facts.append({"type": kind, "unit": "ingest", "person": p, "effective": effective})
-        seated ^= {p}
+    facts = churn(events, people)
     started = time.monotonic()
     for i in range(0, events, batch):
         answer = s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=120,

@@ -63,8 +63,8 @@ class BoundedJSON(DefaultJSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> BaseResponse:
         """An answer as JSON, written by orjson: a 5,000-event timeline answer took 9.5 ms with
         Flask's provider and takes 0.55. Non-ASCII text is written as UTF-8 rather than escaped
-        (the same JSON). What
-        orjson refuses (an integer past 64 bits, a lone surrogate) Flask's own provider writes."""
+        (the same JSON). What orjson refuses (an integer past 64 bits, a lone surrogate) Flask's
+        own provider writes."""
         obj = self._prepare_response_obj(args, kwargs)
         indent = (self.compact is None and self._app.debug) or self.compact is False
         try:

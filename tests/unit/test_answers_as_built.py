@@ -1,5 +1,6 @@
-"""As-of answers are served as built (``service.schemas.answer.AsBuilt``), not dumped field by
-field; checked, any difference from the schema's dump fails the request instead."""
+"""Answers are served as built (``service.schemas.answer.AsBuilt``: as-of answers, log and stream
+pages, person histories), not dumped field by field; checked, any difference from the schema's
+dump fails the request instead."""
 
 from __future__ import annotations
 
