@@ -69,6 +69,13 @@ class Report:
     dropped: list[int] | None = None
     parked: int = 0
 
+    def log_fields(self) -> dict[str, object]:
+        """The report as a log line's fields: ``name`` is the projection (``logging`` reserves
+        ``name`` for the logger's own)."""
+        fields: dict[str, object] = dict(self.as_json())
+        fields["projection"] = fields.pop("name")
+        return fields
+
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
@@ -116,7 +123,7 @@ def rebuild(stores: Stores, name: str = "history", job_id: str | None = None,
                 folder.run(stop=None, switch=True)
             folder.report.switched_from = folder.old
             folder.report.dropped = versions.drop_retired(db, name)
-    log.info("rebuilt", extra=folder.report.as_json())
+    log.info("rebuilt", extra=folder.report.log_fields())
     return folder.report
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import click
 
+from workers.logs import configure_logging
+
 from .access import tokens
 from .data import export_, import_, imports_command, seed, tail
 from .ops import parked, rebuild, replay, status, verify, versions
@@ -27,6 +29,8 @@ from .serve import serve, worker
 @click.group()
 def main() -> None:
     """orghistory: who held which seat, team and role on any date, and on what evidence."""
+    # Every command logs as the service does: JSON lines on stderr, at ORGHISTORY_LOG_LEVEL.
+    configure_logging()
 
 
 for _command in (serve, worker, seed, status, verify, tail, parked, import_, imports_command, export_, tokens,

@@ -591,3 +591,20 @@ def test_a_rebuild_job_whose_process_is_gone_no_longer_counts_as_running(sqlite_
 def _jobs(db) -> list[dict]:
     with db.read(bind=False) as c:
         return c.all("SELECT * FROM jobs")
+
+
+def test_a_rebuild_logged_at_info_finishes_and_says_what_it_did(sqlite_settings):
+    """With ``ORGHISTORY_LOG_LEVEL=INFO`` the rebuild logs what it did when it is done. That log
+    line once passed the report's ``name`` as an extra field, a name ``logging`` reserves: the
+    rebuild switched, then raised KeyError, so a rebuild job (rq or the embedded server's) was
+    marked failed. The command line did not configure logging at all then; it does now."""
+    close_stores()
+    stores = stores_for(sqlite_settings)
+    load_seed(stores.app)
+    env = {**service_env(sqlite_settings, None), "ORGHISTORY_LOG_LEVEL": "INFO"}
+    out = subprocess.run([str(BIN / "orghistory"), "rebuild"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    logged = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    [done] = [x for x in logged if x["msg"] == "rebuilt"]
+    assert done["projection"] == "history" and done["version"] == 2 and done["position"] > 0
+    assert _live(stores.db) == 2
