@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
@@ -58,6 +58,14 @@ class ValidTime:
     earliest: date
     latest: date
     precision: str  # day | month | year | range | unknown
+    # The bounds as the projections store them (ISO text), written once per parsed value (parses
+    # are cached) rather than on every row the fold builds.
+    lo: str = field(init=False, repr=False, compare=False)
+    hi: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lo", self.earliest.isoformat())
+        object.__setattr__(self, "hi", self.latest.isoformat())
 
     @classmethod
     def parse(cls, value: object) -> ValidTime:

@@ -235,7 +235,15 @@ class FactType:
 
     def units_in(self, fields: dict[str, Any]) -> set[str]:
         """The units whose seats (or existence) this fact changes."""
-        return {unit for _, unit in _named(fields, self.touches)}
+        # ``_named``'s values without its field paths: the fold asks this of every fact.
+        out: set[str] = set()
+        for name in self.touches:
+            value = fields.get(name)
+            if isinstance(value, list):
+                out.update(v for v in value if v)
+            elif value:
+                out.add(value)
+        return out
 
     def required_units(self, fields: dict[str, Any]) -> Iterator[tuple[str, str]]:
         """(field path, unit) of every unit that must already exist for the fact to be recorded."""

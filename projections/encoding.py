@@ -70,8 +70,8 @@ def fact_values(org: str, fact_id: str, e: RecordedEvent, recorded: str) -> Fact
     f = e.fields
     w = ValidTime.parse(f["effective"]) if f.get("effective") else None
     payload = dumps(f)
-    return (org, fact_id, e.position, e.type, recorded, f.get("effective"), w.earliest.isoformat() if w else None,
-            w.latest.isoformat() if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
+    return (org, fact_id, e.position, e.type, recorded, f.get("effective"), w.lo if w else None,
+            w.hi if w else None, f.get("confidence") or "reported", payload, payload, e.writer)
 
 
 def row_key(r: Row) -> RowKey:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from events import vocabulary as v
 from events.jsontypes import JSONObject
@@ -36,9 +35,14 @@ class FactView:
     confidence: str
     evidence: tuple[str, ...] = ()
 
-    @cached_property
+    @property
     def when(self) -> ValidTime:
-        return ValidTime.parse(self.fields.get("effective") or "unknown")
+        # Kept in the instance's dict by hand: functools.cached_property takes a lock on every
+        # read before Python 3.12, and the fold reads this for every fact.
+        w: ValidTime | None = self.__dict__.get("_when")
+        if w is None:
+            w = self.__dict__["_when"] = ValidTime.parse(self.fields.get("effective") or "unknown")
+        return w
 
     def sort_key(self) -> SortKey:
         w = self.when
@@ -49,8 +53,10 @@ class FactView:
         return (w.earliest, w.latest, self.position)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """A tenure (``unit`` set) or role as the fold derives it. A named tuple, not a frozen
+    dataclass: one is built for every seat a fact touches, and a tuple is built in one call."""
+
     unit: str | None  # None for an organization-level role
     person: str
     role: str
@@ -117,7 +123,7 @@ class _Person:
         if o.start is None:
             start_text, lo, hi = "unknown", UNKNOWN_START, OPEN_END
         else:
-            start_text, lo, hi = o.start.text, o.start.earliest.isoformat(), o.start.latest.isoformat()
+            start_text, lo, hi = o.start.text, o.start.lo, o.start.hi
             if o.start.precision == "unknown":
                 hi = OPEN_END
         if unit is not None and unit in self.formed:
@@ -127,7 +133,7 @@ class _Person:
             end_text, end_lo, end_hi, end_event = None, OPEN_END, OPEN_END, None
         else:
             w = end.when
-            end_text, end_lo, end_hi, end_event = w.text, w.earliest.isoformat(), w.latest.isoformat(), end.id
+            end_text, end_lo, end_hi, end_event = w.text, w.lo, w.hi, end.id
             if w.precision == "unknown":  # ended at some unknown time: never certain, possibly still on
                 end_lo, end_hi = lo, OPEN_END
             evidence += [i for i in _ids(end) if i not in evidence]

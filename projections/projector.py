@@ -124,17 +124,20 @@ class Projector:
                 return  # its target is not a fact we hold
             touched_people, touched_units = touched
         else:
-            self._link(org, fact_id, f)
-            touched_people = spec.people_in(f)
+            touched_people, units = spec.people_in(f), spec.units_in(f)
+            s.link(org, fact_id, touched_people, units)
             touched_units = {f["unit"]} if spec.unit_edge else set()
             self._refresh_units(org, touched_units)
+            if spec.folds and not touched_units:
+                # A plain fact about people (not a correction, not a unit's formation or
+                # dissolution) may extend their cached folds instead of re-deriving them.
+                for person in sorted({self._canonical(p) for p in touched_people}):
+                    self._rederive(org, person, recorded, (row, units))
+                return
         for unit in touched_units:
             touched_people |= s.unit_people(org, unit)
-        # A plain fact about people (not a correction, not a unit's formation or dissolution) may
-        # extend their cached fold instead of re-deriving them (see ``_extend``).
-        new = row if spec.folds and not touched_units else None
         for person in sorted({self._canonical(p) for p in touched_people}):
-            self._rederive(org, person, recorded, new)
+            self._rederive(org, person, recorded)
 
     def _amend(self, e: RecordedEvent, org: str, fact_id: str, spec: FactType,
                recorded: str) -> tuple[set[str], set[str]] | None:
@@ -154,7 +157,7 @@ class Projector:
                 {"id": fact_id, "recorded_at": recorded, "changes": f["changes"]}]
             w = ValidTime.parse(after.get("effective") or "unknown")
             s.correct(org, f["target"], json.dumps(after), json.dumps(corrections), after.get("effective"),
-                      w.earliest.isoformat(), w.latest.isoformat(), after["confidence"])
+                      w.lo, w.hi, after["confidence"])
             self._link(org, f["target"], after)
             touched_people |= people_of(after)
             touched_units |= self._unit_scope(after)
@@ -224,15 +227,15 @@ class Projector:
             self.s.set_unit(org, unit, UnitRow(
                 org=org, slug=unit, name=x["name"], kind=x["kind"], mandate=x.get("mandate"),
                 commitments=json.dumps(x.get("commitments") or []), formed=x.get("effective") or "unknown",
-                formed_lo=ValidTime.parse(x.get("effective") or "unknown").earliest.isoformat(),
+                formed_lo=ValidTime.parse(x.get("effective") or "unknown").lo,
                 dissolved=d.get("effective") if d else None, formed_event=formed["id"],
                 dissolved_event=dissolved[-1]["id"] if dissolved else None))
 
     # -- re-derivation ------------------------------------------------------------------------
 
-    def _rederive(self, org: str, person: str, recorded: str, new: FactRow | None = None) -> None:
-        """``new``: the facts row of the one new fact the re-derivation is for, if its person's
-        cached fold may be extended with it (see ``_extend``)."""
+    def _rederive(self, org: str, person: str, recorded: str, new: tuple[FactRow, set[str]] | None = None) -> None:
+        """``new``: the facts row of the one new fact the re-derivation is for, and its units, if
+        its person's cached fold may be extended with it (see ``_extend``)."""
         s = self.s
         if self._canonical(person) != person:
             # Merged into someone else: their rows hold this person's tenures now.
@@ -248,7 +251,7 @@ class Projector:
             if hit is None and s.fact_count(org, person) == 1:
                 # Their first fact: folding it onto an empty fold is the whole derivation.
                 hit = cache[(org, person)] = Derived(_Person(person, {}), None, set())
-            if hit is not None and self._extend(hit, org, person, new, recorded):
+            if hit is not None and self._extend(hit, org, person, *new, recorded):
                 return
         own = s.person_facts(org, person)
         # A correction may have moved a fact to someone else: keep only what is about this person now.
@@ -296,7 +299,7 @@ class Projector:
         self._store_all(org, person, rows, recorded)
         s.derived.pop((org, person), None)  # folded without the cache: nothing kept to extend
 
-    def _extend(self, hit: Derived, org: str, person: str, row: FactRow, recorded: str) -> bool:
+    def _extend(self, hit: Derived, org: str, person: str, row: FactRow, units: set[str], recorded: str) -> bool:
         """Fold one new fact onto the person's cached fold, when that gives what a full
         re-derivation would: the fact sorts after every fact folded so far (valid time, then
         position), and none of its units brings in a dissolution. Then only the rows still open
@@ -305,7 +308,7 @@ class Projector:
         key = view.sort_key()
         if not hit.follows(key):
             return False
-        new_units = units_of(view.fields) - hit.units
+        new_units = units - hit.units
         if new_units:
             info = self.s.units_info(org, sorted(new_units))
             if any(u.dissolved_event for u in info):

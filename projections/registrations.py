@@ -46,7 +46,7 @@ def person_registered(s: ProjectionState, e: RecordedEvent, recorded: str) -> No
 def person_renamed(s: ProjectionState, e: RecordedEvent, recorded: str) -> None:
     f = e.fields
     w = ValidTime.parse(f["effective"]) if f.get("effective") else None
-    s.add_name(NameRow(f["person"], f["name"], f.get("effective"), w.earliest.isoformat() if w else None,
+    s.add_name(NameRow(f["person"], f["name"], f.get("effective"), w.lo if w else None,
                        e.position, recorded))
     s.set_person_name(f["person"], f["name"])
 

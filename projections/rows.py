@@ -9,7 +9,9 @@ plain tuples, as a rebuild builds millions of them.
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Protocol, Sequence
+from functools import lru_cache
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Protocol, Sequence
 
 from events.jsontypes import JSONObject
 
@@ -202,8 +204,11 @@ class FactRow:
     _view: FactView | None
 
     def __init__(self, values: Sequence[Cell]) -> None:
-        for k, v in zip(ALL_FACT_COLUMNS, values, strict=True):
-            setattr(self, k, v)
+        # One unpacking statement, not a setattr call per column: a rebuild builds a row per fact.
+        # (``_FACT_SLOTS_IN_ORDER`` below checks that this order is ALL_FACT_COLUMNS'.)
+        (self.org, self.id, self.position, self.type, self.recorded_at, self.effective, self.eff_lo, self.eff_hi,
+         self.confidence, self.payload, self.original, self.writer, self.corrections, self.retracted_by,
+         self.retracted_at) = values  # type: ignore[assignment]  # each cell is its column's type
         self._payload = self._view = None
 
     # Read and written by a column's name, like a database row: the value's type is the column's.
@@ -220,8 +225,18 @@ class FactRow:
         self.eff_lo, self.eff_hi, self.confidence = eff_lo, eff_hi, confidence
         self._payload = self._view = None
 
-    def values(self, columns: Sequence[str] = ALL_FACT_COLUMNS) -> Values:
-        return tuple(getattr(self, c) for c in columns)
+    def values(self, columns: tuple[str, ...] = ALL_FACT_COLUMNS) -> Values:
+        return _getter(columns)(self)
+
+
+@lru_cache(maxsize=None)  # a few column lists; attrgetter reads them all in one C call
+def _getter(columns: tuple[str, ...]) -> Callable[[FactRow], Values]:
+    get: Callable[[FactRow], Any] = attrgetter(*columns)  # one column: its value, not a tuple
+    return (lambda row: (get(row),)) if len(columns) == 1 else get
+
+
+_FACT_SLOTS_IN_ORDER = FactRow(tuple(ALL_FACT_COLUMNS)).values() == ALL_FACT_COLUMNS
+assert _FACT_SLOTS_IN_ORDER, "FactRow.__init__ must assign the columns in ALL_FACT_COLUMNS' order"
 
 
 
