@@ -258,6 +258,7 @@ class _Folder:
         # meanwhile (evicted, reloaded after a poison); the first starts where the fold stands.
         for notes in logreader.pages(self.app.recorder, self.store.pos, min(PAGE, self.flush_events), stop=stop):
             self._fold_page(notes)
+            self.budget.observe(self.store)
             if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
                 self._flush()
                 last_flush = time.monotonic()
@@ -326,7 +327,7 @@ class _Folder:
         try:
             event_id = self.app.decode(note).id
         except Exception:
-            pass
+            self.budget.observe(self.store)
         self.parked.append((event_id, note.id, error))
         self.store.set_position(note.id, self.store.last)
 

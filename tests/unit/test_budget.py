@@ -53,6 +53,7 @@ def test_resident_memory_spends_the_budget_before_the_cost_per_item_is_known(hel
 
 def test_the_cost_per_item_includes_what_the_allocator_holds(held, monkeypatch):
     monkeypatch.setattr(Budget, "CALIBRATE_AT", 100)
+    monkeypatch.setattr(Budget, "WINDOW", 100)
     budget = Budget(512 * MiB)
     try:
         assert not budget.spent(_store(100))  # the first point
@@ -61,5 +62,42 @@ def test_the_cost_per_item_includes_what_the_allocator_holds(held, monkeypatch):
         assert budget.per_item is not None and budget.per_item >= 0.39 * MiB
         assert not budget.spent(_store(800))  # ~320 MiB: within 0.7 of the budget
         assert budget.spent(_store(1000))  # ~400 MiB: past it
+    finally:
+        budget.close()
+
+
+def test_a_large_budget_traces_allocations_only_within_its_window(monkeypatch):
+    """Tracing every allocation halves the fold's speed: a budget the window cannot spend is
+    traced from the window's first point to its last, and not before or after."""
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        pytest.skip("this run traces allocations already")
+    monkeypatch.setattr(Budget, "CALIBRATE_AT", 100)
+    monkeypatch.setattr(Budget, "WINDOW", 100)
+    budget = Budget(512 * MiB)
+    try:
+        assert not budget.spent(_store(99)) and not tracemalloc.is_tracing()
+        budget.observe(_store(100))  # the window opens
+        assert tracemalloc.is_tracing() and budget.per_item is None
+        budget.observe(_store(200))  # and closes: measured
+        assert budget.per_item is not None and not tracemalloc.is_tracing()
+    finally:
+        budget.close()
+
+
+def test_a_small_budget_is_traced_from_the_start():
+    """A budget the window itself could spend is watched from the first item: in a process that
+    freed memory before, the resident memory alone would not see it spent."""
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        pytest.skip("this run traces allocations already")
+    budget = Budget(16 * MiB)
+    try:
+        assert tracemalloc.is_tracing()
+        kept = [bytearray(1024) for _ in range(12 * 1024)]  # 12 MiB allocated, past 0.7 of 16
+        assert budget.spent(_store(10))
+        assert len(kept) == 12 * 1024
     finally:
         budget.close()
