@@ -85,13 +85,15 @@ class BatchStore(MemoryStore):
         self._subs_loaded = self._ids_loaded = carry is not None
         if carry is not None:
             self.pos, self.last = carry.pos, carry.last
-            self.next_id, self.merges, self.subs = dict(carry.next_id), dict(carry.merges), carry.subs
+            self.next_id, self.subs = dict(carry.next_id), carry.subs
+            for person, row in carry.merges.items():
+                self._hold_merge(person, row)
             self.orgs = carry.orgs
             return
         self.pos, self.last = tracked(conn, lock=True)
         # Merges are few and every re-derivation asks who is whom: read them once.
         for r in conn.execute(f"SELECT {', '.join(MERGE_COLUMNS)} FROM merges").fetchall():
-            self.merges[r[0]] = MergeRow(*r)
+            self._hold_merge(r[0], MergeRow(*r))
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -244,8 +246,9 @@ class BatchStore(MemoryStore):
     # -- the MemoryStore interface, read through ----------------------------------------------
 
     def person_orgs(self, person: str) -> set[str]:
+        # what the tables hold, and the links folded since (this store knows only some organizations)
         return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))} | \
-            super().person_orgs(person)
+            {org for (org, p) in self.fact_people if p == person}
 
     def add_subscription(self, row: SubscriptionRow) -> None:
         self._load_subs()

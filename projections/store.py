@@ -87,7 +87,8 @@ class MemoryStore:
         self.next_id: dict[RowTable, int] = {t: 1 for t in ROW_TABLES}
         self._flushed_facts: set[tuple[str, str]] = set()  # facts already in the tables (updates, not inserts)
         self.derived: dict[tuple[str, str], Derived] = {}  # (org, person) -> the projector's unfinished fold
-        self.merges: dict[str, MergeRow] = {}  # by person
+        self.merges: dict[str, MergeRow] = {}  # by person (``_hold_merge`` keeps both)
+        self.merged_by: dict[str, set[str]] = {}  # by the person merged into
         self.identifiers: set[tuple[str, str]] = set()
         self.imports: set[tuple[str, str]] = set()
         self._reset_changes()
@@ -155,22 +156,34 @@ class MemoryStore:
             self.new_imports.append(row)
 
     def set_merge(self, row: MergeRow | None, person: str) -> None:
-        if row is None:
-            self.merges.pop(person, None)
-        else:
-            self.merges[person] = row
+        self._hold_merge(person, row)
         self.changed_merges.add(person)
         self.derived.clear()  # who is whom changed: no kept fold can be trusted (merges are rare)
+
+    def _hold_merge(self, person: str, row: MergeRow | None) -> None:
+        """Hold ``person``'s merge (None: none), indexed both ways: every re-derivation asks who
+        was merged into its person, and scanning every merge for it made each fact's cost grow
+        with the merges a dataset holds."""
+        old = self.merges.pop(person, None)
+        if old is not None:
+            aliases = self.merged_by[old.into_person]
+            aliases.discard(person)
+            if not aliases:
+                del self.merged_by[old.into_person]
+        if row is not None:
+            self.merges[person] = row
+            self.merged_by.setdefault(row.into_person, set()).add(person)
 
     def merged_into(self, person: str) -> str | None:
         m = self.merges.get(person)
         return m.into_person if m else None
 
     def merged_from(self, person: str) -> set[str]:
-        return {p for p, m in self.merges.items() if m.into_person == person}
+        return set(self.merged_by.get(person, ()))
 
     def person_orgs(self, person: str) -> set[str]:
-        return {org for (org, p) in self.fact_people if p == person}
+        # by organization (this store holds every one), not by every (org, person) link it holds
+        return {org for org in self.orgs if (org, person) in self.fact_people}
 
     def add_subscription(self, row: SubscriptionRow) -> None:
         if row.aggregate_id not in self.subs and all(s.sub != row.sub for s in self.subs.values()):
