@@ -148,10 +148,12 @@ def churn(n: int, people: int = 200) -> list[dict]:
     return facts
 
 
-def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tuple[float, float]:
+def ingest(base: str, events: int, groups: dict[str, list[int]], batch: int = 1000,
+           people: int = 200) -> tuple[float, float, dict[str, float]]:
     """(append rate, ingest-to-visible rate) in events a second: ``events`` facts of team churn
     appended over HTTP in batches of ``batch``, and the time until the projection has folded the
-    last of them (``/healthz`` lag 0), both from the first append."""
+    last of them (``/healthz`` lag 0), both from the first append; and the CPU seconds each of
+    ``groups`` (and PostgreSQL) used meanwhile (``cpu_seconds``)."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     s = requests.Session()
     s.post(f"{base}/v1/orgs/openai/units", headers=headers, json={"slug": "ingest", "name": "Ingest",
@@ -161,6 +163,7 @@ def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tupl
     while requests.get(base + "/healthz").json()["lag"]:
         time.sleep(0.05)
     facts = churn(events, people)
+    cpu_before = cpu_seconds(groups)
     started = time.monotonic()
     for i in range(0, events, batch):
         answer = s.post(f"{base}/v1/orgs/openai/events", headers=headers, timeout=120,
@@ -170,7 +173,28 @@ def ingest(base: str, events: int, batch: int = 1000, people: int = 200) -> tupl
     while requests.get(base + "/healthz").json()["lag"]:
         time.sleep(0.01)
     visible = time.monotonic()
-    return events / (appended - started), events / (visible - started)
+    cpu = {name: used - cpu_before[name] for name, used in cpu_seconds(groups).items()}
+    return events / (appended - started), events / (visible - started), cpu
+
+
+def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) each named group of processes has used so far, from /proc
+    (Linux; empty elsewhere): a group is the process groups of the given ids (each server and
+    worker runs in its own session), or, for ``postgres``, every PostgreSQL process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    by_group = {pgid: name for name, pgids in groups.items() for pgid in pgids}
+    out = dict.fromkeys([*groups, "postgres"], 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                comm, _, rest = fh.read().partition(" (")[2].rpartition(") ")
+        except OSError:  # gone meanwhile, or not Linux
+            continue
+        fields = rest.split()  # from the state on: ppid at 1, pgrp at 2, utime and stime at 11 and 12
+        name = "postgres" if comm == "postgres" else by_group.get(int(fields[2]))
+        if name is not None:
+            out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -246,12 +270,21 @@ def main() -> None:
                   + (f"   goal p99 < 500 ms at 500 facts/s: {'PASS' if pct(visible, 99) < 0.5 else 'FAIL'}"
                      if args.write_rate >= 500 else ""))
         if "ingest" in phases:
-            append_rate, visible_rate = ingest(base, args.ingest)
+            append_rate, visible_rate, cpu = ingest(base, args.ingest, {"server": [procs[0].pid],
+                                                                        "workers": [p.pid for p in procs[1:]]})
             ratio = visible_rate / append_rate
             print(f"ingest: {args.ingest:,} facts appended over HTTP in batches of 1,000, 2 rq workers:")
             print(f"  appended                  {append_rate:8.0f} ev/s   (baseline)")
             print(f"  appended, then visible    {visible_rate:8.0f} ev/s   ratio {ratio:.2f}   goal >= 0.8  "
                   f"{'PASS' if ratio >= 0.8 else 'FAIL'}")
+            if any(cpu.values()):
+                # Where the cores went, from the first append until all was visible: on a machine
+                # the phase keeps busy, the fold keeps up only if its CPU per fact is small beside
+                # the appends'.
+                wall = args.ingest / visible_rate
+                print(f"  CPU used meanwhile ({os.cpu_count()} cores x {wall:.2f} s = {os.cpu_count() * wall:.2f} s): "
+                      + ", ".join(f"{name} {used:.2f} s ({used / args.ingest * 1e6:.0f} us a fact)"
+                                  for name, used in cpu.items()))
     finally:
         for p in procs:
             try:

@@ -212,8 +212,13 @@ class Dialect(Protocol):
         """Prepare to hold ``name``'s tracking row for this transaction; the suffix of the SELECT
         that then locks it (SQLite's write transaction already holds the whole database)."""
 
-    def tune_bulk_writes(self, conn: Conn) -> None:
-        """Settings for one connection about to write a rebuild's bulk inserts."""
+    def bulk_cache(self, budget: int) -> int:
+        """Bytes of a rebuild's memory budget (``budget``) its bulk-writing connection may keep
+        in this process (a page cache): the fold's share is the rest."""
+
+    def tune_bulk_writes(self, conn: Conn, cache: int) -> None:
+        """Settings for one connection about to write a rebuild's bulk inserts, holding at most
+        ``cache`` bytes (``bulk_cache``) in this process."""
 
 
 class Database:

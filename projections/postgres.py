@@ -98,7 +98,10 @@ class PostgresDialect:
         conn.execute(TRACKING_ROW, (name,))
         return " FOR UPDATE"
 
-    def tune_bulk_writes(self, conn: Conn) -> None:
+    def bulk_cache(self, budget: int) -> int:
+        return 0  # the server's buffers are not this process's memory
+
+    def tune_bulk_writes(self, conn: Conn, cache: int) -> None:
         pass
 
 

@@ -234,7 +234,9 @@ class _Folder:
         self.started = time.monotonic()
         self.old: int | None = None
         self.writer = Writer(self._write)
-        self.budget = Budget(memory or memory_budget())
+        memory = memory or memory_budget()
+        self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
+        self.budget = Budget(max(1, memory - self.cache))
         self._reading = contextlib.ExitStack()
         self.reader = self._reading.enter_context(self.db.reader(version, name))
         with self.db.read(version=version, name=name) as c:
@@ -350,7 +352,7 @@ class _Folder:
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool) -> None:
         now = clock.now()
         with self.db.write(version=self.version, name=self.name) as c:
-            c.dialect.tune_bulk_writes(c)
+            c.dialect.tune_bulk_writes(c, self.cache)
             changes.write(c, now)
             for event_id, position, error in parked:
                 park(c, position, event_id, None, error)
