@@ -74,7 +74,7 @@ class Row(NamedTuple):
     disputed: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     start: ValidTime | None  # None: started before anything we know (a leave without a join)
     start_event: str | None
@@ -87,6 +87,9 @@ def _ids(f: FactView) -> list[str]:
 
 
 class _Person:
+    # slots: a rebuild keeps one unfinished fold per person it has met (``foldcache.Derived``)
+    __slots__ = ("person", "formed", "seats", "by_unit", "roles", "ousted", "rows", "dirty")
+
     def __init__(self, person: str, formed: dict[str, str]):
         self.person = person
         self.formed = formed  # unit -> earliest day it existed: nobody sat in it before

@@ -33,7 +33,7 @@ from .db import Conn
 from .fold import FactView, SortKey, _Person
 
 
-@dataclass
+@dataclass(slots=True)
 class Derived:
     """A person's fold as a store keeps it between facts: unfinished, so the next fact can go on
     from it."""
