@@ -15,7 +15,8 @@ Starts gunicorn (gthread, 2 workers x 16 threads) on PostgreSQL and Redis with t
    the append alone;
 3. ingest to visible: `--ingest` facts of team churn appended over HTTP in batches of 1,000, then
    the time until the workers have folded them all, as a rate beside the append rate alone (the
-   baseline). Goal: >= 0.8 (the fold keeps up with the writers).
+   baseline). Goal: >= 0.8 (the fold keeps up with the writers). Beside it, the CPU seconds the
+   server, the workers and PostgreSQL used meanwhile (``cpu_seconds``, Linux).
 
 A benchmark, not a test: it prints numbers and ratios against baselines measured in the same run.
 Needs PostgreSQL on 127.0.0.1:5432 (database test), Redis on 127.0.0.1:6379 (db 14, flushed) and wrk.
