@@ -58,8 +58,8 @@ class ValidTime:
     earliest: date
     latest: date
     precision: str  # day | month | year | range | unknown
-    # The bounds as the projections store them (ISO text), written once per parsed value (parses
-    # are cached) rather than on every row the fold builds.
+    # The bounds as ISO text, computed once per value (parses are cached) rather than by every
+    # caller that writes them out, once per row it builds.
     lo: str = field(init=False, repr=False, compare=False)
     hi: str = field(init=False, repr=False, compare=False)
 
