@@ -111,9 +111,11 @@ class Budget:
 
     def spent(self, store: MemoryStore) -> bool:
         n = self.items(store)
-        if self.per_item is None and (self._calibrate(n) or self.per_item is None):
-            return self.per_item is not None  # spent while calibrating, or not measured yet
-        assert self.per_item is not None
+        if self.per_item is None:
+            if self._calibrate(n):
+                return True  # spent before the cost per item was known
+            if self.per_item is None:
+                return False  # not measured yet
         # a margin for what is not counted: the flush in the writer's hands, the page being folded
         return self.fixed + n * self.per_item > 0.7 * self.limit
 
