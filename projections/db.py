@@ -217,6 +217,9 @@ class Dialect(Protocol):
         """Prepare to hold ``name``'s tracking row for this transaction; the suffix of the SELECT
         that then locks it (SQLite's write transaction already holds the whole database)."""
 
+    def analyze(self, conn: Conn, tables: Sequence[str]) -> None:
+        """Give the planner statistics of ``tables`` (full names), bulk-loaded just now."""
+
     def bulk_cache(self, budget: int) -> int:
         """Bytes of a rebuild's memory budget (``budget``) its bulk-writing connection may keep
         in this process (a page cache): the fold's share is the rest."""

@@ -98,6 +98,14 @@ class PostgresDialect:
         conn.execute(TRACKING_ROW, (name,))
         return " FOR UPDATE"
 
+    def analyze(self, conn: Conn, tables: Sequence[str]) -> None:
+        # A version's tables are bulk-loaded by a rebuild, and autovacuum analyzes them a minute
+        # or more later. Without statistics the planner took the fold's lookup of 500 people's
+        # facts for a scan of the organization's every fact: 150 ms a page of the log instead of
+        # 15, which was most of a rebuild reading back (3,050 ev/s against 10,400 in memory).
+        for table in tables:
+            conn.raw.execute(f"ANALYZE {table}")
+
     def bulk_cache(self, budget: int) -> int:
         return 0  # the server's buffers are not this process's memory
 

@@ -97,6 +97,9 @@ class SQLiteDialect:
     def lock_tracking(self, conn: Conn, name: str) -> str:
         return ""  # BEGIN IMMEDIATE holds the database's one write lock already
 
+    def analyze(self, conn: Conn, tables: Sequence[str]) -> None:
+        pass  # without statistics SQLite takes an index as selective, as the fold's lookups are
+
     def bulk_cache(self, budget: int) -> int:
         return min(BULK_CACHE_MAX, budget // 8)
 

@@ -24,6 +24,7 @@ from .schema import (
     create_version,
     drop_version,
     index_statements,
+    suffix,
     versioned_tables,
 )
 
@@ -119,6 +120,14 @@ def create_indexes(db: Database, version: int, only: tuple[str, ...] | None = No
     for statement in statements:
         with db.write(bind=False) as conn:
             conn.raw.execute(statement)
+    if only is None:  # the version is complete: readers will use it (a rebuild switches to it next)
+        analyze(db, version)
+
+
+def analyze(db: Database, version: int) -> None:
+    """Statistics of a bulk-loaded version's tables for the planner."""
+    with db.write(bind=False) as conn:
+        conn.dialect.analyze(conn, [table + suffix(version) for table in VERSIONED])
 
 
 def _version(r: DBRow) -> ProjectionVersion:

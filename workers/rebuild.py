@@ -233,6 +233,7 @@ class _Folder:
         self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record
         self.started = time.monotonic()
         self.old: int | None = None
+        self.read_throughs = 0  # stores that read back what was flushed, made so far
         self.writer = Writer(self._write)
         memory = memory or memory_budget()
         self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
@@ -303,6 +304,11 @@ class _Folder:
         with the indexes that reading needs, built now if this version has none yet."""
         self.writer.drain()
         versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
+        # The planner's statistics, at the first read-through and whenever their number doubled
+        # (about when the tables did): a few times in a rebuild, not at every eviction.
+        self.read_throughs += 1
+        if self.read_throughs & (self.read_throughs - 1) == 0:
+            versions.analyze(self.db, self.version)
         return RebuildStore(self.reader, carry)
 
     def _evict(self) -> None:
