@@ -86,10 +86,10 @@ class Conn:
         # The position the bound version had reached when it was bound (in a read's snapshot,
         # what it has reached); None until bound by a lookup.
         self.bound_position: int | None = None
-        # Whether this connection writes beside another thread that folds (a rebuild's writer,
-        # set by ``Dialect.tune_bulk_writes``): a driver that takes the GIL back for every row
-        # it writes then waits on that thread at every row, and a dialect may write bulk rows
-        # another way (``SQLiteDialect.copy_rows``).
+        # Whether this connection writes beside another thread that folds (set by a rebuild's
+        # writer thread): a driver that takes the GIL back for every row it writes then waits on
+        # that thread at every row, and a dialect may write bulk rows another way
+        # (``SQLiteDialect.copy_rows``).
         self.beside_fold = False
 
     @property
@@ -225,9 +225,8 @@ class Dialect(Protocol):
         in this process (a page cache): the fold's share is the rest."""
 
     def tune_bulk_writes(self, conn: Conn, cache: int) -> None:
-        """Settings for one connection about to write a rebuild's bulk inserts beside its
-        folding thread (``Conn.beside_fold``), holding at most ``cache`` bytes (``bulk_cache``)
-        in this process."""
+        """Settings for one connection about to write a rebuild's bulk inserts, holding at most
+        ``cache`` bytes (``bulk_cache``) in this process."""
 
 
 class Database:

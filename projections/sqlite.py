@@ -105,7 +105,6 @@ class SQLiteDialect:
 
     def tune_bulk_writes(self, conn: Conn, cache: int) -> None:
         conn.raw.execute(f"PRAGMA cache_size=-{max(1, cache >> 10)}")  # negative: in KiB
-        conn.beside_fold = True
 
 
 DIALECT = SQLiteDialect()

@@ -353,12 +353,15 @@ class _Folder:
             self.writer.drain()
             self._write(*item)
         else:
-            self.writer.submit(item)
+            self.writer.submit((*item, True))
 
-    def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool) -> None:
+    def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
+               beside_fold: bool = False) -> None:
+        """``beside_fold``: written by the writer thread while this one folds on."""
         now = clock.now()
         with self.db.write(version=self.version, name=self.name) as c:
             c.dialect.tune_bulk_writes(c, self.cache)
+            c.beside_fold = beside_fold
             changes.write(c, now)
             for event_id, position, error in parked:
                 park(c, position, event_id, None, error)

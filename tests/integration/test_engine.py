@@ -211,8 +211,8 @@ def test_a_sqlite_rebuilds_page_cache_is_part_of_its_budget(sqlite_settings, mon
         limits.append(limit)
         return real_budget(limit)
 
-    def write(self, changes, parked, switch):
-        real_write(self, changes, parked, switch)
+    def write(self, *item):
+        real_write(self, *item)
         with self.db.write(version=self.version, name=self.name) as c:  # the same connection, as SQLite has one writer
             caches.append(c.scalar("PRAGMA cache_size"))
 

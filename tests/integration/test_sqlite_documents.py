@@ -57,8 +57,8 @@ def test_documents_store_what_executemany_stores(tmp_path, monkeypatch):
 
 
 def test_only_the_rebuilds_writer_writes_documents(sqlite_settings, monkeypatch):
-    """A catch-up writes row by row (cheaper in one thread); a rebuild's flushes by document, the
-    switching one included, and the result equals one long fold."""
+    """A catch-up writes row by row (cheaper in one thread); a rebuild's writer thread by
+    document, and the result equals one long fold."""
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     _amended_history(app, churn=40)
     by_row: list[str] = []
