@@ -32,10 +32,14 @@ DOCUMENTS = sqlite3.sqlite_version_info >= (3, 38)
 DOCUMENT_ROWS = 10_000  # rows a statement: bounds the document's size (a facts row is ~1 KB)
 
 
-def _write_parts(conn: Conn, by_document: str, by_row: str, rows: Sequence[Params]) -> None:
-    """``rows`` by ``by_document`` (its one parameter a JSON array of them), a part at a time;
-    a part with a NUL in its text row by row (``by_row``): SQLite's JSON functions cut text at
-    a NUL. (The vocabulary refuses NUL, so only a log written before that could hold one.)"""
+def _write_many(conn: Conn, by_row: str, by_document: str, rows: Sequence[Params]) -> None:
+    """``rows`` by ``by_row`` (a statement a row), or beside a folding thread by ``by_document``
+    (its one parameter a JSON array of rows), a part at a time; a part with a NUL in its text
+    row by row: SQLite's JSON functions cut text at a NUL. (The vocabulary refuses NUL, so only a
+    log written before that could hold one.)"""
+    if not (conn.beside_fold and DOCUMENTS):
+        conn.executemany(by_row, rows)
+        return
     for i in range(0, len(rows), DOCUMENT_ROWS):
         part = rows[i:i + DOCUMENT_ROWS]
         # default=tuple: rows may be named tuples, which orjson does not write as arrays itself
@@ -72,24 +76,17 @@ class SQLiteDialect:
         return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
 
     def copy_rows(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
-        by_row = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
-        if conn.beside_fold and DOCUMENTS:
-            by_document = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {_cells(len(columns))} FROM json_each(?)"
-            _write_parts(conn, by_document, by_row, rows)
-        else:
-            conn.executemany(by_row, rows)
+        names = ", ".join(columns)
+        _write_many(conn, f"INSERT INTO {table} ({names}) VALUES ({','.join('?' * len(columns))})",
+                    f"INSERT INTO {table} ({names}) SELECT {_cells(len(columns))} FROM json_each(?)", rows)
 
     def insert_new(self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
                          "ON CONFLICT DO NOTHING", rows)
 
     def set_by_id(self, conn: Conn, table: str, column: str, rows: Sequence[tuple[str, int]]) -> None:
-        by_row = f"UPDATE {table} SET {column}=? WHERE id=?"
-        if conn.beside_fold and DOCUMENTS:
-            by_document = f"UPDATE {table} SET {column}=d.value->>0 FROM json_each(?) AS d WHERE {table}.id=d.value->>1"
-            _write_parts(conn, by_document, by_row, rows)
-        else:
-            conn.executemany(by_row, rows)
+        _write_many(conn, f"UPDATE {table} SET {column}=? WHERE id=?",
+                    f"UPDATE {table} SET {column}=d.value->>0 FROM json_each(?) AS d WHERE {table}.id=d.value->>1", rows)
 
     def after_copy(self, conn: Conn, table: str, last_id: int) -> None:
         pass  # an INTEGER PRIMARY KEY goes on from the greatest id in the table
