@@ -57,8 +57,11 @@ class Budget:
         self._first: tuple[int, int, int] | None = None  # items, allocated, resident growth
         self._tracing = False  # whether a tracing is ours to stop (a test run may trace already)
         self._traced_from: int | None = None  # what tracemalloc had counted when our tracing began
+        # Whether the allocations were traced from the start (of the fold, or since it let go of
+        # everything): then they count whole, not only their growth within the window.
+        self._traced_whole = limit < self.SMALL
         self.resident = resident()
-        if limit < self.SMALL:
+        if self._traced_whole:
             self._trace()
 
     def _trace(self) -> None:
@@ -66,7 +69,7 @@ class Budget:
             self._tracing = not tracemalloc.is_tracing()
             if self._tracing:
                 tracemalloc.start()
-            self._traced_from = tracemalloc.get_traced_memory()[0]
+        self._traced_from = tracemalloc.get_traced_memory()[0]
 
     @staticmethod
     def items(store: MemoryStore) -> int:
@@ -89,13 +92,16 @@ class Budget:
         was known (a small budget), and that cost is now estimated from what was spent."""
         allocated, grown = self._grown()
         if max(allocated, grown) > 0.7 * self.limit:
-            # Spent before the cost per item was measured (a small budget): it is this much.
-            self.per_item, self.fixed = max(64.0, allocated / max(n, 1), grown / max(n, 1)), 0.0
-            self.close()
+            # Spent before the cost per item was measured: a small budget, or what filled it is
+            # not items (three million people registered before the first fact). The fold lets
+            # go of everything (``let_go``) and the cost is measured from there. (An estimate from
+            # the few items held now called every later flush spent: a fold that registered
+            # people first then read back everything at every flush.)
             return True
         if self._first is None:
             if n >= self.CALIBRATE_AT:
-                self._trace()
+                if self._traced_from is None:
+                    self._trace()
                 self._first = (n, *self._grown())
             return False
         n1, allocated1, grown1 = self._first
@@ -104,7 +110,7 @@ class Budget:
         self.per_item = max(64.0, (allocated - allocated1) / (n - n1), (grown - grown1) / (n - n1))
         # what is held past the items' cost, as either growth saw it (the allocations only if
         # they were traced from the start)
-        whole = allocated if self.limit < self.SMALL else 0
+        whole = allocated if self._traced_whole else 0
         self.fixed = max(0.0, grown - n * self.per_item, whole - n * self.per_item)
         self.close()
         return False
@@ -118,6 +124,17 @@ class Budget:
                 return False  # not measured yet
         # a margin for what is not counted: the flush in the writer's hands, the page being folded
         return self.fixed + n * self.per_item > 0.7 * self.limit
+
+    def let_go(self) -> None:
+        """The fold let go of everything it held (an eviction). If the budget was spent before
+        the cost per item was known, that cost is measured from here, on traced allocations only:
+        Python keeps the memory it freed, so the resident memory cannot fall back to tell what
+        is held now, and would call the budget spent again at once."""
+        if self.per_item is None:
+            self._first = None
+            self.resident = 0  # not counted from here (``_grown``)
+            self._traced_whole = True
+            self._trace()
 
     def close(self) -> None:
         if self._tracing:

@@ -319,6 +319,7 @@ class _Folder:
         self.store = self._read_through(carry=self.store)
         gc.unfreeze()  # the old state is garbage now
         gc.collect()
+        self.budget.let_go()
 
     def _poisoned(self, note, exc: Exception) -> None:
         """An event whose fold raised may have half-changed the in-memory state: reload what was

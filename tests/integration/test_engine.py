@@ -195,6 +195,37 @@ def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settin
     assert position == app.head_position() and diff == {}
 
 
+def test_people_registered_before_any_fact_are_let_go_once_not_at_every_flush(sqlite_settings, monkeypatch):
+    """The 10M history registers three million people before its first fact: they filled a 512
+    MiB budget before the cost of an item (a fact, a row) could be measured. Estimated from the
+    one item then held, that cost called every later flush spent, and the rebuild read back
+    everything at every flush. Now the fold lets go of them once and measures from there."""
+    from events.domain import Person
+    from workers import rebuild as rebuild_module
+
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
+    app.register_org("acme", "Acme")
+    people = [f"person-{i:06d}" for i in range(40_000)]
+    for i in range(0, len(people), 1000):  # one transaction a thousand, as a bulk load registers them
+        app.save(*[Person(slug=s, name=s.title(), writer=None) for s in people[i:i + 1000]])
+    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "1990"}])
+    day = date(1991, 1, 1)
+    first_fact = app.head_position()
+    for i in range(0, 4000, 500):
+        app.append("acme", [{"type": "member_joined", "unit": "team", "person": people[j],
+                             "effective": (day + timedelta(days=j)).isoformat()} for j in range(i, i + 500)])
+    evictions = []
+    real = rebuild_module._Folder._evict
+    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
+    # 8 MiB (7 for the fold, 1 for SQLite's page cache): the 40,000 people alone spend it
+    rebuild(stores_for(sqlite_settings), flush_events=250, memory=8 << 20)
+    among_facts = [p for p in evictions if p > first_fact]
+    assert evictions and len(among_facts) <= 8, f"{len(among_facts)} evictions in the facts' 16 flushes"
+    with db.read() as conn:
+        position, diff = verify(app, conn)
+    assert position == app.head_position() and diff == {}
+
+
 @pytest.mark.parametrize("budget_mib, cache_kib", [(512, 64 * 1024), (8, 1024)])
 def test_a_sqlite_rebuilds_page_cache_is_part_of_its_budget(sqlite_settings, monkeypatch, budget_mib, cache_kib):
     """The connection writing a rebuild on SQLite keeps a page cache of an eighth of the budget (64

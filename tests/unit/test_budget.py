@@ -6,6 +6,7 @@ per item is measured. Calibrated on Python's allocations alone, a 200,000-event 
 from __future__ import annotations
 
 import mmap
+from typing import Callable
 
 import pytest
 
@@ -22,12 +23,14 @@ def held():
         pytest.skip("reads resident memory from /proc (Linux)")
     maps: list[mmap.mmap] = []
 
-    def hold(size: int) -> None:
+    def hold(size: int) -> Callable[[], None]:
+        """Hold ``size`` bytes; the function returned lets go of them."""
         m = mmap.mmap(-1, size)
         page = b"x" * MiB
         for i in range(0, size, MiB):
             m[i:i + MiB] = page  # touched, so resident
         maps.append(m)
+        return m.close
 
     yield hold
     for m in maps:
@@ -99,5 +102,23 @@ def test_a_small_budget_is_traced_from_the_start():
         kept = [bytearray(1024) for _ in range(12 * 1024)]  # 12 MiB allocated, past 0.7 of 16
         assert budget.spent(_store(10))
         assert len(kept) == 12 * 1024
+    finally:
+        budget.close()
+
+
+def test_a_budget_spent_before_its_cost_is_known_is_measured_again_once_the_fold_lets_go(held):
+    """People registered before the first fact can fill a budget while no item (a fact, a row) is
+    held. The fold lets go of them, and the budget is not spent again until it is again."""
+    budget = Budget(64 * MiB)
+    try:
+        hold = held(50 * MiB)  # more than 0.7 of the budget, and no item held
+        assert budget.spent(_store(1))
+        hold()  # the fold let go of it
+        budget.let_go()
+        assert not budget.spent(_store(1))
+        assert not budget.spent(_store(100))  # an estimate from the one item held before called this spent
+        kept = [bytearray(1024) for _ in range(48 * 1024)]  # 48 MiB allocated since: spent again
+        assert budget.spent(_store(100))
+        assert len(kept) == 48 * 1024
     finally:
         budget.close()
