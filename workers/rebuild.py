@@ -336,7 +336,7 @@ class _Folder:
         try:
             event_id = self.app.decode(note).id
         except Exception:
-            self.budget.observe(self.store)
+            pass  # it did not decode: parked by its position alone
         self.parked.append((event_id, note.id, error))
         self.store.set_position(note.id, self.store.last)
 
