@@ -193,15 +193,16 @@ class PeakRSS(threading.Thread):
         self.join()
 
 
-def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int, int]:
+def run_rebuild(settings: Settings, label: str) -> tuple[float, float, int, int, int, int]:
     """(fold rate in events/s, wall seconds including the switch and the old version's drop, events,
-    how much the process's resident memory grew during the rebuild, at its peak, and that peak)."""
+    how much the process's resident memory grew during the rebuild, at its peak, that peak, and
+    how many times the fold spent its budget and read back from then on)."""
     t = time.perf_counter()
     with progress_bar() as bar, PeakRSS() as rss:
         task = bar.add_task(label, total=None)
         report = rebuild(stores_for(settings), progress=lambda pos, head, _n: bar.update(task, completed=pos, total=head))
     return (report.rate, time.perf_counter() - t, report.events, max(rss.peak, rss.before) - rss.before,
-            max(rss.peak, rss.before))
+            max(rss.peak, rss.before), report.read_backs)
 
 
 def measure(settings: Settings, store: str) -> dict:
@@ -210,7 +211,7 @@ def measure(settings: Settings, store: str) -> dict:
     scan_before = scan(app, f"{store}: library scan")
     fast = scan(app, f"{store}: scan, orghistory's decoder", app._fast.to_domain_event)
     floor_rate = floor(app, settings, f"{store}: floor (facts rows only)")
-    rate, wall, events, peak, peak_total = run_rebuild(settings, f"{store}: rebuild")
+    rate, wall, events, peak, peak_total, read_backs = run_rebuild(settings, f"{store}: rebuild")
     gc.collect()  # the rebuild's freed state, collected now rather than during the timed scan
     scan_after = scan(app, f"{store}: library scan")
     with db.read() as c:
@@ -218,7 +219,8 @@ def measure(settings: Settings, store: str) -> dict:
         rows = {t: int(c.scalar(f"SELECT count(*) FROM {t}")) for t in ("facts", "tenures", "roles", "spans")}
     return {"store": store, "events": events, "head": head, "scan": (scan_before + scan_after) / 2,
             "scans": (scan_before, scan_after), "fast_scan": fast, "floor": floor_rate, "rebuild": rate,
-            "peak_rss": peak, "peak_total": peak_total, "wall": wall, "live": live, "rows": rows}
+            "peak_rss": peak, "peak_total": peak_total, "read_backs": read_backs, "wall": wall, "live": live,
+            "rows": rows}
 
 
 def main() -> None:
@@ -340,6 +342,8 @@ def report(args: argparse.Namespace, results: list[dict], notes: list[str]) -> N
         print(f"{'':<9}resident memory the rebuild added, at its peak: {r['peak_rss'] / 2**20:,.0f} MiB "
               f"(budget {memory_budget() >> 20:,} MiB); the process's peak: {r['peak_total'] / 2**20:,.0f} MiB"
               + ("" if r is results[0] else " (a second rebuild in this process: it reuses memory the first freed, so this reads low)"))
+        print(f"{'':<9}times the budget was spent (the fold let go of everything and read back from then on): "
+              f"{r['read_backs']}")
     for note in notes:
         print(note)
     print(f"goal: rebuild >= {GOAL} x scan: {'PASS' if ok else 'FAIL'}")

@@ -143,4 +143,5 @@ class ReportJSON(TypedDict):
     switched_from: int | None
     dropped: list[int] | None
     parked: int
+    read_backs: int
     rate: float

@@ -68,6 +68,9 @@ class Report:
     switched_from: int | None = None
     dropped: list[int] | None = None
     parked: int = 0
+    # Times the fold spent its memory budget, let go of what it held and read back from then
+    # on: many for a small budget (``ORGHISTORY_REBUILD_MEMORY_MB``), each a few seconds.
+    read_backs: int = 0
 
     def log_fields(self) -> dict[str, object]:
         """The report as a log line's fields: ``name`` is the projection (``logging`` reserves
@@ -84,7 +87,7 @@ class Report:
         return {"name": self.name, "version": self.version, "kind": self.kind, "started_from": self.started_from,
                 "position": self.position, "events": self.events, "seconds": self.seconds,
                 "switched_from": self.switched_from, "dropped": self.dropped, "parked": self.parked,
-                "rate": round(self.rate, 1)}
+                "read_backs": self.read_backs, "rate": round(self.rate, 1)}
 
 
 Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)
@@ -317,6 +320,7 @@ class _Folder:
                  extra={"projection": self.name, "version": self.version, "position": self.store.pos,
                         "budget_mb": self.budget.limit >> 20})
         self.store = self._read_through(carry=self.store)
+        self.report.read_backs += 1
         gc.unfreeze()  # the old state is garbage now
         gc.collect()
         self.budget.let_go()

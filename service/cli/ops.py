@@ -173,7 +173,8 @@ def rebuild(name: str) -> None:
     resumed = f", resumed from position {report.started_from}" if report.started_from else ""
     err.print(f"[green]{name} version {report.version} is live[/] (was {report.switched_from}; "
               f"{report.events:,} events in {report.seconds:.1f} s, {report.rate:,.0f} ev/s{resumed}; "
-              f"{report.parked} parked)")
+              f"{report.parked} parked"
+              + (f"; over its memory budget {report.read_backs} times" if report.read_backs else "") + ")")
     click.echo(json.dumps(report.as_json()))
 
 

@@ -160,8 +160,9 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
     evictions = []
     real = rebuild_module._Folder._evict
     monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
-    rebuild(stores_for(settings), flush_events=9, memory=1)
+    report = rebuild(stores_for(settings), flush_events=9, memory=1)
     assert len(evictions) > 10
+    assert report.read_backs == len(evictions) == report.as_json()["read_backs"]  # what the operator is told
     with db.read() as conn:
         position, diff = verify(app, conn)
     assert position == app.head_position() and diff == {}
