@@ -64,7 +64,7 @@ class Changes:
     rows: dict[str, list[shapes.Values]] = field(default_factory=dict)  # by table: id, key, org, recorded_from, recorded_to
     closes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # by table: (recorded_to, id)
     last_id: dict[str, int | None] = field(default_factory=dict)
-    spans: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # table, org, unit, year, row id
+    spans: list[tuple[str, str, str, int, str, str, int]] = field(default_factory=list)  # shapes.SPAN_COLUMNS
     names: list[shapes.NameRow] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # person, name
     identifiers: list[shapes.IdentifierRow] = field(default_factory=list)
@@ -107,7 +107,7 @@ class Changes:
             last_id = self.last_id.get(table.name)
             if last_id is not None:
                 conn.dialect.after_copy(conn, table.name, last_id)
-        n += _insert(conn, "spans", ("kind", "org", "unit", "year", "row_id"), self.spans)
+        n += _insert(conn, "spans", shapes.SPAN_COLUMNS, self.spans)
         if self.position:
             write_tracking(conn, self.position, self.last, now)
         return n

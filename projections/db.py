@@ -34,10 +34,12 @@ def _translate(sql: str, suffix: str, dialect: Dialect) -> str:
     return dialect.placeholders(_NAMES.sub(lambda m: m.group(0) + suffix if m.group(1) else m.group(0), sql))
 
 
-# The version a connection is bound to (the live one, or one asked for that is not dropped) and
-# the position it has reached, in one statement: an answer cites that position.
-_BOUND = ("SELECT v.version, t.position FROM projection_versions v "
-          "LEFT JOIN tracking t ON t.name = v.name || '@v' || v.version WHERE v.name=? ")
+# The version a connection is bound to (the live one, or one asked for that is not dropped), the
+# position it has reached (an answer cites it) and the fold that wrote it (``schema.SCHEMA``; 1
+# before the numbers), in one statement.
+_BOUND = ("SELECT v.version, t.position, p.schema FROM projection_versions v "
+          "LEFT JOIN tracking t ON t.name = v.name || '@v' || v.version "
+          "LEFT JOIN projection_schema p ON p.name = v.name AND p.version = v.version WHERE v.name=? ")
 LIVE_VERSION = _BOUND + "AND v.state='live'"
 HELD_VERSION = _BOUND + "AND v.version=? AND v.dropped_at IS NULL"
 
@@ -86,6 +88,8 @@ class Conn:
         # The position the bound version had reached when it was bound (in a read's snapshot,
         # what it has reached); None until bound by a lookup.
         self.bound_position: int | None = None
+        # The fold that wrote the bound version (``schema.SCHEMA``): what its tables hold.
+        self.schema: int | None = None
         # Whether this connection writes beside another thread that folds (set by a rebuild's
         # writer thread): a driver that takes the GIL back for every row it writes then waits on
         # that thread at every row, and a dialect may write bulk rows another way
@@ -179,6 +183,7 @@ class Conn:
         self.name = name
         self.version = int(found[0])
         self.bound_position = int(found[1] or 0)
+        self.schema = int(found[2] or 1)
         return self
 
 

@@ -16,7 +16,7 @@ from .encoding import loads
 from .fold import OPEN_END
 from .names import NameBook
 from .names import names as _names
-from .schema import FOREVER, WIDE
+from .schema import FOREVER, SPANS_BOUNDED, WIDE
 from .subscriptions import subscription as subscription  # re-exported: the API asks queries
 from .subscriptions import subscription_failures as subscription_failures
 from .subscriptions import subscriptions as subscriptions
@@ -86,17 +86,20 @@ def _alive(conn: Conn, table: str, org: str, unit: str | None, d: str, known_at:
     cols = "t.id, " + ASOF_COLUMNS + (", t.unit" if unit is not None else "")
     open_part = f"SELECT {cols} FROM {table} t WHERE t.org=? AND {unit_where}t.end_hi=? AND {known} AND t.start_lo <= ?"
     # One equality lookup per span year (the date's year, and WIDE for rows spanning decades):
-    # an IN list is not always used as an index condition by PostgreSQL's planner.
+    # an IN list is not always used as an index condition by PostgreSQL's planner. The rows not
+    # alive on the day are passed over by the bounds in the spans key, where the version has them.
+    bounds = "s" if (conn.schema or 1) >= SPANS_BOUNDED else "t"
     closed = (f"SELECT {cols} FROM spans s JOIN {table} t ON t.id = s.row_id "
-              f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year=? AND {known} AND t.start_lo <= ? AND t.end_hi > ?")
+              f"WHERE s.kind=? AND s.org=? AND s.unit=? AND s.year=? AND {bounds}.end_hi > ? AND {bounds}.start_lo <= ? "
+              f"AND {known}")
     # One statement, one round trip, the names of the people included: the same text for every
     # date, so PostgreSQL can keep its plan.
     joined = conn.all(f"SELECT a.*, n.name AS given_name, n.eff_lo AS given_from, n.recorded_at AS given_at "
                       f"FROM ({open_part} UNION ALL {closed} UNION ALL {closed}) a "
                       f"LEFT JOIN names n ON n.person = a.person ORDER BY a.id, n.position",
                       (org, *unit_params, OPEN_END, *kparams, d,
-                       table, org, unit or "", int(d[:4]), *kparams, d, d,
-                       table, org, unit or "", WIDE, *kparams, d, d))
+                       table, org, unit or "", int(d[:4]), d, d, *kparams,
+                       table, org, unit or "", WIDE, d, d, *kparams))
     rows: dict[int, DBRow] = {}
     book = NameBook()
     first_row: dict[str, int] = {}  # each person's names, taken once (from their first row)

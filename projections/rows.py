@@ -37,6 +37,9 @@ IMPORT_COLUMNS = ("org", "id", "source", "format", "digest", "position", "record
 MERGE_COLUMNS = ("person", "into_person", "position", "recorded_at", "reason")
 FACT_PEOPLE_COLUMNS = ("org", "person", "fact")
 FACT_UNITS_COLUMNS = ("org", "unit", "fact")
+# a closed row listed under a year it overlaps: its table, org, unit ("" for a role), the year,
+# the row's valid-time bounds, its id
+SPAN_COLUMNS = ("kind", "org", "unit", "year", "end_hi", "start_lo", "row_id")
 EDGES = ("formed", "dissolved")
 # (unit, role, tenure key) of a tenure; (None, role, "") of an organization-level role
 Seat = tuple[str | None, str, str]

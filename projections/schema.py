@@ -16,7 +16,11 @@ FOREVER = "9999-12-31T23:59:59.999999Z"  # recorded_to of what we still believe
 # is rebuilt (``versions.stale``); raise it whenever the fold or the tables change what they hold.
 # 2: names, identifiers, imports, merges; facts carry origin (imports as syncs).
 # 3: an end of unknown date ends the tenure or role it follows (it was folded before every dated fact).
-SCHEMA = 3
+# 4: spans rows carry their row's valid-time bounds (``SPANS_BOUNDED``).
+SCHEMA = 4
+# The first SCHEMA whose spans rows carry their row's valid-time bounds: an as-of lookup of an
+# older version (live while its replacement is built) joins the rows to filter them.
+SPANS_BOUNDED = 4
 
 INTERVAL_COLUMNS = """
     org TEXT NOT NULL,
@@ -78,12 +82,17 @@ def version_ddl(serial: str, s: str) -> list[str]:
         # As-of lookups. Rows still open in valid time are found by a covering index on
         # (org, unit, end_hi = open, ...); closed rows through ``spans``, which lists each closed
         # row under every calendar year it overlaps, so a lookup reads the rows alive in that
-        # year only, however long the history after it.
+        # year only, however long the history after it. Each spans row carries its row's
+        # valid-time bounds (a row's bounds never change: a change is a new row), so the rows not
+        # alive on the day are passed over in the key, not each fetched to be filtered: a board of
+        # high churn lists 233 rows in a year of the 1M history, 11 of them alive on a day (SQLite:
+        # 290 us a lookup, 54 with the bounds; an R*Tree of the closed rows: 71, and 66 against 25
+        # for a unit of low churn).
         f"""CREATE INDEX IF NOT EXISTS tenures_open{s} ON tenures{s} (org, unit, end_hi, recorded_to, start_lo,
             recorded_from, person, role, start_hi, end_lo, disputed)""",
         f"""CREATE TABLE IF NOT EXISTS spans{s} (
-            kind TEXT NOT NULL, org TEXT NOT NULL, unit TEXT NOT NULL, year INTEGER NOT NULL, row_id BIGINT NOT NULL,
-            PRIMARY KEY (kind, org, unit, year, row_id))""",
+            kind TEXT NOT NULL, org TEXT NOT NULL, unit TEXT NOT NULL, year INTEGER NOT NULL, end_hi TEXT NOT NULL,
+            start_lo TEXT NOT NULL, row_id BIGINT NOT NULL, PRIMARY KEY (kind, org, unit, year, end_hi, start_lo, row_id))""",
         f"CREATE INDEX IF NOT EXISTS tenures_person{s} ON tenures{s} (org, person, recorded_to)",
         f"CREATE INDEX IF NOT EXISTS tenures_everyone{s} ON tenures{s} (person, recorded_to)",
         f"""CREATE INDEX IF NOT EXISTS roles_open{s} ON roles{s} (org, end_hi, recorded_to, start_lo,

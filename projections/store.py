@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from .foldcache import Derived
 
 
-# A ``spans`` row: table, org, unit ("" for a role), year, row id.
-Span = tuple[str, str, str, int, int]
+# A ``spans`` row (``SPAN_COLUMNS``).
+Span = tuple[str, str, str, int, str, str, int]
 # Where a current row still open in valid time is indexed: (org, person) + its seat.
 OpenSeat = tuple[str, str, str | None, str, str]
 
@@ -54,8 +54,9 @@ def _spans(table: RowTable, org: str, closed: Iterable[tuple[RowKey, int]]) -> l
         # The unit and the valid-time bounds are text columns read by their run-time positions
         # (``RowTable``): not cast, as this runs for every closed row a rebuild adds.
         unit: str = key[0] if table.has_unit else ""  # type: ignore[assignment]
-        out += [(table.name, org, unit, year, row_id)
-                for year in span_years(key[start_lo], key[end_hi])]  # type: ignore[arg-type]
+        lo: str = key[start_lo]  # type: ignore[assignment]
+        hi: str = key[end_hi]  # type: ignore[assignment]
+        out += [(table.name, org, unit, year, hi, lo, row_id) for year in span_years(lo, hi)]
     return out
 
 

@@ -39,7 +39,7 @@ TABLES = {
                "last_position, events, summary, writer",
     "merges": "person, into_person, position, recorded_at, reason",
     # spans rows compared through the rows they index, not their ids
-    "spans": "s.kind, s.org, s.unit, s.year, COALESCE(t.person, r.person), COALESCE(t.role, r.role), "
+    "spans": "s.kind, s.org, s.unit, s.year, s.end_hi, s.start_lo, COALESCE(t.person, r.person), COALESCE(t.role, r.role), "
              "COALESCE(t.start_text, r.start_text), COALESCE(t.recorded_from, r.recorded_from)",
 }
 SPANS_FROM = ("spans s LEFT JOIN tenures t ON s.kind='tenures' AND t.id=s.row_id "

@@ -82,3 +82,37 @@ def test_a_projection_folded_by_older_code_keeps_answering_and_is_rebuilt(sqlite
     assert rebuild_if_stale(stores_for(sqlite_settings), dispatcher) is None
     with db.read() as c:
         assert verify(app, c)[1] == {}
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_version_whose_spans_lack_the_rows_bounds_answers_as_before(store, sqlite_settings, request):
+    """Spans rows carry their row's valid-time bounds from SCHEMA 4 on. A version folded before
+    (live until its rebuild switches) has spans without them: its lookups filter the rows instead,
+    with the same answers."""
+    from datetime import date
+
+    from projections import queries
+
+    settings_ = sqlite_settings if store == "sqlite" else request.getfixturevalue("pg_settings")
+    close_stores()
+    app, db = stores_for(settings_).app, stores_for(settings_).db
+    load_seed(app)
+    catch_up(stores_for(settings_))
+    days = [date(2023, 11, 17), date(2023, 11, 18), date(2023, 11, 22), date(2024, 3, 10), date(2024, 6, 1)]
+
+    def answers() -> list:
+        with db.read() as c:
+            units = queries.board_units(c, "openai")
+            return [(queries.members(c, "openai", units, d, None), queries.roles(c, "openai", d, None)) for d in days]
+
+    before = answers()
+    assert any(e["until"] for board, _ in before for e in board)  # closed rows among them, found through spans
+    with db.write() as c:  # the spans table as SCHEMA 3 made it
+        spans = c.table("spans")
+        c.raw.execute(f"CREATE TABLE spans_old AS SELECT kind, org, unit, year, row_id FROM {spans}")
+        c.raw.execute(f"DROP TABLE {spans}")
+        c.raw.execute(f"ALTER TABLE spans_old RENAME TO {spans}")
+        c.execute("UPDATE projection_schema SET schema=3 WHERE name=? AND version=?", (c.name, c.version))
+    assert answers() == before
+    with db.read() as c:
+        assert c.schema == 3 and versions.stale(c, "history")
