@@ -89,7 +89,7 @@ class Budget:
 
     def _calibrate(self, n: int) -> bool:
         """Measure, with ``n`` items held. True: the budget was spent before the cost per item
-        was known (a small budget), and that cost is now estimated from what was spent."""
+        was known; the fold lets go of what it holds, and the cost is measured after (``let_go``)."""
         allocated, grown = self._grown()
         if max(allocated, grown) > 0.7 * self.limit:
             # Spent before the cost per item was measured: a small budget, or what filled it is
