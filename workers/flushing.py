@@ -127,12 +127,13 @@ class Budget:
 
     def let_go(self) -> None:
         """The fold let go of everything it held (an eviction). If the budget was spent before
-        the cost per item was known, that cost is measured from here, on traced allocations only:
-        Python keeps the memory it freed, so the resident memory cannot fall back to tell what
-        is held now, and would call the budget spent again at once."""
+        the cost per item was known, that cost is measured from here: both growths from what the
+        process holds now. (Python keeps the memory it freed, so the resident memory does not fall
+        back: counted from before, it would call the budget spent again at once. From here it
+        reads low until that memory is used again, and the traced allocations see it.)"""
         if self.per_item is None:
             self._first = None
-            self.resident = 0  # not counted from here (``_grown``)
+            self.resident = resident()
             self._traced_whole = True
             self._trace()
 
