@@ -18,7 +18,7 @@ from .changes import tracked
 from .clock import now
 from .db import Conn
 from .projector import Projector
-from .schema import create_shared, create_version
+from .schema import SCHEMA, SPANS_BOUNDED, create_shared, create_version
 from .sqlite import DIALECT as SQLITE
 from .store import MemoryStore
 
@@ -46,8 +46,15 @@ SPANS_FROM = ("spans s LEFT JOIN tenures t ON s.kind='tenures' AND t.id=s.row_id
               "LEFT JOIN roles r ON s.kind='roles' AND r.id=s.row_id")
 
 
+# A version folded before SCHEMA 4 has spans without their rows' bounds: those are read from the
+# rows, which a fresh fold's spans must match.
+_ROWS_BOUNDS = "COALESCE(t.end_hi, r.end_hi), COALESCE(t.start_lo, r.start_lo)"
+
+
 def _rows(conn: Conn, table: str) -> list[tuple[str, ...]]:
     cols = TABLES[table]
+    if table == "spans" and (conn.schema or SCHEMA) < SPANS_BOUNDED:  # a fresh fold is this code's
+        cols = cols.replace("s.end_hi, s.start_lo", _ROWS_BOUNDS)
     source = SPANS_FROM if table == "spans" else table
     return [tuple("" if v is None else str(v) for v in r)
             for r in conn.execute(f"SELECT {cols} FROM {source}").fetchall()]

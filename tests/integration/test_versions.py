@@ -92,6 +92,7 @@ def test_a_version_whose_spans_lack_the_rows_bounds_answers_as_before(store, sql
     from datetime import date
 
     from projections import queries
+    from projections.verify import verify
 
     settings_ = sqlite_settings if store == "sqlite" else request.getfixturevalue("pg_settings")
     close_stores()
@@ -116,3 +117,4 @@ def test_a_version_whose_spans_lack_the_rows_bounds_answers_as_before(store, sql
     assert answers() == before
     with db.read() as c:
         assert c.schema == 3 and versions.stale(c, "history")
+        assert verify(app, c) == (app.head_position(), {})  # verify reads its spans' bounds from the rows
