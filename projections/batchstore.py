@@ -23,8 +23,9 @@ from typing import Any, Iterable, Iterator, Sequence
 from events.recorded import RecordedEvent
 from events.vocabulary import TYPES, fact_type, is_unit_edge, people_of, units_of
 
-from .changes import tracked
+from .changes import Changes, tracked
 from .db import Conn
+from .foldspill import FoldSpill
 from .rows import (
     ALL_FACT_COLUMNS,
     MERGE_COLUMNS,
@@ -65,11 +66,8 @@ class BatchStore(MemoryStore):
     # Facts are not: each event is folded once, and a new fact's links are as new as it is
     # (``MemoryStore.link``); links of older facts are always written as maybe there already.
     ignore_conflicts = frozenset({"orgs", "people", "names", "identifiers", "imports", "subscriptions"})
-    # Whether a person's rows still open in valid time may be loaded without the rest: only while
-    # nothing this store closed has been handed on to be written, so a later load of the rest
-    # cannot bring back a row closed here (``take`` forgets closed rows). A catch-up batch takes
-    # its changes once, at its end.
-    partial_rows = True
+    # A person's rows still open in valid time are loaded without the rest where only those can
+    # change (a fold that goes on: ``Projector._extend``); the rest when a re-derivation asks.
 
     def __init__(self, conn: Conn, carry: MemoryStore | None = None) -> None:
         """``carry``: the store this one takes over from, everything it held written to the
@@ -82,6 +80,10 @@ class BatchStore(MemoryStore):
         self._unit_info_loaded: set[tuple[str, str]] = set()
         self._rows_loaded: set[tuple[str, str, str]] = set()  # every current row of (table, org, person)
         self._open_loaded: set[tuple[str, str, str]] = set()  # only those still open in valid time
+        # Rows this store closed and handed on to be written (``take`` forgets them): a later load
+        # of the rest of their person's rows may run before they are written, and must not bring
+        # them back as current. (A catch-up batch takes its changes once, at its end.)
+        self._gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}
         self._subs_loaded = self._ids_loaded = carry is not None
         if carry is not None:
             self.pos, self.last = carry.pos, carry.last
@@ -96,6 +98,9 @@ class BatchStore(MemoryStore):
             self._hold_merge(r[0], MergeRow(*r))
 
     # -- loading ------------------------------------------------------------------------------
+
+    def _recall(self, org: str, people: set[str]) -> None:
+        """Take up the folds of ``people`` that were written aside (a rebuild's ``RebuildStore``)."""
 
     def prefetch(self, events: Sequence[RecordedEvent]) -> None:
         """Load, in a few queries, the people and units the batch's facts name."""
@@ -136,6 +141,7 @@ class BatchStore(MemoryStore):
             for table in ROW_TABLES:
                 self._load_rows(table, org, members)
         for org, names in people.items():
+            self._recall(org, names)
             # A person whose fold is kept goes on from it (``Projector._extend``): only the rows
             # still open can change, and their facts are read only if the fold cannot go on.
             # Loading every fact and row of each person, every batch, was most of the catch-up's
@@ -145,7 +151,7 @@ class BatchStore(MemoryStore):
             self._load_people(org, rest)
             for table in ROW_TABLES:
                 self._load_rows(table, org, rest)
-                self._load_rows(table, org, sorted(kept), open_only=self.partial_rows)
+                self._load_rows(table, org, sorted(kept), open_only=True)
         for org, names in units.items():
             self._load_unit_info(org, sorted(names))
 
@@ -178,7 +184,7 @@ class BatchStore(MemoryStore):
         todo = [p for p in people if (k := (name, org, p)) not in full and not (open_only and k in opened)]
         if not todo:
             return
-        rows, closed = self.rows[table], self.closed[table]
+        rows, closed, gone = self.rows[table], self.closed[table], self._gone[table]
         for part in _chunks(todo):
             for r in self.c.execute(
                     f"SELECT id, {', '.join(table.columns)}, org, recorded_from FROM {table.name} "
@@ -186,7 +192,7 @@ class BatchStore(MemoryStore):
                     + (" AND end_event IS NULL" if open_only else ""),
                     (org, *part, FOREVER)).fetchall():
                 i, key = int(r[0]), tuple(r[1:])
-                if i in rows or i in closed:
+                if i in rows or i in closed or i in gone:
                     continue  # loaded before as an open row, and maybe closed since: ours is the truth
                 rows[i] = key
                 self._keep(table, i, key, org)  # the rows read are org's (WHERE org=?)
@@ -310,12 +316,12 @@ class BatchStore(MemoryStore):
         return super().current_rows(table, org, person)
 
     def open_rows(self, table: RowTable, org: str, person: str, seats: Iterable[Seat]) -> list[tuple[int, RowKey]]:
-        self._load_rows(table, org, [person], open_only=self.partial_rows)
+        self._load_rows(table, org, [person], open_only=True)
         return super().open_rows(table, org, person, seats)
 
     def add_rows(self, table: RowTable, org: str, keys: list[RowKey], recorded: str) -> None:
         self._load_ids()
-        self._load_rows(table, org, sorted({table.person(k) for k in keys}), open_only=self.partial_rows)
+        self._load_rows(table, org, sorted({table.person(k) for k in keys}), open_only=True)
         super().add_rows(table, org, keys, recorded)
 
 
@@ -325,4 +331,25 @@ class RebuildStore(BatchStore):
     corrected fact's links, which can, are always written as maybe there)."""
 
     ignore_conflicts: frozenset[str] = frozenset()
-    partial_rows = False  # it flushes (takes) every few thousand events, and goes on folding
+
+    def __init__(self, conn: Conn, carry: MemoryStore | None = None, spill: FoldSpill | None = None) -> None:
+        """``spill``: where the rebuild wrote the folds it let go of (``foldspill``): a person met
+        again goes on from their fold instead of being re-derived from all their facts."""
+        super().__init__(conn, carry)
+        self.spill = spill
+
+    def _recall(self, org: str, people: set[str]) -> None:
+        if self.spill is not None:
+            # What this store holds is newer than what was written aside of the same person.
+            self.derived.update(self.spill.recall(org, sorted(p for p in people if (org, p) not in self.derived)))
+
+    def take(self) -> Changes:
+        # it takes every few thousand events and goes on folding: see ``_gone``
+        for table in ROW_TABLES:
+            self._gone[table].update(self.closed[table])
+        return super().take()
+
+    def set_merge(self, row: MergeRow | None, person: str) -> None:
+        super().set_merge(row, person)
+        if self.spill is not None:
+            self.spill.clear()  # who is whom changed: no fold written aside can be trusted either

@@ -86,6 +86,26 @@ def _ids(f: FactView) -> list[str]:
     return [f.id, *f.evidence]
 
 
+# An open seat or role as plain values: its start's text (None: unknown start), the fact that
+# started it, its evidence, whether it is disputed.
+OpenDump = tuple[str | None, str | None, list[str], bool]
+# A fold at rest as plain values (``_Person.dump``): the person, when each of their units was
+# formed, their open seats ((unit, role, key), open) in order, their open roles, what their
+# ousters took.
+PersonDump = tuple[str, dict[str, str], list[tuple[tuple[str, str, str], OpenDump]],
+                   list[tuple[str, OpenDump]], dict[str, list[str]]]
+
+
+def _dump_open(o: _Open) -> OpenDump:
+    return (None if o.start is None else o.start.text, o.start_event, o.evidence, o.disputed)
+
+
+def _load_open(d: OpenDump) -> _Open:
+    # A start is parsed from its text (``FactView.when``), so its text gives it back.
+    text, event, evidence, disputed = d
+    return _Open(None if text is None else ValidTime.parse(text), event, evidence, disputed)
+
+
 class _Person:
     # slots: a rebuild keeps one unfinished fold per person it has met (``foldcache.Derived``)
     __slots__ = ("person", "formed", "seats", "by_unit", "roles", "ousted", "rows", "dirty")
@@ -189,6 +209,31 @@ class _Person:
 
     def finish(self) -> list[Row]:
         return self.rows + self.open_rows()
+
+    @property
+    def at_rest(self) -> bool:
+        """Every row taken (``take_changes``): all the fold holds is what is open."""
+        return not self.rows and not self.dirty
+
+    def dump(self) -> PersonDump:
+        """The fold at rest as plain values, which ``load`` turns back into a fold that goes on
+        exactly as this one would: what a rebuild writes aside when it lets go of its state."""
+        if not self.at_rest:
+            raise ValueError(f"the fold of {self.person} has rows not taken")
+        return (self.person, self.formed, [(k, _dump_open(o)) for k, o in self.seats.items()],
+                [(role, _dump_open(o)) for role, o in self.roles.items()], self.ousted)
+
+    @classmethod
+    def load(cls, d: PersonDump) -> _Person:
+        person, formed, seats, roles, ousted = d
+        p = cls(person, formed)
+        for (unit, role, key), o in seats:
+            p.seats[(unit, role, key)] = _load_open(o)
+            # a unit's open seats in the order they were opened, as ``open_seat`` keeps them
+            p.by_unit.setdefault(unit, {})[(unit, role, key)] = None
+        p.roles = {role: _load_open(o) for role, o in roles}
+        p.ousted = ousted
+        return p
 
 
 def fold_person(person: str, facts: Iterable[FactView], formed: dict[str, str]) -> _Person:

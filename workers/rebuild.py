@@ -35,6 +35,7 @@ from events.recorded import RecordedEvent
 from projections import clock, versions
 from projections.batchstore import BatchStore, RebuildStore
 from projections.changes import Changes, tracked, write_tracking
+from projections.foldspill import FoldSpill
 from projections.projector import Projector, park
 from projections.schema import READ_THROUGH_INDEXES
 from projections.store import MemoryStore
@@ -237,6 +238,7 @@ class _Folder:
         self.started = time.monotonic()
         self.old: int | None = None
         self.read_throughs = 0  # stores that read back what was flushed, made so far
+        self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
         self.writer = Writer(self._write)
         memory = memory or memory_budget()
         self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
@@ -312,13 +314,16 @@ class _Folder:
         self.read_throughs += 1
         if self.read_throughs & (self.read_throughs - 1) == 0:
             versions.analyze(self.db, self.version)
-        return RebuildStore(self.reader, carry)
+        return RebuildStore(self.reader, carry, self.spill)
 
     def _evict(self) -> None:
         """Over the memory budget: let go of everything folded so far and read it back as needed."""
         log.info("memory budget spent: reading back what was flushed from now on",
                  extra={"projection": self.name, "version": self.version, "position": self.store.pos,
                         "budget_mb": self.budget.limit >> 20})
+        if self.spill is None:
+            self.spill = FoldSpill()
+        self.spill.save(self.store.derived)  # so people met again go on from their folds
         self.store = self._read_through(carry=self.store)
         self.report.read_backs += 1
         gc.unfreeze()  # the old state is garbage now
@@ -331,6 +336,8 @@ class _Folder:
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         log.error("parked an event whose fold raised",
                   extra={"projection": self.name, "version": self.version, "position": note.id, "error": error})
+        if self.spill is not None:
+            self.spill.clear()  # folds written aside before the last flush may be older than it
         self.store = self._read_through()  # the tables hold every flush: read back from them
         projector = Projector(self.store)
         for e in self.pending:
@@ -392,3 +399,5 @@ class _Folder:
         self.budget.close()
         self.writer.close()
         self._reading.close()
+        if self.spill is not None:
+            self.spill.close()

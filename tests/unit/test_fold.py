@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.vocabulary import parse_fact
-from projections.fold import OPEN_END, UNKNOWN_START, FactView, Row, derive, fold_person
+from projections.fold import OPEN_END, UNKNOWN_START, FactView, Row, _Person, derive, fold_person
+from projections.foldcache import Derived
 
 
 def fact(position: int, type_: str, effective: str, confidence: str = "reported", **fields) -> FactView:
@@ -274,3 +275,39 @@ def test_facts_on_the_same_day_apply_in_record_order():
         row("board", "member", "unknown", "2020-01-01", "unknown", None, "acme@2", start_lo=UNKNOWN_START,
             start_hi=OPEN_END),
         row("board", "member", "2020-01-01", None, None, "acme@3", None)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts_of_ann(), st.data())
+def test_a_fold_written_aside_and_read_back_goes_on_as_the_fold_itself_would(facts, data):
+    """A rebuild past its memory budget writes its people's folds aside (``Derived.dump``) and a
+    person met again goes on from theirs (``Derived.load``): at any point of a history, the rows
+    that follow are the ones the fold kept in memory gives."""
+    views = sorted((FactView(f"acme@{i}", i, kind, fields, conf,
+                             evidence=tuple(f"acme@{90 + i}" for _ in range(data.draw(st.integers(0, 1)))))
+                    for i, (kind, fields, conf) in enumerate(facts)), key=FactView.sort_key)
+
+    def fold(cut: int | None) -> tuple:
+        d = Derived(_Person("ann", {"lab": "2001-01-01"}), None, {"lab"})
+        changes = []
+        for i, view in enumerate(views):
+            if i == cut:
+                d = Derived.load(d.dump())
+            d.take(view, view.sort_key())
+            changes.append(d.state.take_changes())
+        if cut == len(views):
+            d = Derived.load(d.dump())
+        return changes, d.state.finish(), d.last, d.units
+
+    whole = fold(None)
+    for cut in range(len(views) + 1):
+        assert fold(cut) == whole, cut
+
+
+def test_only_a_fold_at_rest_is_written_aside():
+    """Rows not yet taken are not part of what is written: such a fold refuses to be."""
+    state = fold_person("ann", [joined(2, "2020")], {})
+    with pytest.raises(ValueError, match="not taken"):
+        state.dump()
+    state.take_changes()
+    assert _Person.load(state.dump()).finish() == state.finish()
