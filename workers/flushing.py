@@ -1,13 +1,16 @@
 """A rebuild's memory and its writes: the budget that tells the fold when to let go of what it
-holds (``Budget``), and the thread that writes one flush while the fold goes on (``Writer``)."""
+holds (``Budget``), the collector's schedule while it folds (``young_collections_only``), and the
+thread that writes one flush while the fold goes on (``Writer``)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import threading
 import tracemalloc
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from projections.store import MemoryStore
 
@@ -24,6 +27,39 @@ def resident() -> int:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+_collecting_young = 0  # folds running in this process with full collections held off
+_collecting_lock = threading.Lock()
+_thresholds = gc.get_threshold()  # the collector's own, given back when the last fold ends
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """While a fold runs, the collector collects its young generations only: no full collection
+    unless asked for (the fold asks at each eviction, when it lets go of its state).
+
+    A fold allocates millions of objects that live as long as it does and form no reference
+    cycles (measured: none in 100,000 events of the 1M history), so refcounting frees all its
+    garbage. Its flushes move what it holds out of the collector's reach (``gc.freeze``), but each
+    full collection still walked everything allocated since the last flush, and they came every
+    few tens of thousands of allocations: a third of a 1M rebuild's folding time (its thread's CPU
+    135 -> 89 s with the spilled folds, 167 -> 137 s without). The setting is the process's: an
+    embedded server's requests meanwhile have their cycles collected by the young collections,
+    and the long-lived ones when the fold ends."""
+    global _collecting_young, _thresholds
+    with _collecting_lock:
+        if _collecting_young == 0:
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(_thresholds[0], _thresholds[1], 1 << 30)
+        _collecting_young += 1
+    try:
+        yield
+    finally:
+        with _collecting_lock:
+            _collecting_young -= 1
+            if _collecting_young == 0:
+                gc.set_threshold(*_thresholds)
 
 
 class Budget:

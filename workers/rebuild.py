@@ -43,7 +43,7 @@ from projections.store import MemoryStore
 from . import joblog
 from .answers import ReportJSON
 from .catchup import transient
-from .flushing import Budget, Writer, memory_budget
+from .flushing import Budget, Writer, memory_budget, young_collections_only
 from .locks import LockTimeout, runner_lock
 from .runtime import Stores
 
@@ -160,7 +160,8 @@ def _job(db, job_id: str):
     folder's cleanup, for a rebuild or a replay. Yields a list to put the folder in."""
     folders: list[_Folder] = []
     try:
-        yield folders
+        with young_collections_only():
+            yield folders
     except BaseException as e:
         joblog.update(db, job_id, state="failed", error=_described(e))
         raise
