@@ -328,6 +328,19 @@ def test_a_rebuilt_postgres_version_has_the_planners_statistics(pg_settings, mon
     assert unanalyzed == []
 
 
+def _ann_joins_then_leaves(app) -> tuple[int, int]:
+    """Ann joins a team in 2000 and leaves it in 2005, each fact appended alone (each its own
+    record time): the positions of the join and the leave."""
+    app.register_org("acme", "Acme")
+    app.register_person("ann", "Ann")
+    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "1990"}])
+    app.append("acme", [{"type": "member_joined", "unit": "team", "person": "ann", "effective": "2000"}])
+    joined = app.head_position()
+    app.append("acme", [{"type": "member_left", "unit": "team", "person": "ann", "cause": "resigned",
+                         "effective": "2005"}])
+    return joined, app.head_position()
+
+
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_a_row_closed_while_its_write_is_pending_stays_closed_when_read_back(store, request, monkeypatch):
     """Past its budget, a rebuild reads back only the rows still open of a person whose fold goes
@@ -340,14 +353,7 @@ def test_a_row_closed_while_its_write_is_pending_stays_closed_when_read_back(sto
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
-    app.register_org("acme", "Acme")
-    app.register_person("ann", "Ann")
-    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "1990"}])
-    app.append("acme", [{"type": "member_joined", "unit": "team", "person": "ann", "effective": "2000"}])
-    joined = app.head_position()
-    app.append("acme", [{"type": "member_left", "unit": "team", "person": "ann", "cause": "resigned",
-                         "effective": "2005"}])
-    left = app.head_position()
+    joined, left = _ann_joins_then_leaves(app)
     join_id = app.decode(app.recorder.select_notifications(start=joined, limit=1)[0]).id
     app.append("acme", [{"type": "corrected", "target": join_id, "changes": {"effective": "2001"}}])
     # Let go once, after the join is written; then hold the leave's write back while the
@@ -414,13 +420,7 @@ def test_after_a_parked_event_a_rebuild_forgets_the_folds_it_wrote_aside(store, 
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
-    app.register_org("acme", "Acme")
-    app.register_person("ann", "Ann")
-    app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "1990"}])
-    app.append("acme", [{"type": "member_joined", "unit": "team", "person": "ann", "effective": "2000"}])
-    joined = app.head_position()
-    app.append("acme", [{"type": "member_left", "unit": "team", "person": "ann", "cause": "resigned",
-                         "effective": "2005"}])
+    joined, _ = _ann_joins_then_leaves(app)
     app.append("acme", [{"type": "noted", "title": "boom", "effective": "2006"}])
     app.append("acme", [{"type": "member_joined", "unit": "team", "person": "ann", "effective": "2010"}])
     original = Projector._apply_one
