@@ -4,6 +4,7 @@ order the answers have them (that order is the JSON the service and the command 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict, final
 
 from projections.answers import ListedVersion
@@ -131,7 +132,7 @@ class Status(TypedDict):
 
 
 class ReportJSON(TypedDict):
-    """A rebuild's or replay's report (``workers.rebuild.Report``), its rate rounded."""
+    """A rebuild's or replay's report (``Report``), its rate rounded."""
 
     name: str
     version: int
@@ -145,3 +146,39 @@ class ReportJSON(TypedDict):
     parked: int
     read_backs: int
     rate: float
+
+
+@dataclass
+class Report:
+    """A rebuild's or replay's report (``workers.rebuild``): logged when it ends, the job's answer."""
+
+    name: str
+    version: int
+    kind: str
+    started_from: int  # position the version had reached when this run began (0: from scratch)
+    position: int  # position reached
+    events: int  # events folded by this run
+    seconds: float
+    switched_from: int | None = None
+    dropped: list[int] | None = None
+    parked: int = 0
+    # Times the fold spent its memory budget, let go of what it held and read back from then
+    # on: many for a small budget (``ORGHISTORY_REBUILD_MEMORY_MB``), each a few seconds.
+    read_backs: int = 0
+
+    def log_fields(self) -> dict[str, object]:
+        """The report as a log line's fields: ``name`` is the projection (``logging`` reserves
+        ``name`` for the logger's own)."""
+        fields: dict[str, object] = dict(self.as_json())
+        fields["projection"] = fields.pop("name")
+        return fields
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def as_json(self) -> ReportJSON:
+        return {"name": self.name, "version": self.version, "kind": self.kind, "started_from": self.started_from,
+                "position": self.position, "events": self.events, "seconds": self.seconds,
+                "switched_from": self.switched_from, "dropped": self.dropped, "parked": self.parked,
+                "read_backs": self.read_backs, "rate": round(self.rate, 1)}

@@ -24,7 +24,6 @@ import os
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
@@ -41,7 +40,7 @@ from projections.schema import READ_THROUGH_INDEXES
 from projections.store import MemoryStore
 
 from . import joblog
-from .answers import ReportJSON
+from .answers import Report
 from .catchup import transient
 from .flushing import Budget, Writer, memory_budget, young_collections_only
 from .locks import LockTimeout, runner_lock
@@ -55,40 +54,6 @@ FLUSH_SECONDS = 2.0  # ...or this long, whichever comes first, so progress and r
 
 class RebuildBusy(RuntimeError):
     """Another rebuild of this projection is running."""
-
-
-@dataclass
-class Report:
-    name: str
-    version: int
-    kind: str
-    started_from: int  # position the version had reached when this run began (0: from scratch)
-    position: int  # position reached
-    events: int  # events folded by this run
-    seconds: float
-    switched_from: int | None = None
-    dropped: list[int] | None = None
-    parked: int = 0
-    # Times the fold spent its memory budget, let go of what it held and read back from then
-    # on: many for a small budget (``ORGHISTORY_REBUILD_MEMORY_MB``), each a few seconds.
-    read_backs: int = 0
-
-    def log_fields(self) -> dict[str, object]:
-        """The report as a log line's fields: ``name`` is the projection (``logging`` reserves
-        ``name`` for the logger's own)."""
-        fields: dict[str, object] = dict(self.as_json())
-        fields["projection"] = fields.pop("name")
-        return fields
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
-
-    def as_json(self) -> ReportJSON:
-        return {"name": self.name, "version": self.version, "kind": self.kind, "started_from": self.started_from,
-                "position": self.position, "events": self.events, "seconds": self.seconds,
-                "switched_from": self.switched_from, "dropped": self.dropped, "parked": self.parked,
-                "read_backs": self.read_backs, "rate": round(self.rate, 1)}
 
 
 Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)
