@@ -18,14 +18,13 @@ links made before.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from events.recorded import RecordedEvent
 from events.vocabulary import TYPES, fact_type, is_unit_edge, people_of, units_of
 
-from .changes import Changes, tracked
+from .changes import tracked
 from .db import Conn
-from .foldspill import FoldSpill
 from .rows import (
     ALL_FACT_COLUMNS,
     MERGE_COLUMNS,
@@ -43,6 +42,9 @@ from .rows import (
 )
 from .schema import FOREVER
 from .store import MemoryStore
+
+if TYPE_CHECKING:
+    from .readback import Unwritten
 
 UNIT_EDGES = tuple(t.name for t in TYPES.values() if t.unit_edge)  # the facts that form or dissolve a unit
 _FACT_COLUMNS = ", ".join("f." + c for c in ALL_FACT_COLUMNS)  # a facts row, read through a join as ``f``
@@ -84,6 +86,7 @@ class BatchStore(MemoryStore):
         # of the rest of their person's rows may run before they are written, and must not bring
         # them back as current. (A catch-up batch takes its changes once, at its end.)
         self._gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}
+        self.unwritten: Unwritten | None = None  # a rebuild's flushes maybe not written yet
         self._subs_loaded = self._ids_loaded = carry is not None
         if carry is not None:
             self.pos, self.last = carry.pos, carry.last
@@ -156,16 +159,27 @@ class BatchStore(MemoryStore):
             self._load_unit_info(org, sorted(names))
 
     def _adopt(self, r: Sequence[Cell]) -> FactRow:
-        """A facts row read from the tables, unless this store holds it already (maybe changed)."""
+        """A facts row read from the tables, unless this store holds it already (maybe changed),
+        or the writer has a newer one to write (``unwritten``: a correction, a retraction)."""
         row = FactRow(r)
         row.position = int(row.position)
         key = (row.org, row.id)
         kept = self.facts.get(key)
         if kept is not None:
             return kept
+        if self.unwritten is not None:
+            row = self.unwritten.facts.get(key, row)
         self.facts[key] = row
         self._flushed_facts.add(key)
         return row
+
+    def _adopt_unwritten(self, row: FactRow) -> None:
+        """A fact the writer may not have written yet, unless this store holds it already. Its
+        write lands before any of this store's, so its changes from here on are updates."""
+        key = (row.org, row.id)
+        if key not in self.facts:
+            self.facts[key] = row
+            self._flushed_facts.add(key)
 
     def _load_people(self, org: str, people: Sequence[str]) -> None:
         todo = [p for p in people if (org, p) not in self._people_loaded]
@@ -175,6 +189,11 @@ class BatchStore(MemoryStore):
                     f"WHERE p.org=? AND p.person IN ({_marks(len(part))})", (org, *part)).fetchall():
                 row = self._adopt(r[1:])
                 self.fact_people.setdefault((org, r[0]), set()).add(row.id)
+            if self.unwritten is not None:
+                for p in part:
+                    for fact in self.unwritten.person_facts.get((org, p), ()):
+                        self._adopt_unwritten(self.unwritten.facts[(org, fact)])
+                        self.fact_people.setdefault((org, p), set()).add(fact)
             self._people_loaded.update((org, p) for p in part)
 
     def _load_rows(self, table: RowTable, org: str, people: Sequence[str], open_only: bool = False) -> None:
@@ -196,6 +215,13 @@ class BatchStore(MemoryStore):
                     continue  # loaded before as an open row, and maybe closed since: ours is the truth
                 rows[i] = key
                 self._keep(table, i, key, org)  # the rows read are org's (WHERE org=?)
+            if self.unwritten is not None:
+                held = self.unwritten.rows[table]
+                for i, key in (x for p in part for x in held.get((org, p), ())):
+                    if i not in rows and i not in closed and i not in gone and \
+                            not (open_only and key[table.end_event_at] is not None):
+                        rows[i] = key
+                        self._keep(table, i, key, org)
             (self._open_loaded if open_only else self._rows_loaded).update((table.name, org, p) for p in part)
 
     def _load_units(self, org: str, units: Sequence[str]) -> None:
@@ -217,15 +243,35 @@ class BatchStore(MemoryStore):
                     f"WHERE u.org=? AND u.unit IN ({_marks(len(part))}) AND f.type IN ({_marks(len(UNIT_EDGES))})",
                     (org, *part, *UNIT_EDGES)).fetchall():
                 self._adopt(r)
+            if self.unwritten is not None:
+                for u in part:
+                    for fact in self.unwritten.unit_facts.get((org, u), ()):
+                        self.fact_units[(org, u)].add(fact)
+                        for person in self.unwritten.fact_persons.get((org, fact), ()):
+                            self._add_person_of((org, fact), person)
+                        row = self.unwritten.facts.get((org, fact))
+                        if row is not None and is_unit_edge(row.type):
+                            self._adopt_unwritten(row)
             self._units_loaded.update((org, u) for u in part)
 
     def _load_unit_info(self, org: str, units: Sequence[str]) -> None:
         todo = [u for u in units if (org, u) not in self._unit_info_loaded]
+        if self.unwritten is not None:  # a unit changed there is as it holds it (None: none)
+            for u in [u for u in todo if (org, u) in self.unwritten.units]:
+                unit = self.unwritten.units[(org, u)]
+                if unit is not None:
+                    self.units.setdefault((org, u), unit)
+                self._unit_info_loaded.add((org, u))
+                todo.remove(u)
         for r in self._select_in(UNIT_COLUMNS, "units", "slug", org, todo):
             self.units.setdefault((r[0], r[1]), UnitRow(*r))
         self._unit_info_loaded.update((org, u) for u in todo)
 
     def _load_facts(self, org: str, ids: Sequence[str]) -> None:
+        if self.unwritten is not None:
+            for row in [self.unwritten.facts.get((org, i)) for i in ids]:
+                if row is not None:
+                    self._adopt_unwritten(row)
         for r in self._select_in(ALL_FACT_COLUMNS, "facts", "id", org, [i for i in ids if (org, i) not in self.facts]):
             self._adopt(r)
 
@@ -253,8 +299,9 @@ class BatchStore(MemoryStore):
 
     def person_orgs(self, person: str) -> set[str]:
         # what the tables hold, and the links folded since (this store knows only some organizations)
+        held = [*self.fact_people, *(self.unwritten.person_facts if self.unwritten is not None else ())]
         return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))} | \
-            {org for (org, p) in self.fact_people if p == person}
+            {org for (org, p) in held if p == person}
 
     def add_subscription(self, row: SubscriptionRow) -> None:
         self._load_subs()
@@ -307,6 +354,9 @@ class BatchStore(MemoryStore):
         self._load_unit_info(org, units)
         return super().units_info(org, units)
 
+    def knows_unit(self, key: tuple[str, str]) -> bool:
+        return key in self._unit_info_loaded or key in self.units
+
     def set_unit(self, org: str, unit: str, row: UnitRow | None) -> None:
         self._unit_info_loaded.add((org, unit))
         super().set_unit(org, unit, row)
@@ -323,33 +373,3 @@ class BatchStore(MemoryStore):
         self._load_ids()
         self._load_rows(table, org, sorted({table.person(k) for k in keys}), open_only=True)
         super().add_rows(table, org, keys, recorded)
-
-
-class RebuildStore(BatchStore):
-    """A rebuild's store once its memory budget is spent: what it flushed is read back as needed.
-    A rebuild folds each event once, so none of the rows it writes can be there already (a
-    corrected fact's links, which can, are always written as maybe there)."""
-
-    ignore_conflicts: frozenset[str] = frozenset()
-
-    def __init__(self, conn: Conn, carry: MemoryStore | None = None, spill: FoldSpill | None = None) -> None:
-        """``spill``: where the rebuild wrote the folds it let go of (``foldspill``): a person met
-        again goes on from their fold instead of being re-derived from all their facts."""
-        super().__init__(conn, carry)
-        self.spill = spill
-
-    def _recall(self, org: str, people: set[str]) -> None:
-        if self.spill is not None:
-            # What this store holds is newer than what was written aside of the same person.
-            self.derived.update(self.spill.recall(org, sorted(p for p in people if (org, p) not in self.derived)))
-
-    def take(self) -> Changes:
-        # it takes every few thousand events and goes on folding: see ``_gone``
-        for table in ROW_TABLES:
-            self._gone[table].update(self.closed[table])
-        return super().take()
-
-    def set_merge(self, row: MergeRow | None, person: str) -> None:
-        super().set_merge(row, person)
-        if self.spill is not None:
-            self.spill.clear()  # who is whom changed: no fold written aside can be trusted either

@@ -23,6 +23,7 @@ import logging
 import os
 import time
 import traceback
+from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Callable, Iterator
@@ -32,10 +33,11 @@ from eventsourcing.persistence import Notification
 from events import logreader
 from events.recorded import RecordedEvent
 from projections import clock, versions
-from projections.batchstore import BatchStore, RebuildStore
+from projections.batchstore import BatchStore
 from projections.changes import Changes, tracked, write_tracking
 from projections.foldspill import FoldSpill
 from projections.projector import Projector, park
+from projections.readback import RebuildStore, Unwritten
 from projections.schema import READ_THROUGH_INDEXES
 from projections.store import MemoryStore
 
@@ -204,6 +206,10 @@ class _Folder:
         self.started = time.monotonic()
         self.old: int | None = None
         self.read_throughs = 0  # stores that read back what was flushed, made so far
+        self.indexed = False  # whether the indexes reading back needs are built (at the first read-through)
+        # The last two flushes handed to the writer: at most these are not written yet (it takes
+        # one only once it wrote the one before), and a store that reads back takes them over.
+        self.in_flight: deque[Changes] = deque(maxlen=2)
         self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
         self.writer = Writer(self._write)
         memory = memory or memory_budget()
@@ -271,16 +277,31 @@ class _Folder:
             self.report.events += 1
 
     def _read_through(self, carry: MemoryStore | None = None) -> RebuildStore:
-        """A store that reads back what was flushed (all of it written: the writer is drained),
-        with the indexes that reading needs, built now if this version has none yet."""
-        self.writer.drain()
-        versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
-        # The planner's statistics, at the first read-through and whenever their number doubled
-        # (about when the tables did): a few times in a rebuild, not at every eviction.
+        """A store that reads back what was flushed, with the indexes that reading needs, built now
+        if this version has none yet.
+
+        Letting go (``carry``: the store let go of) does not wait for the writer thread: the new
+        store reads what it was handed but may not have written yet (``readback.Unwritten``) beside
+        the tables. It waits where it writes itself (building the indexes, and the planner's
+        statistics, taken at the first read-through and whenever their number doubled: about when
+        the tables did), and for a flush that moved older facts' links."""
         self.read_throughs += 1
-        if self.read_throughs & (self.read_throughs - 1) == 0:
+        analyze = self.read_throughs & (self.read_throughs - 1) == 0
+        # ... and while the budget's cost per item is still being measured, so that what the
+        # taken-over flushes free within the measuring window does not read as items costing less.
+        if carry is None or analyze or not self.indexed or not Unwritten.covers(self.in_flight) \
+                or self.budget.per_item is None:
+            self.writer.drain()
+            self.in_flight.clear()  # all written
+        if not self.indexed:
+            versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
+            self.indexed = True
+        if analyze:
             versions.analyze(self.db, self.version)
-        return RebuildStore(self.reader, carry, self.spill)
+        unwritten = None
+        if carry is not None and self.in_flight:
+            unwritten = Unwritten(carry, tuple(self.in_flight), carry.unwritten if isinstance(carry, RebuildStore) else None)
+        return RebuildStore(self.reader, carry, self.spill, unwritten)
 
     def _evict(self) -> None:
         """Over the memory budget: let go of everything folded so far and read it back as needed."""
@@ -332,6 +353,13 @@ class _Folder:
             self._write(*item)
         else:
             self.writer.submit((*item, True))
+            # Taken by the writer, the flush before the last is written: after two flushes the
+            # store need not read beside the tables what was unwritten when it was made.
+            self.in_flight.append(item[0])
+            if isinstance(self.store, RebuildStore) and self.store.unwritten is not None:
+                self.store.unwritten.flushes_since += 1
+                if self.store.unwritten.flushes_since >= 2:
+                    self.store.unwritten = None
 
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
                beside_fold: bool = False) -> None:

@@ -328,6 +328,79 @@ def test_a_rebuilt_postgres_version_has_the_planners_statistics(pg_settings, mon
     assert unanalyzed == []
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_letting_go_does_not_wait_for_the_writer_and_reads_back_what_it_has_not_written(store, request,
+                                                                                         monkeypatch):
+    """Past its budget a rebuild lets go of what it holds without waiting for its writer thread:
+    what that thread was handed and has not written yet (the last two flushes) is taken over from
+    the store let go of, the rest read back. With a writer slower than the fold, every read-back
+    runs before the last flushes land: the facts, rows, links and units they hold (a fact and its
+    correction, a unit formed, joined and dissolved within a few events, a unit whose formation
+    was retracted) must still be there."""
+    import time
+
+    from workers import flushing
+    from workers import rebuild as rebuild_module
+
+    settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
+    app, db = stores_for(settings).app, stores_for(settings).db
+    _amended_history(app, churn=30)
+    app.append("acme", [{"type": "unit_formed", "unit": "brief", "name": "Brief", "kind": "team",
+                         "effective": "2002-01-01"}], writer="test")
+    app.append("acme", [{"type": "member_joined", "unit": "brief", "person": "p1", "effective": "2002-02-01"}])
+    joined = app.head_position()
+    join_id = app.decode(app.recorder.select_notifications(start=joined, limit=1)[0]).id
+    app.append("acme", [{"type": "corrected", "target": join_id, "changes": {"effective": "2002-03-01"}}])
+    app.append("acme", [{"type": "member_joined", "unit": "brief", "person": "p2", "effective": "2002-04-01"}])
+    app.append("acme", [{"type": "unit_dissolved", "unit": "brief", "effective": "2003-01-01"}])
+    formed = app.append("acme", [{"type": "unit_formed", "unit": "undone", "name": "Undone", "kind": "board",
+                                  "effective": "2004-01-01"}])["events"][0]["id"]
+    app.append("acme", [{"type": "retracted", "target": formed, "reason": "never formed"}])
+    app.append("acme", [{"type": "member_joined", "unit": "undone", "person": "p3", "effective": "2003-06-01"}])
+    # A fact, two flushes of facts of someone else, then its correction: the store that folds the
+    # correction never held the fact (the one it took over from did not read it), and the flush
+    # that wrote it may still be in the writer's hands. Twice, one event apart, as a flush holds two.
+    for person in ("q1", "q2", "q3"):
+        app.register_person(person, person.upper())
+    for shift in (0, 1):
+        if shift:
+            app.append("acme", [{"type": "member_joined", "unit": "team-1", "person": "q3", "effective": "2005"}])
+        fact = app.append("acme", [{"type": "member_joined", "unit": "team-1", "person": "q1",
+                                    "effective": f"200{6 + shift}-01-01"}])["events"][0]["id"]
+        for kind in ("member_joined", "member_left"):
+            app.append("acme", [{"type": kind, "unit": "team-3", "person": "q2", "effective": f"200{6 + shift}-02-01"}])
+        app.append("acme", [{"type": "corrected", "target": fact, "changes": {"effective": f"200{6 + shift}-01-15"}}])
+    # ... then a flush of someone else's, and a fact of q1's that sorts before the others: q1 is
+    # folded again from all their facts, read from the tables before the correction's write lands.
+    for kind in ("member_joined", "member_left"):
+        app.append("acme", [{"type": kind, "unit": "team-3", "person": "q2", "effective": "2008-02-01"}])
+    app.append("acme", [{"type": "member_joined", "unit": "team-3", "person": "q1", "effective": "2005-06-01"}])
+    def spent(self, store) -> bool:  # at every flush, the cost of an item measured (it waits until then)
+        self.per_item = 1_000.0
+        return True
+
+    monkeypatch.setattr(rebuild_module.Budget, "spent", spent)
+    real_write = rebuild_module._Folder._write
+
+    def slow_write(self, changes, *rest):
+        # longer than the fold takes for a flush of 2 events; q1's facts and corrections longer still
+        slower = changes.fact_updates or any(person == "q1" for _, person, _ in changes.fact_people)
+        time.sleep(0.2 if slower else 0.01)
+        real_write(self, changes, *rest)
+
+    drains = []
+    real_drain = flushing.Writer.drain
+    monkeypatch.setattr(flushing.Writer, "drain", lambda self: drains.append(1) or real_drain(self))
+    monkeypatch.setattr(rebuild_module._Folder, "_write", slow_write)
+    report = rebuild(stores_for(settings), flush_events=2)
+    assert report.read_backs > 50
+    # drained where it writes itself (the indexes, the planner's statistics) and at the end only
+    assert len(drains) < report.read_backs / 4, (len(drains), report.read_backs)
+    with db.read() as conn:
+        position, diff = verify(app, conn)
+    assert position == app.head_position() and diff == {}
+
+
 def _ann_joins_then_leaves(app) -> tuple[int, int]:
     """Ann joins a team in 2000 and leaves it in 2005, each fact appended alone (each its own
     record time): the positions of the join and the leave."""

@@ -1,0 +1,123 @@
+"""A rebuild's store once past its memory budget (``RebuildStore``), and what its writer thread
+may not have written yet (``Unwritten``).
+
+A rebuild past its memory budget lets go of what it holds and reads back from its tables what the
+next facts need (``RebuildStore``). The last flushes handed to the writer thread may
+not be written then. Waiting for them took 63 s of a 218 s rebuild of the 1M history with a
+128 MiB budget (the writer's time for a flush, at each of 47 evictions). Instead the new store
+reads them from here, as the store it let go of held them, beside what it reads from the tables.
+
+Both are keyed as the tables are (a fact by its id, a row by its id, a link by its three columns),
+so it does not matter whether a write lands before a read or after: the same rows come from both
+and are merged by their keys. Only what a read asks for enters the new store, so what it holds
+(and its memory budget) starts from nothing, as before; the rest is dropped once written.
+
+A flush that moved links of facts written before it (a correction) is not covered: who such a
+fact names is in the tables, not here. The rebuild waits for those (``covers``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .batchstore import BatchStore
+from .changes import Changes
+from .db import Conn
+from .foldspill import FoldSpill
+from .rows import ROW_TABLES, FactRow, MergeRow, RowKey, RowTable, UnitRow
+from .store import MemoryStore
+
+
+class Unwritten:
+    """The flushes of ``carry`` in the writer's hands, indexed by what the read-back looks up."""
+
+    def __init__(self, carry: MemoryStore, flushes: Sequence[Changes], before: Unwritten | None = None) -> None:
+        """``before``: what ``carry`` itself read beside the tables, if it still did (it was made
+        less than two flushes ago): ``carry`` holds only what it read of that, and the rest of
+        the older of ``flushes`` may still be unwritten."""
+        self.facts: dict[tuple[str, str], FactRow] = {}
+        self.person_facts: dict[tuple[str, str], set[str]] = {}  # (org, person) -> ids of new facts
+        self.unit_facts: dict[tuple[str, str], set[str]] = {}  # (org, unit) -> ids of new facts
+        self.fact_persons: dict[tuple[str, str], set[str]] = {}  # (org, fact) -> its people
+        self.rows: dict[RowTable, dict[tuple[str, str], list[tuple[int, RowKey]]]] = {t: {} for t in ROW_TABLES}
+        self.gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}  # closed: current in the tables
+        self.units: dict[tuple[str, str], UnitRow | None] = {}  # None: no longer a unit
+        self.flushes_since = 0  # the new store's flushes handed on since: after two, all here is written
+        if before is not None:  # copied, not shared: each is read while its own store lives
+            self.facts.update(before.facts)
+            for mine, theirs in ((self.person_facts, before.person_facts), (self.unit_facts, before.unit_facts),
+                                 (self.fact_persons, before.fact_persons)):
+                mine.update((k, set(v)) for k, v in theirs.items())
+            for table in ROW_TABLES:
+                self.rows[table].update((k, list(v)) for k, v in before.rows[table].items())
+                self.gone[table].update(before.gone[table])
+            self.units.update(before.units)
+        for changes in flushes:
+            self._index(carry, changes)
+
+    @staticmethod
+    def covers(flushes: Sequence[Changes]) -> bool:
+        """Whether reading ``flushes`` from here gives what the tables will hold once written."""
+        return not any(c.relinked_people or c.relinked_units for c in flushes)
+
+    def _index(self, carry: MemoryStore, changes: Changes) -> None:
+        # Facts as ``carry`` holds them now: newer than, or the same as, what the flushes wrote
+        # (one it does not hold came from ``before``, as it was).
+        for org, fact in [(v[0], v[1]) for v in changes.facts] + [(v[-2], v[-1]) for v in changes.fact_updates]:
+            row = carry.facts.get((str(org), str(fact)))  # (org, id), both text columns
+            if row is not None:
+                self.facts[row.org, row.id] = row
+        for org, person, fact in changes.fact_people:
+            self.person_facts.setdefault((org, person), set()).add(fact)
+            self.fact_persons.setdefault((org, fact), set()).add(person)
+        for org, unit, fact in changes.fact_units:
+            self.unit_facts.setdefault((org, unit), set()).add(fact)
+        for table in ROW_TABLES:
+            held, by_person = carry.rows[table], self.rows[table]
+            for values in changes.rows.get(table.name, ()):
+                i = int(values[0])  # type: ignore[arg-type]  # the id column
+                held_key = held.get(i)
+                # not held: closed since (written closed, or closed by a later flush), or in ``before``
+                if held_key is not None:
+                    org = str(held_key[-2])  # a row's key ends with its org and recorded_from
+                    by_person.setdefault((org, table.person(held_key)), []).append((i, held_key))
+            self.gone[table].update(int(i) for _, i in changes.closes.get(table.name, ()))
+        for unit_key in changes.unit_deletes:  # the units changed: as ``carry`` holds each (None: not at all)
+            if carry.knows_unit(unit_key):
+                self.units[unit_key] = carry.units.get(unit_key)
+
+
+class RebuildStore(BatchStore):
+    """A rebuild's store once its memory budget is spent: what it flushed is read back as needed.
+    A rebuild folds each event once, so none of the rows it writes can be there already (a
+    corrected fact's links, which can, are always written as maybe there)."""
+
+    ignore_conflicts: frozenset[str] = frozenset()
+
+    def __init__(self, conn: Conn, carry: MemoryStore | None = None, spill: FoldSpill | None = None,
+                 unwritten: Unwritten | None = None) -> None:
+        """``spill``: where the rebuild wrote the folds it let go of (``foldspill``): a person met
+        again goes on from their fold instead of being re-derived from all their facts.
+        ``unwritten``: what the writer thread may not have written yet, read beside the tables."""
+        super().__init__(conn, carry)
+        self.spill = spill
+        self.unwritten = unwritten
+        if unwritten is not None:
+            for table in ROW_TABLES:
+                self._gone[table].update(unwritten.gone[table])
+
+    def _recall(self, org: str, people: set[str]) -> None:
+        if self.spill is not None:
+            # What this store holds is newer than what was written aside of the same person.
+            self.derived.update(self.spill.recall(org, sorted(p for p in people if (org, p) not in self.derived)))
+
+    def take(self) -> Changes:
+        # it takes every few thousand events and goes on folding: see ``_gone``
+        for table in ROW_TABLES:
+            self._gone[table].update(self.closed[table])
+        return super().take()
+
+    def set_merge(self, row: MergeRow | None, person: str) -> None:
+        super().set_merge(row, person)
+        if self.spill is not None:
+            self.spill.clear()  # who is whom changed: no fold written aside can be trusted either
