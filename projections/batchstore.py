@@ -354,9 +354,6 @@ class BatchStore(MemoryStore):
         self._load_unit_info(org, units)
         return super().units_info(org, units)
 
-    def knows_unit(self, key: tuple[str, str]) -> bool:
-        return key in self._unit_info_loaded or key in self.units
-
     def set_unit(self, org: str, unit: str, row: UnitRow | None) -> None:
         self._unit_info_loaded.add((org, unit))
         super().set_unit(org, unit, row)

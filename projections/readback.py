@@ -25,6 +25,7 @@ from .changes import Changes
 from .db import Conn
 from .foldspill import FoldSpill
 from .rows import ROW_TABLES, FactRow, MergeRow, RowKey, RowTable, UnitRow
+from .schema import FOREVER
 from .store import MemoryStore
 
 
@@ -33,8 +34,9 @@ class Unwritten:
 
     def __init__(self, carry: MemoryStore, flushes: Sequence[Changes], before: Unwritten | None = None) -> None:
         """``before``: what ``carry`` itself read beside the tables, if it still did (it was made
-        less than two flushes ago): ``carry`` holds only what it read of that, and the rest of
-        the older of ``flushes`` may still be unwritten."""
+        less than two flushes ago): ``carry`` holds only the facts it read of that, and the older
+        of ``flushes`` may still be unwritten. Only ``flushes`` are indexed, so what is held here
+        is at most two flushes, however often the rebuild lets go."""
         self.facts: dict[tuple[str, str], FactRow] = {}
         self.person_facts: dict[tuple[str, str], set[str]] = {}  # (org, person) -> ids of new facts
         self.unit_facts: dict[tuple[str, str], set[str]] = {}  # (org, unit) -> ids of new facts
@@ -43,48 +45,52 @@ class Unwritten:
         self.gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}  # closed: current in the tables
         self.units: dict[tuple[str, str], UnitRow | None] = {}  # None: no longer a unit
         self.flushes_since = 0  # the new store's flushes handed on since: after two, all here is written
-        if before is not None:  # copied, not shared: each is read while its own store lives
-            self.facts.update(before.facts)
-            for mine, theirs in ((self.person_facts, before.person_facts), (self.unit_facts, before.unit_facts),
-                                 (self.fact_persons, before.fact_persons)):
-                mine.update((k, set(v)) for k, v in theirs.items())
-            for table in ROW_TABLES:
-                self.rows[table].update((k, list(v)) for k, v in before.rows[table].items())
-                self.gone[table].update(before.gone[table])
-            self.units.update(before.units)
-        for changes in flushes:
-            self._index(carry, changes)
+        for changes in flushes:  # in the order written: a later flush's word is the last
+            self._index(carry, changes, before)
+        for table in ROW_TABLES:  # rows a later flush closed are not current
+            gone = self.gone[table]
+            for by_person in self.rows[table].values():
+                by_person[:] = [(i, key) for i, key in by_person if i not in gone]
 
     @staticmethod
     def covers(flushes: Sequence[Changes]) -> bool:
         """Whether reading ``flushes`` from here gives what the tables will hold once written."""
         return not any(c.relinked_people or c.relinked_units for c in flushes)
 
-    def _index(self, carry: MemoryStore, changes: Changes) -> None:
-        # Facts as ``carry`` holds them now: newer than, or the same as, what the flushes wrote
-        # (one it does not hold came from ``before``, as it was).
-        for org, fact in [(v[0], v[1]) for v in changes.facts] + [(v[-2], v[-1]) for v in changes.fact_updates]:
-            row = carry.facts.get((str(org), str(fact)))  # (org, id), both text columns
+    def _index(self, carry: MemoryStore, changes: Changes, before: Unwritten | None) -> None:
+        # Facts as ``carry`` holds them now, else as ``before`` held them: newer than, or the same
+        # as, what the flushes wrote; else a new fact as written.
+        for values in changes.facts:
+            key = (str(values[0]), str(values[1]))  # (org, id)
+            self.facts[key] = self._newest(carry, before, key) or FactRow(values)
+        for values in changes.fact_updates:
+            key = (str(values[-2]), str(values[-1]))
+            row = self._newest(carry, before, key)
             if row is not None:
-                self.facts[row.org, row.id] = row
+                self.facts[key] = row
         for org, person, fact in changes.fact_people:
             self.person_facts.setdefault((org, person), set()).add(fact)
             self.fact_persons.setdefault((org, fact), set()).add(person)
         for org, unit, fact in changes.fact_units:
             self.unit_facts.setdefault((org, unit), set()).add(fact)
         for table in ROW_TABLES:
-            held, by_person = carry.rows[table], self.rows[table]
-            for values in changes.rows.get(table.name, ()):
-                i = int(values[0])  # type: ignore[arg-type]  # the id column
-                held_key = held.get(i)
-                # not held: closed since (written closed, or closed by a later flush), or in ``before``
-                if held_key is not None:
-                    org = str(held_key[-2])  # a row's key ends with its org and recorded_from
-                    by_person.setdefault((org, table.person(held_key)), []).append((i, held_key))
+            by_person = self.rows[table]
+            for values in changes.rows.get(table.name, ()):  # id, the row's key, recorded_to
+                if values[-1] == FOREVER:  # else written closed
+                    row_key: RowKey = tuple(values[1:-1])
+                    org = str(row_key[-2])  # a row's key ends with its org and recorded_from
+                    by_person.setdefault((org, table.person(row_key)), []).append((int(values[0]), row_key))  # type: ignore[arg-type]
             self.gone[table].update(int(i) for _, i in changes.closes.get(table.name, ()))
-        for unit_key in changes.unit_deletes:  # the units changed: as ``carry`` holds each (None: not at all)
-            if carry.knows_unit(unit_key):
-                self.units[unit_key] = carry.units.get(unit_key)
+        written = {(u.org, u.slug): u for u in changes.units}
+        for unit_key in changes.unit_deletes:  # the units changed, as written (None: no longer one)
+            self.units[unit_key] = written.get(unit_key)
+
+    @staticmethod
+    def _newest(carry: MemoryStore, before: Unwritten | None, key: tuple[str, str]) -> FactRow | None:
+        row = carry.facts.get(key)
+        if row is None and before is not None:
+            row = before.facts.get(key)
+        return row
 
 
 class RebuildStore(BatchStore):

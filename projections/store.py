@@ -300,10 +300,6 @@ class MemoryStore:
         rows, index = self.rows[table], self.open_seats[table]
         return [(i, rows[i][:-2]) for seat in seats for i in index.get((org, person) + seat, ())]
 
-    def knows_unit(self, key: tuple[str, str]) -> bool:
-        """Whether ``units`` says for sure whether (org, slug) is a unit: this store holds every one."""
-        return True
-
     def _keep(self, table: RowTable, i: int, row: RowKey, org: str) -> None:
         """Index a current row of ``org`` (``row`` is its key, then org and recorded_from)."""
         person = table.person(row)
