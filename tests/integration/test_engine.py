@@ -5,6 +5,7 @@ the speed itself is measured by ``bench/`` against baselines of the same run.
 
 from __future__ import annotations
 
+import gc
 from datetime import date, timedelta
 
 import pytest
@@ -160,8 +161,19 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
     evictions = []
     real = rebuild_module._Folder._evict
     monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
-    report = rebuild(stores_for(settings), flush_events=9, memory=1)
+    full: list[int] = []  # full collections: not one each time it lets go (at most every 30 s)
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        report = rebuild(stores_for(settings), flush_events=9, memory=1)
+    finally:
+        gc.callbacks.remove(count)
     assert len(evictions) > 10
+    assert len(full) <= 1
     assert report.read_backs == len(evictions) == report.as_json()["read_backs"]  # what the operator is told
     with db.read() as conn:
         position, diff = verify(app, conn)
