@@ -3,8 +3,8 @@ may not have written yet (``Unwritten``).
 
 A rebuild past its memory budget lets go of what it holds and reads back from its tables what the
 next facts need (``RebuildStore``). The last flushes handed to the writer thread may
-not be written then. Waiting for them took 63 s of a 218 s rebuild of the 1M history with a
-128 MiB budget (the writer's time for a flush, at each of 47 evictions). Instead the new store
+not be written then. Waiting for them took 61 s of a 204 s rebuild of the 1M history with a
+128 MiB budget (the writer's time for a flush, at each of 57 evictions). Instead the new store
 reads them from here, as the store it let go of held them, beside what it reads from the tables.
 
 Both are keyed as the tables are (a fact by its id, a row by its id, a link by its three columns),
