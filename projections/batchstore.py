@@ -18,6 +18,7 @@ links made before.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from events.recorded import RecordedEvent
@@ -169,17 +170,18 @@ class BatchStore(MemoryStore):
             return kept
         if self.unwritten is not None:
             row = self.unwritten.facts.get(key, row)
+        return self._adopt_unwritten(row)
+
+    def _adopt_unwritten(self, row: FactRow) -> FactRow:
+        """A fact written, or about to be (``unwritten``: its write lands before any of this
+        store's), unless this store holds it already: its changes from here on are updates."""
+        key = (row.org, row.id)
+        kept = self.facts.get(key)
+        if kept is not None:
+            return kept
         self.facts[key] = row
         self._flushed_facts.add(key)
         return row
-
-    def _adopt_unwritten(self, row: FactRow) -> None:
-        """A fact the writer may not have written yet, unless this store holds it already. Its
-        write lands before any of this store's, so its changes from here on are updates."""
-        key = (row.org, row.id)
-        if key not in self.facts:
-            self.facts[key] = row
-            self._flushed_facts.add(key)
 
     def _load_people(self, org: str, people: Sequence[str]) -> None:
         todo = [p for p in people if (org, p) not in self._people_loaded]
@@ -299,7 +301,7 @@ class BatchStore(MemoryStore):
 
     def person_orgs(self, person: str) -> set[str]:
         # what the tables hold, and the links folded since (this store knows only some organizations)
-        held = [*self.fact_people, *(self.unwritten.person_facts if self.unwritten is not None else ())]
+        held = chain(self.fact_people, self.unwritten.person_facts if self.unwritten is not None else ())
         return {r["org"] for r in self.c.all("SELECT DISTINCT org FROM fact_people WHERE person=?", (person,))} | \
             {org for (org, p) in held if p == person}
 

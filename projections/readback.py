@@ -42,15 +42,13 @@ class Unwritten:
         self.unit_facts: dict[tuple[str, str], set[str]] = {}  # (org, unit) -> ids of new facts
         self.fact_persons: dict[tuple[str, str], set[str]] = {}  # (org, fact) -> its people
         self.rows: dict[RowTable, dict[tuple[str, str], list[tuple[int, RowKey]]]] = {t: {} for t in ROW_TABLES}
-        self.gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}  # closed: current in the tables
+        # closed: maybe still current in the tables (a new row a later flush closed, too: the
+        # store reads none of these back)
+        self.gone: dict[RowTable, set[int]] = {t: set() for t in ROW_TABLES}
         self.units: dict[tuple[str, str], UnitRow | None] = {}  # None: no longer a unit
-        self.flushes_since = 0  # the new store's flushes handed on since: after two, all here is written
+        self.flushes = tuple(flushes)  # once the writer holds neither, all here is written
         for changes in flushes:  # in the order written: a later flush's word is the last
             self._index(carry, changes, before)
-        for table in ROW_TABLES:  # rows a later flush closed are not current
-            gone = self.gone[table]
-            for by_person in self.rows[table].values():
-                by_person[:] = [(i, key) for i, key in by_person if i not in gone]
 
     @staticmethod
     def covers(flushes: Sequence[Changes]) -> bool:

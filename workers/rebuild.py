@@ -357,12 +357,11 @@ class _Folder:
             self._write(*item)
         else:
             self.writer.submit((*item, True))
-            # The writer took the last: the one before is written. Two on, nothing unwritten is.
-            self.in_flight.append(item[0])
-            if isinstance(self.store, RebuildStore) and self.store.unwritten is not None:
-                self.store.unwritten.flushes_since += 1
-                if self.store.unwritten.flushes_since >= 2:
-                    self.store.unwritten = None
+            self.in_flight.append(item[0])  # the writer took the one before: the one before that is written
+            store = self.store
+            if isinstance(store, RebuildStore) and store.unwritten is not None and \
+                    not any(c is f for c in self.in_flight for f in store.unwritten.flushes):
+                store.unwritten = None  # all of it written
 
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
                beside_fold: bool = False) -> None:
