@@ -21,45 +21,29 @@ import contextlib
 import gc
 import logging
 import os
-import time
 import traceback
-from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable, Iterator
-
-from eventsourcing.persistence import Notification
+from typing import Iterator
 
 from events import logreader
-from events.recorded import RecordedEvent
 from projections import clock, versions
-from projections.batchstore import BatchStore
-from projections.changes import Changes, tracked, write_tracking
-from projections.foldspill import FoldSpill
-from projections.projector import Projector, park
-from projections.readback import RebuildStore, Unwritten
-from projections.schema import READ_THROUGH_INDEXES
-from projections.store import MemoryStore
 
 from . import joblog
 from .answers import Report
-from .catchup import transient
-from .flushing import Budget, Writer, memory_budget, young_collections_only
+from .flushing import memory_budget, young_collections_only
+from .folder import PAGE, Folder, Progress
 from .locks import LockTimeout, runner_lock
 from .runtime import Stores
 
+__all__ = ["RebuildBusy", "drop_version", "flush_every", "memory_budget", "rebuild", "replay"]
+
 log = logging.getLogger("orghistory.rebuild")
-PAGE = 1000  # events read per page of the log
-FLUSH_EVENTS = 20_000  # events folded between flushes (one write transaction each)
-FLUSH_SECONDS = 2.0  # ...or this long, whichever comes first, so progress and resumption stay fresh
-COLLECT_SECONDS = 30.0  # at most one full collection this often, when the fold lets go of its state
+FLUSH_EVENTS = 20_000  # events folded between flushes (one write transaction each), or ``folder.FLUSH_SECONDS``, whichever comes first
 
 
 class RebuildBusy(RuntimeError):
     """Another rebuild of this projection is running."""
-
-
-Progress = Callable[[int, int, int], None]  # (position reached, head, events folded this run)
 
 
 def flush_every() -> int:
@@ -85,7 +69,7 @@ def rebuild(stores: Stores, name: str = "history", job_id: str | None = None,
                 version = versions.building(c, name)
             if version is None:
                 version = versions.create(db, name, "building")
-            folder = _Folder(stores, name, version, job_id, progress, flush_events, "rebuild", memory)
+            folder = Folder(stores, name, version, job_id, progress, flush_events, "rebuild", memory)
             folders.append(folder)
             folder.run(stop=None)
             versions.create_indexes(db, version)
@@ -114,7 +98,7 @@ def replay(stores: Stores, name: str = "history", until_position: int | None = N
     version = versions.create(db, name, "replaying", until_position=stop,
                               until_recorded=clock.stamp(until_recorded) if until_recorded else None)
     with _job(db, job_id) as folders:
-        folder = _Folder(stores, name, version, job_id, progress, flush_every(), "replay")
+        folder = Folder(stores, name, version, job_id, progress, flush_every(), "replay")
         folders.append(folder)
         folder.run(stop=stop)
         versions.create_indexes(db, version)
@@ -126,7 +110,7 @@ def replay(stores: Stores, name: str = "history", until_position: int | None = N
 def _job(db, job_id: str):
     """The job row's outcome (finished at the position reached, or failed with the error), and the
     folder's cleanup, for a rebuild or a replay. Yields a list to put the folder in."""
-    folders: list[_Folder] = []
+    folders: list[Folder] = []
     try:
         with young_collections_only():
             yield folders
@@ -194,206 +178,3 @@ def _last_recorded_before(app, until: datetime, cap: int | None) -> int:
                 return last
             last = note.id
     return last
-
-
-class _Folder:
-    def __init__(self, stores: Stores, name: str, version: int, job_id: str, progress: Progress | None,
-                 flush_events: int, kind: str, memory: int | None = None):
-        self.settings, self.name, self.version = stores.settings, name, version
-        self.app, self.db = stores.app, stores.db
-        self.job_id, self.progress, self.flush_events = job_id, progress, flush_events
-        self.pending: list[RecordedEvent] = []  # folded since the last flush (re-folded after a poison)
-        self.parked: list[tuple[str | None, int, str]] = []  # (event id, position, error) to record
-        self.started = time.monotonic()
-        self.old: int | None = None
-        self.read_throughs = 0  # stores that read back what was flushed, made so far
-        self.collected = time.monotonic()  # the last full collection of a letting go
-        self.indexed = False  # whether the indexes reading back needs are built (at the first read-through)
-        # The last two flushes handed to the writer: at most these are not written yet (it takes
-        # one only once it wrote the one before); a store that reads back reads them too.
-        self.in_flight: deque[Changes] = deque(maxlen=2)
-        self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
-        self.writer = Writer(self._write)
-        memory = memory or memory_budget()
-        self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
-        self.budget = Budget(max(1, memory - self.cache))
-        self._reading = contextlib.ExitStack()
-        self.reader = self._reading.enter_context(self.db.reader(version, name))
-        with self.db.read(version=version, name=name) as c:
-            resumed = tracked(c)[0] > 0
-            # Events an operator chose to skip stay skipped in every version of the projection.
-            self.skipped = {int(r["position"]) for r in c.all(
-                "SELECT DISTINCT position FROM parked WHERE name LIKE ? AND resolution='skipped'", (f"{name}@v%",))}
-        # From scratch, everything is kept in memory until the budget is spent; resumed, what was
-        # flushed is read back as needed rather than loaded whole.
-        self.store: MemoryStore = self._read_through() if resumed else MemoryStore()
-        start = self.store.pos
-        self.report = Report(name, version, kind, start, start, 0, 0.0)
-        joblog.started(self.db, job_id, version, start, self.app.head_position())
-        log.info("fold started", extra={"projection": name, "version": version, "kind": kind, "from": start})
-
-    def run(self, stop: int | None, switch: bool = False) -> None:
-        last_flush = time.monotonic()
-        # Pages no larger than a flush, so a flush comes every ``flush_events`` events. Each page is
-        # read after the last one's end, which is where the fold's position stands after it (every
-        # note of a page moves it: folded, skipped or parked), however the store was swapped
-        # meanwhile (evicted, reloaded after a poison); the first starts where the fold stands.
-        for notes in logreader.pages(self.app.recorder, self.store.pos, min(PAGE, self.flush_events), stop=stop):
-            self._fold_page(notes)
-            self.budget.observe(self.store)
-            if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
-                self._flush()
-                last_flush = time.monotonic()
-                if self.budget.spent(self.store):
-                    self._evict()
-        self._flush(switch=switch)
-        self.writer.drain()
-
-    def _fold_page(self, notes: list[Notification]) -> None:
-        decoded: list[tuple[Notification, RecordedEvent | Exception | None]] = []  # None: skipped
-        for note in notes:
-            try:
-                decoded.append((note, None if note.id in self.skipped else self.app.decode(note)))
-            except Exception as exc:
-                if transient(exc):
-                    raise
-                decoded.append((note, exc))
-        if isinstance(self.store, BatchStore):  # read back, in a few queries, what the page needs
-            self.store.prefetch([e for _, e in decoded if isinstance(e, RecordedEvent)])
-        projector = Projector(self.store)
-        for note, e in decoded:
-            if e is None:
-                self.parked.append((None, note.id, "skipped by an operator in an earlier version"))
-                self.store.set_position(note.id, self.store.last)
-                continue
-            try:
-                if isinstance(e, Exception):
-                    raise e
-                projector.apply([e])
-                self.pending.append(e)
-            except Exception as exc:
-                if transient(exc):
-                    raise
-                self._poisoned(note, exc)
-                projector = Projector(self.store)
-            self.report.events += 1
-
-    def _read_through(self, carry: MemoryStore | None = None) -> RebuildStore:
-        """A store that reads back what was flushed, with the indexes that reading needs, built now
-        if this version has none yet.
-
-        Letting go (``carry``: the store let go of) does not wait for the writer thread: the new
-        store reads what it was handed but may not have written yet (``readback.Unwritten``) beside
-        the tables. It waits where it writes itself (the indexes; the planner's statistics, at the
-        first read-through and whenever their number doubled: about when the tables did), for a
-        flush that moved older facts' links, and while the budget's cost per item is measured
-        (what the taken-over flushes free meanwhile must not read as items costing less)."""
-        self.read_throughs += 1
-        analyze = self.read_throughs & (self.read_throughs - 1) == 0
-        if carry is None or analyze or not self.indexed or not Unwritten.covers(self.in_flight) \
-                or self.budget.per_item is None:
-            self.writer.drain()
-            self.in_flight.clear()  # all written
-        if not self.indexed:
-            versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
-            self.indexed = True
-        if analyze:
-            versions.analyze(self.db, self.version)
-        unwritten = None
-        if carry is not None and self.in_flight:
-            unwritten = Unwritten(carry, tuple(self.in_flight), carry.unwritten if isinstance(carry, RebuildStore) else None)
-        return RebuildStore(self.reader, carry, self.spill, unwritten)
-
-    def _evict(self) -> None:
-        """Over the memory budget: let go of everything folded so far and read it back as needed."""
-        log.info("memory budget spent: reading back what was flushed from now on",
-                 extra={"projection": self.name, "version": self.version, "position": self.store.pos,
-                        "budget_mb": self.budget.limit >> 20})
-        if self.spill is None:
-            self.spill = FoldSpill()
-        self.spill.save(self.store.derived)  # so people met again go on from their folds
-        self.store = self._read_through(carry=self.store)
-        self.report.read_backs += 1
-        gc.unfreeze()  # the old state is garbage now: freed as it went, having no cycles
-        # Full collections are held off while a fold runs (``young_collections_only``): one now and
-        # then, for the rest of the process's cycles. (At every eviction: 12.9 s of a 193 s rebuild.)
-        if time.monotonic() - self.collected > COLLECT_SECONDS:
-            gc.collect()
-            self.collected = time.monotonic()
-        self.budget.let_go()
-
-    def _poisoned(self, note, exc: Exception) -> None:
-        """An event whose fold raised may have half-changed the in-memory state: reload what was
-        flushed, fold the good events since again, and park this one."""
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        log.error("parked an event whose fold raised",
-                  extra={"projection": self.name, "version": self.version, "position": note.id, "error": error})
-        if self.spill is not None:
-            self.spill.clear()  # folds written aside before the last flush may be older than it
-        self.store = self._read_through()  # the tables hold every flush: read back from them
-        projector = Projector(self.store)
-        for e in self.pending:
-            if e.position > self.store.pos:
-                projector.apply([e])
-        event_id = None
-        try:
-            event_id = self.app.decode(note).id
-        except Exception:
-            pass  # it did not decode: parked by its position alone
-        self.parked.append((event_id, note.id, error))
-        self.store.set_position(note.id, self.store.last)
-
-    def _flush(self, switch: bool = False) -> None:
-        """Hand what was folded since the last flush to the writer thread (or, for the switch,
-        write it here, after everything before it, in the switching transaction)."""
-        # The fold's state lives as long as the rebuild: out of the collector's generations, or
-        # every full collection walks millions of objects (a third of the fold's time at 30k events).
-        gc.freeze()
-        item = (self.store.take(), list(self.parked), switch)
-        self.parked.clear()
-        self.pending.clear()
-        if switch:
-            self.writer.drain()
-            self._write(*item)
-        else:
-            self.writer.submit((*item, True))
-            self.in_flight.append(item[0])  # the writer took the one before: the one before that is written
-            store = self.store
-            if isinstance(store, RebuildStore) and store.unwritten is not None and \
-                    not any(c is f for c in self.in_flight for f in store.unwritten.flushes):
-                store.unwritten = None  # all of it written
-
-    def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
-               beside_fold: bool = False) -> None:
-        """``beside_fold``: written by the writer thread while this one folds on."""
-        now = clock.now()
-        with self.db.write(version=self.version, name=self.name) as c:
-            c.dialect.tune_bulk_writes(c, self.cache)
-            c.beside_fold = beside_fold
-            changes.write(c, now)
-            for event_id, position, error in parked:
-                park(c, position, event_id, None, error)
-                if error.startswith("skipped by an operator"):
-                    c.execute("UPDATE parked SET resolved_at=?, resolution='skipped' WHERE name=? AND position=?",
-                              (now, c.track, position))
-                self.report.parked += 1
-            if changes.position:  # park() may have written an older position: the folded one is the truth
-                write_tracking(c, changes.position, changes.last or now, now)
-            if switch:
-                self.old = versions.switch(c, self.name, self.version)
-        self.report.position = changes.position
-        self.report.seconds = time.monotonic() - self.started
-        head = self.app.head_position()
-        rate = self.report.rate
-        eta = (head - changes.position) / rate if rate else None
-        joblog.update(self.db, self.job_id, position=changes.position, done=changes.position, total=head,
-                      rate=round(rate, 1), eta_seconds=None if eta is None else round(eta, 1))
-        if self.progress is not None:
-            self.progress(changes.position, head, self.report.events)
-
-    def close(self) -> None:
-        self.budget.close()
-        self.writer.close()
-        self._reading.close()
-        if self.spill is not None:
-            self.spill.close()

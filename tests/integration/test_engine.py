@@ -145,7 +145,7 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
     back what it needs (facts, rows, units, corrected facts, merges) from the version it is
     building: the result equals one long in-memory fold. (A resumed rebuild reads back the same
     way: ``tests/e2e/test_rebuild.py`` kills rebuilds and resumes them.)"""
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
@@ -157,10 +157,10 @@ def test_a_rebuild_over_its_memory_budget_reads_back_what_it_flushed(store, requ
                         {"type": "member_joined", "unit": "late", "person": "p0", "effective": "2001-01-01"}],
                    writer="test")
     catch_up(stores_for(settings))
-    monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 1)
+    monkeypatch.setattr(folder_module.Budget, "CALIBRATE_AT", 1)
     evictions = []
-    real = rebuild_module._Folder._evict
-    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
+    real = folder_module.Folder._evict
+    monkeypatch.setattr(folder_module.Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
     full: list[int] = []  # full collections: not one each time it lets go (at most every 30 s)
 
     def count(phase: str, info: dict) -> None:
@@ -188,23 +188,23 @@ def test_past_its_budget_a_rebuild_goes_on_from_the_folds_it_let_go_of(sqlite_se
     import tempfile
 
     from projections import projector
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     spills = []
-    real_close = rebuild_module._Folder.close
-    monkeypatch.setattr(rebuild_module._Folder, "close",
+    real_close = folder_module.Folder.close
+    monkeypatch.setattr(folder_module.Folder, "close",
                         lambda self: spills.append((self.spill.path, self.spill.saved, self.spill.recalled))
                         or real_close(self))
 
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     _wide_history(app, people=5, seats=10, churn=200)
-    monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 1)
+    monkeypatch.setattr(folder_module.Budget, "CALIBRATE_AT", 1)
     evictions, rederived = [], []
-    real_evict, real_fold = rebuild_module._Folder._evict, projector.fold_person
-    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real_evict(self))
+    real_evict, real_fold = folder_module.Folder._evict, projector.fold_person
+    monkeypatch.setattr(folder_module.Folder, "_evict", lambda self: evictions.append(self.store.pos) or real_evict(self))
     monkeypatch.setattr(projector, "fold_person", lambda person, *a: rederived.append(person) or real_fold(person, *a))
     rebuild(stores_for(sqlite_settings), flush_events=9, memory=1)
     assert len(evictions) > 20
@@ -222,7 +222,7 @@ def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settin
     process's resident memory, which a first rebuild left large: calibrated on that, the second
     took its state for free and never let go of it."""
     from tests.e2e.test_rebuild import _history  # the history the rebuild tests fold
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     _history(app, people=300, facts=4000)
@@ -233,10 +233,10 @@ def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settin
             for i in range(600_000)]
     survivors = junk[::40]
     del junk
-    monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 2_000)
+    monkeypatch.setattr(folder_module.Budget, "CALIBRATE_AT", 2_000)
     evictions = []
-    real = rebuild_module._Folder._evict
-    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
+    real = folder_module.Folder._evict
+    monkeypatch.setattr(folder_module.Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
     rebuild(stores_for(sqlite_settings), flush_events=500, memory=8 << 20)  # 8 MiB: less than 4,000 facts' state (~14 MB)
     assert evictions
     assert len(survivors) == 15_000
@@ -251,7 +251,7 @@ def test_people_registered_before_any_fact_are_let_go_once_not_at_every_flush(sq
     one item then held, that cost called every later flush spent, and the rebuild read back
     everything at every flush. Now the fold lets go of them once and measures from there."""
     from events.domain import Person
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
     app.register_org("acme", "Acme")
@@ -265,8 +265,8 @@ def test_people_registered_before_any_fact_are_let_go_once_not_at_every_flush(sq
         app.append("acme", [{"type": "member_joined", "unit": "team", "person": people[j],
                              "effective": (day + timedelta(days=j)).isoformat()} for j in range(i, i + 500)])
     evictions = []
-    real = rebuild_module._Folder._evict
-    monkeypatch.setattr(rebuild_module._Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
+    real = folder_module.Folder._evict
+    monkeypatch.setattr(folder_module.Folder, "_evict", lambda self: evictions.append(self.store.pos) or real(self))
     # 8 MiB (7 for the fold, 1 for SQLite's page cache): the 40,000 people alone spend it
     rebuild(stores_for(sqlite_settings), flush_events=250, memory=8 << 20)
     among_facts = [p for p in evictions if p > first_fact]
@@ -281,12 +281,12 @@ def test_a_sqlite_rebuilds_page_cache_is_part_of_its_budget(sqlite_settings, mon
     """The connection writing a rebuild on SQLite keeps a page cache of an eighth of the budget (64
     MiB at most), and the fold has the rest. A fixed 256 MiB cache, outside the budget, took a 1M
     rebuild 180 MiB past what its fold was allowed, and no faster."""
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     app = stores_for(sqlite_settings).app
     _wide_history(app, people=2, seats=5, churn=10)
     limits, caches = [], []
-    real_budget, real_write = rebuild_module.Budget, rebuild_module._Folder._write
+    real_budget, real_write = folder_module.Budget, folder_module.Folder._write
 
     def budget(limit: int):
         limits.append(limit)
@@ -297,8 +297,8 @@ def test_a_sqlite_rebuilds_page_cache_is_part_of_its_budget(sqlite_settings, mon
         with self.db.write(version=self.version, name=self.name) as c:  # the same connection, as SQLite has one writer
             caches.append(c.scalar("PRAGMA cache_size"))
 
-    monkeypatch.setattr(rebuild_module, "Budget", budget)
-    monkeypatch.setattr(rebuild_module._Folder, "_write", write)
+    monkeypatch.setattr(folder_module, "Budget", budget)
+    monkeypatch.setattr(folder_module.Folder, "_write", write)
     rebuild(stores_for(sqlite_settings), memory=budget_mib << 20)
     assert limits == [(budget_mib << 20) - (cache_kib << 10)]
     assert caches and set(caches) == {-cache_kib}
@@ -313,14 +313,14 @@ def test_a_rebuilt_postgres_version_has_the_planners_statistics(pg_settings, mon
     import psycopg
 
     from projections import versions
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     app = stores_for(pg_settings).app
     _amended_history(app, churn=60)
-    monkeypatch.setattr(rebuild_module.Budget, "CALIBRATE_AT", 1)
+    monkeypatch.setattr(folder_module.Budget, "CALIBRATE_AT", 1)
     analyzed: list[int] = []  # read-throughs made when each analysis ran
     read_throughs: list[int] = []
-    real_analyze, real_read_through = versions.analyze, rebuild_module._Folder._read_through
+    real_analyze, real_read_through = versions.analyze, folder_module.Folder._read_through
 
     def read_through(self, carry=None):
         store = real_read_through(self, carry)
@@ -328,7 +328,7 @@ def test_a_rebuilt_postgres_version_has_the_planners_statistics(pg_settings, mon
         return store
 
     monkeypatch.setattr(versions, "analyze", lambda db, version: analyzed.append(len(read_throughs) + 1) or real_analyze(db, version))
-    monkeypatch.setattr(rebuild_module._Folder, "_read_through", read_through)
+    monkeypatch.setattr(folder_module.Folder, "_read_through", read_through)
     report = rebuild(stores_for(pg_settings), flush_events=9, memory=1)
     assert len(read_throughs) > 8
     powers_of_two = [n for n in (1, 2, 4, 8, 16, 32, 64, 128) if n <= len(read_throughs)]
@@ -344,15 +344,15 @@ def test_a_rebuilt_postgres_version_has_the_planners_statistics(pg_settings, mon
 def test_letting_go_does_not_wait_for_the_writer_and_reads_back_what_it_has_not_written(store, request,
                                                                                          monkeypatch):
     """Past its budget a rebuild lets go of what it holds without waiting for its writer thread:
-    what that thread was handed and has not written yet (the last two flushes) is taken over from
-    the store let go of, the rest read back. With a writer slower than the fold, every read-back
+    what that thread was handed and has not written yet (the last two flushes) is read beside the
+    tables. With a writer slower than the fold, every read-back
     runs before the last flushes land: the facts, rows, links and units they hold (a fact and its
     correction, a unit formed, joined and dissolved within a few events, a unit whose formation
     was retracted) must still be there."""
     import time
 
     from workers import flushing
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
@@ -391,8 +391,8 @@ def test_letting_go_does_not_wait_for_the_writer_and_reads_back_what_it_has_not_
         self.per_item = 1_000.0
         return True
 
-    monkeypatch.setattr(rebuild_module.Budget, "spent", spent)
-    real_write = rebuild_module._Folder._write
+    monkeypatch.setattr(folder_module.Budget, "spent", spent)
+    real_write = folder_module.Folder._write
 
     def slow_write(self, changes, *rest):
         # longer than the fold takes for a flush of 2 events; q1's facts and corrections longer still
@@ -403,7 +403,7 @@ def test_letting_go_does_not_wait_for_the_writer_and_reads_back_what_it_has_not_
     drains = []
     real_drain = flushing.Writer.drain
     monkeypatch.setattr(flushing.Writer, "drain", lambda self: drains.append(1) or real_drain(self))
-    monkeypatch.setattr(rebuild_module._Folder, "_write", slow_write)
+    monkeypatch.setattr(folder_module.Folder, "_write", slow_write)
     report = rebuild(stores_for(settings), flush_events=2)
     assert report.read_backs > 50
     # drained where it writes itself (the indexes, the planner's statistics) and at the end only
@@ -434,7 +434,7 @@ def test_a_row_closed_while_its_write_is_pending_stays_closed_when_read_back(sto
     back as current and was closed a second time, at the correction's record time."""
     import time
 
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
@@ -443,15 +443,15 @@ def test_a_row_closed_while_its_write_is_pending_stays_closed_when_read_back(sto
     app.append("acme", [{"type": "corrected", "target": join_id, "changes": {"effective": "2001"}}])
     # Let go once, after the join is written; then hold the leave's write back while the
     # correction is folded.
-    monkeypatch.setattr(rebuild_module.Budget, "spent", lambda self, s: s.pos == joined)
-    real_write = rebuild_module._Folder._write
+    monkeypatch.setattr(folder_module.Budget, "spent", lambda self, s: s.pos == joined)
+    real_write = folder_module.Folder._write
 
     def write(self, changes, parked, switch, beside_fold=False):
         if changes.position == left:
             time.sleep(1.0)
         real_write(self, changes, parked, switch, beside_fold)
 
-    monkeypatch.setattr(rebuild_module._Folder, "_write", write)
+    monkeypatch.setattr(folder_module.Folder, "_write", write)
     report = rebuild(stores_for(settings), flush_events=1)
     assert report.read_backs == 1
     with db.read() as conn:
@@ -463,8 +463,6 @@ def test_a_rebuild_runs_no_full_collection_of_its_own_state(sqlite_settings):
     """A fold's state forms no reference cycles, so the collector's full collections only walked
     it again and again: a third of a 1M rebuild's folding time. While a rebuild folds, the
     collector collects young objects only, and its settings are given back after."""
-    import gc
-
     from tests.e2e.test_rebuild import _history
 
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
@@ -501,7 +499,7 @@ def test_after_a_parked_event_a_rebuild_forgets_the_folds_it_wrote_aside(store, 
     gave a person who had left a team since, and joined it again, a tenure never ended."""
     from projections.projector import Projector
     from projections.schema import FOREVER
-    from workers import rebuild as rebuild_module
+    from workers import folder as folder_module
 
     settings = request.getfixturevalue("sqlite_settings" if store == "sqlite" else "pg_settings")
     app, db = stores_for(settings).app, stores_for(settings).db
@@ -516,7 +514,7 @@ def test_after_a_parked_event_a_rebuild_forgets_the_folds_it_wrote_aside(store, 
         return original(self, e, recorded)
 
     monkeypatch.setattr(Projector, "_apply_one", buggy)
-    monkeypatch.setattr(rebuild_module.Budget, "spent", lambda self, s: s.pos == joined)  # let go once, there
+    monkeypatch.setattr(folder_module.Budget, "spent", lambda self, s: s.pos == joined)  # let go once, there
     report = rebuild(stores_for(settings), flush_events=1)
     assert report.read_backs == 1 and report.parked == 1
     with db.read() as c:
