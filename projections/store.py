@@ -341,6 +341,13 @@ class MemoryStore:
         Returns how many rows were written."""
         return self.take().write(conn, now)
 
+    def unflushed(self) -> int:
+        """How many rows the next ``take`` would hand on (new facts, links, rows and their closes,
+        registrations): what a flush holds in memory until it is written."""
+        return (len(self.new_facts) + len(self.changed_facts) + len(self.new_fact_people) + len(self.new_fact_units)
+                + sum(len(r) for r in self.new_rows.values()) + sum(len(c) for c in self.closed.values())
+                + len(self.new_spans) + len(self.new_people) + len(self.new_names))
+
     def take(self) -> Changes:
         """Every change since the last flush, as plain tuples that later folding cannot alter, so
         another thread may write them while this one folds on."""

@@ -91,7 +91,8 @@ class Folder:
         for notes in logreader.pages(self.app.recorder, self.store.pos, min(PAGE, self.flush_events), stop=stop):
             self._fold_page(notes)
             self.budget.observe(self.store)
-            if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS:
+            if len(self.pending) >= self.flush_events or time.monotonic() - last_flush > FLUSH_SECONDS \
+                    or self.budget.flush_due(self.store):
                 self._flush()
                 last_flush = time.monotonic()
                 if self.budget.spent(self.store):

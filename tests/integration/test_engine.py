@@ -217,6 +217,40 @@ def test_past_its_budget_a_rebuild_goes_on_from_the_folds_it_let_go_of(sqlite_se
     assert position == app.head_position() and diff == {}
 
 
+def test_a_flush_holds_at_most_its_share_of_the_budget(sqlite_settings, monkeypatch):
+    """A flush stays in memory until the writer has written it, and the writer holds two, which
+    letting go cannot free: so a flush comes once what it would hand on costs a tenth of the
+    budget, however many events that is. (With flushes of a fixed number of events, a 1M rebuild
+    with a 128 MiB budget added 333-372 MiB; with this, 171: ``bench/README.md``.)"""
+    from workers import flushing
+    from workers import folder as folder_module
+
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
+    _wide_history(app, people=5, seats=10, churn=300)
+    monkeypatch.setattr(folder_module, "PAGE", 10)  # the check comes after each page
+    flushes: list[tuple[int, float]] = []  # (rows handed on, the most a flush may hold)
+    real_flush = folder_module.Folder._flush
+
+    def flush(self, switch=False):
+        budget = self.budget
+        allowed = budget.FLUSH_SHARE * budget.limit / (budget.per_item or budget.DEFAULT_PER_ITEM)
+        flushes.append((self.store.unflushed(), allowed))
+        return real_flush(self, switch)
+
+    monkeypatch.setattr(folder_module.Folder, "_flush", flush)
+    monkeypatch.setattr(folder_module, "FLUSH_SECONDS", 3600.0)
+    rebuild(stores_for(sqlite_settings), flush_events=10**6, memory=8 << 20)
+    assert flushing.Budget.FLUSH_SHARE <= 0.15  # two in the writer's hands fit in the 30% kept aside
+    handed = [n for n, _ in flushes[:-2]]  # the last flushes: whatever is left at the head
+    assert len(handed) >= 3, flushes
+    page = 100  # rows one page of 10 events of this history hands on, at most (a fact, its links, a few rows)
+    assert all(n <= allowed + page for n, allowed in flushes[:-2]), flushes
+    assert sum(n for n, _ in flushes) > 3 * max(allowed for _, allowed in flushes)
+    with db.read() as conn:
+        position, diff = verify(app, conn)
+    assert position == app.head_position() and diff == {}
+
+
 def test_a_second_rebuild_in_one_process_still_keeps_to_its_budget(sqlite_settings, monkeypatch):
     """The cost of what the fold holds is measured from what this rebuild allocated, not from the
     process's resident memory, which a first rebuild left large: calibrated on that, the second
