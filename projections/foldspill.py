@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 from .foldcache import Derived
 
 _CHUNK = 500  # people per IN (...) list: under SQLite's limit of bound parameters
-_CACHE_KIB = 16 << 10  # the file's page cache: a budgeted rebuild must not hold it all
+CACHE_MAX = 16 << 20  # the file's page cache at most: a budgeted rebuild must not hold it all
 
 SCHEMA = "CREATE TABLE folds (org TEXT NOT NULL, person TEXT NOT NULL, fold BLOB NOT NULL, " \
     "PRIMARY KEY (org, person)) WITHOUT ROWID"
@@ -39,12 +39,13 @@ CLEAR = "DELETE FROM folds"
 class FoldSpill:
     """Folds written aside by ``save`` and read back by ``recall``, in a scratch SQLite file."""
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(self, directory: str | None = None, cache: int = CACHE_MAX) -> None:
+        """``cache``: bytes of the file's page cache (the rebuild counts it in its budget)."""
         fd, self.path = tempfile.mkstemp(prefix="orghistory-folds-", suffix=".sqlite3", dir=directory)
         os.close(fd)
         # Written and read by the folding thread only; nothing here must survive a crash.
         self._db = sqlite3.connect(self.path, isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{_CACHE_KIB}"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{max(1, cache >> 10)}"):
             self._db.execute(f"PRAGMA {pragma}")
         self._db.execute(SCHEMA)
         # Unlinked while open: the one connection keeps the file, which goes when it closes or the

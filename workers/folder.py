@@ -20,7 +20,7 @@ from eventsourcing.persistence import Notification
 
 from events import logreader
 from events.recorded import RecordedEvent
-from projections import clock, versions
+from projections import clock, foldspill, versions
 from projections.batchstore import BatchStore
 from projections.changes import Changes, tracked, write_tracking
 from projections.foldspill import FoldSpill
@@ -66,7 +66,8 @@ class Folder:
         self.writer = Writer(self._write)
         memory = memory or memory_budget()
         self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
-        self.budget = Budget(max(1, memory - self.cache))
+        self.spill_cache = min(foldspill.CACHE_MAX, memory // 16)  # the folds' scratch file's share
+        self.budget = Budget(max(1, memory - self.cache - self.spill_cache))
         self._reading = contextlib.ExitStack()
         self.reader = self._reading.enter_context(self.db.reader(version, name))
         with self.db.read(version=version, name=name) as c:
@@ -161,7 +162,7 @@ class Folder:
                  extra={"projection": self.name, "version": self.version, "position": self.store.pos,
                         "budget_mb": self.budget.limit >> 20})
         if self.spill is None:
-            self.spill = FoldSpill()
+            self.spill = FoldSpill(cache=self.spill_cache)
         self.spill.save(self.store.derived)  # so people met again go on from their folds
         self.store = self._read_through(carry=self.store)
         self.report.read_backs += 1
