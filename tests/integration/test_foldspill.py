@@ -34,6 +34,15 @@ def test_folds_written_aside_read_back_while_the_file_is_already_gone(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_scratch_files_page_cache_is_the_size_it_is_given(tmp_path):
+    """The rebuild counts the file's page cache in its memory budget: it must be what was given."""
+    spill = FoldSpill(str(tmp_path), cache=3 << 20)
+    try:
+        assert spill._db.execute("PRAGMA cache_size").fetchone()[0] == -(3 << 10)  # negative: KiB
+    finally:
+        spill.close()
+
+
 def test_a_killed_process_leaves_no_scratch_file(tmp_path):
     """SIGKILL gives no process a chance to clean up: the file must already be gone."""
     script = textwrap.dedent(f"""
