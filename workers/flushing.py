@@ -162,7 +162,7 @@ class Budget:
                 return True  # spent before the cost per item was known
             if self.per_item is None:
                 return False  # not measured yet
-        # a margin for what is not counted: the flush in the writer's hands, the page being folded
+        # a margin for what is not counted: the flushes in the writer's hands (``flush_due``), the page being folded
         return self.fixed + n * self.per_item > 0.7 * self.limit
 
     def flush_due(self, store: MemoryStore) -> bool:

@@ -47,6 +47,7 @@ class Folder:
     """Folds the log into one version's tables: in memory until its budget is spent, then letting
     go and reading back what was flushed (``readback.RebuildStore``), flushing in bulk through a
     writer thread. Used by a rebuild and a replay (``workers.rebuild``)."""
+
     def __init__(self, stores: Stores, name: str, version: int, job_id: str, progress: Progress | None,
                  flush_events: int, kind: str, memory: int | None = None):
         self.settings, self.name, self.version = stores.settings, name, version
@@ -85,7 +86,8 @@ class Folder:
 
     def run(self, stop: int | None, switch: bool = False) -> None:
         last_flush = time.monotonic()
-        # Pages no larger than a flush, so a flush comes every ``flush_events`` events. Each page is
+        # Pages no larger than a flush, so a flush comes every ``flush_events`` events (or sooner:
+        # every ``FLUSH_SECONDS``, or once it would hold its share of the budget). Each page is
         # read after the last one's end, which is where the fold's position stands after it (every
         # note of a page moves it: folded, skipped or parked), however the store was swapped
         # meanwhile (evicted, reloaded after a poison); the first starts where the fold stands.

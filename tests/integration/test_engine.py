@@ -222,7 +222,6 @@ def test_a_flush_holds_at_most_its_share_of_the_budget(sqlite_settings, monkeypa
     letting go cannot free: so a flush comes once what it would hand on costs a tenth of the
     budget, however many events that is. (With flushes of a fixed number of events, a 1M rebuild
     with a 128 MiB budget added 333-372 MiB; with this, 171: ``bench/README.md``.)"""
-    from workers import flushing
     from workers import folder as folder_module
 
     app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
@@ -240,7 +239,6 @@ def test_a_flush_holds_at_most_its_share_of_the_budget(sqlite_settings, monkeypa
     monkeypatch.setattr(folder_module.Folder, "_flush", flush)
     monkeypatch.setattr(folder_module, "FLUSH_SECONDS", 3600.0)
     rebuild(stores_for(sqlite_settings), flush_events=10**6, memory=8 << 20)
-    assert flushing.Budget.FLUSH_SHARE <= 0.15  # two in the writer's hands fit in the 30% kept aside
     handed = [n for n, _ in flushes[:-2]]  # the last flushes: whatever is left at the head
     assert len(handed) >= 3, flushes
     page = 100  # rows one page of 10 events of this history hands on, at most (a fact, its links, a few rows)
@@ -380,10 +378,9 @@ def test_letting_go_does_not_wait_for_the_writer_and_reads_back_what_it_has_not_
                                                                                          monkeypatch):
     """Past its budget a rebuild lets go of what it holds without waiting for its writer thread:
     what that thread was handed and has not written yet (the last two flushes) is read beside the
-    tables. With a writer slower than the fold, every read-back
-    runs before the last flushes land: the facts, rows, links and units they hold (a fact and its
-    correction, a unit formed, joined and dissolved within a few events, a unit whose formation
-    was retracted) must still be there."""
+    tables. With a writer slower than the fold, every read-back runs before the last flushes land:
+    the facts, rows, links and units they hold (a fact and its correction, a unit formed, joined
+    and dissolved within a few events, a unit whose formation was retracted) must still be there."""
     import time
 
     from workers import flushing
