@@ -164,13 +164,9 @@ class BatchStore(MemoryStore):
         or the writer has a newer one to write (``unwritten``: a correction, a retraction)."""
         row = FactRow(r)
         row.position = int(row.position)
-        key = (row.org, row.id)
-        kept = self.facts.get(key)
-        if kept is not None:
-            return kept
         if self.unwritten is not None:
-            row = self.unwritten.facts.get(key, row)
-        return self._adopt_unwritten(row)
+            row = self.unwritten.facts.get((row.org, row.id), row)
+        return self._adopt_unwritten(row)  # which keeps what this store holds, if it does
 
     def _adopt_unwritten(self, row: FactRow) -> FactRow:
         """A fact written, or about to be (``unwritten``: its write lands before any of this
@@ -259,12 +255,13 @@ class BatchStore(MemoryStore):
     def _load_unit_info(self, org: str, units: Sequence[str]) -> None:
         todo = [u for u in units if (org, u) not in self._unit_info_loaded]
         if self.unwritten is not None:  # a unit changed there is as it holds it (None: none)
-            for u in [u for u in todo if (org, u) in self.unwritten.units]:
-                unit = self.unwritten.units[(org, u)]
+            changed = self.unwritten.units
+            for u in todo:
+                unit = changed.get((org, u))
                 if unit is not None:
                     self.units.setdefault((org, u), unit)
-                self._unit_info_loaded.add((org, u))
-                todo.remove(u)
+            self._unit_info_loaded.update((org, u) for u in todo if (org, u) in changed)
+            todo = [u for u in todo if (org, u) not in changed]
         for r in self._select_in(UNIT_COLUMNS, "units", "slug", org, todo):
             self.units.setdefault((r[0], r[1]), UnitRow(*r))
         self._unit_info_loaded.update((org, u) for u in todo)

@@ -11,10 +11,10 @@ read only if the fold cannot go on.
 The file is the rebuild's scratch: a local SQLite file in the temporary directory (``TMPDIR``),
 unlinked as soon as it is open, so nothing is left behind however the rebuild ends (a SIGKILL
 included: at 10M events the file grows to about 400 MB). Losing it loses nothing: a resumed
-rebuild re-derives people from their facts, as it always could. A fold written here is the truth only while its person is not
-held in memory: the rebuild writes every fold it holds at each letting go, so what it holds is
-never older than what is here, and it empties the file when something may have changed people
-behind their folds' backs (a merge, an event whose fold raised).
+rebuild re-derives people from their facts, as it always could. A fold written here is the truth
+only while its person is not held in memory: the rebuild writes every fold it holds at each
+letting go, so what it holds is never older than what is here, and it empties the file when
+something may have changed people behind their folds' backs (a merge, an event whose fold raised).
 """
 
 from __future__ import annotations
