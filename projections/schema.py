@@ -170,6 +170,10 @@ def shared_ddl() -> list[str]:
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
             created_at TEXT NOT NULL, revoked_at TEXT)""",
+        # This store's identity, one row written once (``identity.py``): what names its rq queue
+        # and its wake-up channel, so deployments sharing a Redis database never take each other's jobs.
+        """CREATE TABLE IF NOT EXISTS store_identity (
+            one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL)""",
     ]
 
 

@@ -72,4 +72,4 @@ def bootstrap(settings: Settings | None = None, start_background: bool = True) -
     dispatcher = dispatcher_for(stores)
     if start_background:
         dispatcher.start()
-    return Services(stores, dispatcher, Wakeup(stores.settings))
+    return Services(stores, dispatcher, Wakeup(stores.settings, stores.store_id))

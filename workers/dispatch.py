@@ -22,7 +22,14 @@ from .catchup import catch_up, lag, projected
 from .runtime import Stores
 
 log = logging.getLogger("orghistory.dispatch")
-QUEUE = "orghistory"
+
+
+def queue_for(stores: Stores) -> str:
+    """The rq queue of this store's jobs, named after the store (``projections.identity``): two
+    deployments sharing a Redis database each have their own, and a worker, which runs whatever
+    it takes against its own store, never takes the other's. Job ids start with it too, since rq
+    deduplicates by id across every queue of the database."""
+    return f"orghistory-{stores.store_id}"
 
 
 def redis_for_clients(url: str):
@@ -33,19 +40,20 @@ def redis_for_clients(url: str):
                                 max_connections=50)
 
 
-def catchup_job_id(name: str) -> str:
-    return f"orghistory-catchup-{name}"
+def catchup_job_id(queue: str, name: str) -> str:
+    return f"{queue}-catchup-{name}"
 
 
-def enqueue_catch_up(conn, name: str = NAME) -> str | None:
-    """Enqueue the projection's catch-up unless one is already waiting. Returns the job id used."""
+def enqueue_catch_up(conn, queue: str, name: str = NAME) -> str | None:
+    """Enqueue the projection's catch-up on ``queue`` unless one is already waiting. Returns the
+    job id used."""
     from rq import Queue
     from rq.exceptions import DuplicateJobError
 
-    q = Queue(QUEUE, connection=conn)
+    q = Queue(queue, connection=conn)
     # While one run is in progress a second may wait behind it, so an append made during the
     # first run's final read is never left waiting for the next append.
-    for job_id in (catchup_job_id(name), catchup_job_id(name) + "-next"):
+    for job_id in (catchup_job_id(queue, name), catchup_job_id(queue, name) + "-next"):
         for _ in range(2):
             try:
                 q.enqueue("workers.jobs.catch_up_job", name, job_id=job_id, unique=True, result_ttl=0,
@@ -112,13 +120,13 @@ def _worker_gone(conn, name: str) -> bool:
     return (datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)).total_seconds() > 120
 
 
-def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
+def _enqueue_unique(conn, queue: str, func: str, job_id: str, *args, **kwargs) -> bool:
     """Enqueue unless a job with this id is waiting or running; a finished or failed one with the
     same id is replaced (so a subscription resumed after failing gets a fresh job)."""
     from rq import Queue
     from rq.exceptions import DuplicateJobError
 
-    q = Queue(QUEUE, connection=conn)
+    q = Queue(queue, connection=conn)
     for _ in range(2):
         try:
             q.enqueue(func, *args, job_id=job_id, unique=True, **kwargs)
@@ -129,19 +137,19 @@ def _enqueue_unique(conn, func: str, job_id: str, *args, **kwargs) -> bool:
     return False
 
 
-def enqueue_delivery(conn, sub: str) -> bool:
+def enqueue_delivery(conn, queue: str, sub: str) -> bool:
     from rq import Retry
 
     from .webhooks import backoff
 
     intervals = backoff()
-    return _enqueue_unique(conn, "workers.jobs.deliver_job", f"orghistory-deliver-{sub}", sub,
+    return _enqueue_unique(conn, queue, "workers.jobs.deliver_job", f"{queue}-deliver-{sub}", sub,
                            retry=Retry(max=len(intervals), interval=intervals), result_ttl=0, failure_ttl=3600,
                            job_timeout=600, description=f"deliver webhooks of {sub}")
 
 
-def enqueue_webhooks_dispatch(conn) -> bool:
-    return _enqueue_unique(conn, "workers.jobs.webhooks_dispatch_job", "orghistory-webhooks-dispatch",
+def enqueue_webhooks_dispatch(conn, queue: str) -> bool:
+    return _enqueue_unique(conn, queue, "workers.jobs.webhooks_dispatch_job", f"{queue}-webhooks-dispatch",
                            result_ttl=0, failure_ttl=3600, job_timeout=300)
 
 
@@ -239,18 +247,19 @@ class InProcessDispatcher:
 class RqDispatcher:
     mode = "rq"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, queue: str):
         self.settings = settings
+        self.queue = queue
         self.redis = redis_for_clients(settings.required_redis_url())
 
     def after_append(self, position: int | None = None) -> None:
         # Redis down: the append stands; the workers' ticker catches up within seconds of its return.
         try:
-            enqueue_catch_up(self.redis)
+            enqueue_catch_up(self.redis, self.queue)
         except Exception as e:
             log.warning("could not enqueue the catch-up: %s", e)
         try:
-            enqueue_webhooks_dispatch(self.redis)
+            enqueue_webhooks_dispatch(self.redis, self.queue)
         except Exception as e:
             log.warning("could not enqueue webhook deliveries: %s", e)
 
@@ -263,7 +272,7 @@ class RqDispatcher:
         from .jobs import OPERATOR_JOBS  # the jobs module builds on this one
 
         func, _ = OPERATOR_JOBS[kind]
-        Queue(QUEUE, connection=self.redis).enqueue(
+        Queue(self.queue, connection=self.redis).enqueue(
             func, *args, job_id=job_id, job_timeout=24 * 3600, result_ttl=7 * 24 * 3600,
             failure_ttl=7 * 24 * 3600, description=f"{func.rsplit('.', 1)[-1]} {args[0]}")
 
@@ -276,7 +285,7 @@ class RqDispatcher:
 
 def dispatcher_for(stores: Stores) -> Dispatcher:
     """rq when Redis is configured, else folding in a thread of this process."""
-    return RqDispatcher(stores.settings) if stores.settings.redis_url else InProcessDispatcher(stores)
+    return RqDispatcher(stores.settings, queue_for(stores)) if stores.settings.redis_url else InProcessDispatcher(stores)
 
 
 def wait_for_position(position_of, position: int, timeout: float, nudge=None) -> bool:

@@ -49,13 +49,13 @@ def deliver_job(sub: str) -> int:
 
 def webhooks_dispatch_job() -> int:
     """Enqueue a delivery for every subscription that has events waiting."""
-    from .dispatch import enqueue_delivery, redis_for_clients
+    from .dispatch import enqueue_delivery, queue_for, redis_for_clients
 
     def body(stores: Stores) -> int:
         conn = redis_for_clients(stores.settings.required_redis_url())
         subs = pending(stores)
         for sub in subs:
-            enqueue_delivery(conn, sub)
+            enqueue_delivery(conn, queue_for(stores), sub)
         return len(subs)
 
     return _run(body)

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from events.application import OrgHistory
 from events.settings import Settings
-from projections import versions
+from projections import identity, versions
 from projections.db import Database
 from projections.foldcache import FoldCache
 
@@ -30,6 +30,8 @@ class Stores:
     settings: Settings
     app: OrgHistory
     db: Database
+    # the store's own id (``projections.identity``): names its rq queue and wake-up channel
+    store_id: str
     # the catch-up's unfinished folds, kept between its batches for as long as these stores live
     folds: FoldCache = field(default_factory=FoldCache)
 
@@ -55,7 +57,8 @@ def open_stores(settings: Settings) -> Stores:
         db.prepare()
         app = OrgHistory(settings)
         versions.setup(db)
-    return Stores(settings, app, db)
+        store_id = identity.store_id(db)
+    return Stores(settings, app, db, store_id)
 
 
 class StoresBySettings:

@@ -11,7 +11,7 @@ from projections.projector import NAME
 
 from . import joblog
 from .answers import OtherVersion, ParkedSummary, RqStatus, RqUnreachable, Status
-from .dispatch import QUEUE, redis_for_clients
+from .dispatch import queue_for, redis_for_clients
 from .runtime import Stores
 
 
@@ -53,25 +53,26 @@ def status(stores: Stores) -> Status:
         "dispatch": "rq" if settings.redis_url else "in-process",
     }
     if settings.redis_url:
-        out["rq"] = rq_status(settings)
+        out["rq"] = rq_status(stores)
     return out
 
 
-def rq_status(settings: Settings) -> RqStatus | RqUnreachable:
+def rq_status(stores: Stores) -> RqStatus | RqUnreachable:
     from rq import Queue, Worker
 
-    conn = redis_for_clients(settings.required_redis_url())
+    conn = redis_for_clients(stores.settings.required_redis_url())
+    queue = queue_for(stores)
     try:
-        q = Queue(QUEUE, connection=conn)
+        q = Queue(queue, connection=conn)
         workers = Worker.all(queue=q)
         return {
-            "queue": QUEUE, "queued": q.count, "started": q.started_job_registry.count,
+            "queue": queue, "queued": q.count, "started": q.started_job_registry.count,
             "failed": q.failed_job_registry.count, "scheduled": q.scheduled_job_registry.count,
             "failed_jobs": q.failed_job_registry.get_job_ids()[:20],
             "workers": [{"name": w.name, "state": w.get_state(), "pid": w.pid} for w in workers],
         }
     except Exception as e:  # Redis down: say so, the rest of the status still stands
-        return {"queue": QUEUE, "error": f"Redis unreachable: {e}"}
+        return {"queue": queue, "error": f"Redis unreachable: {e}"}
 
 
 def rq_job_failure(settings: Settings, job_id: str) -> str | None:

@@ -18,11 +18,13 @@ log = logging.getLogger("orghistory.wakeup")
 
 
 class Wakeup:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, store_id: str):
+        """``store_id``: the store's (``projections.identity``), which names the channel: processes of
+        another deployment on the same Redis, whatever their schema's name, are not woken."""
         self.settings = settings
         self._cond = threading.Condition()
         self._generation = 0
-        self._channel = f"orghistory:{settings.database_schema}:appended"
+        self._channel = f"orghistory:{store_id}:appended"
         self._redis = None
         self._listener: threading.Thread | None = None
         self.closed = False  # set by close(): live streams end at their next step

@@ -21,7 +21,7 @@ from redis.client import PubSubWorkerThread
 from events.settings import Settings
 
 from .catchup import lag, transient
-from .dispatch import QUEUE, dispatcher_for, enqueue_catch_up, enqueue_delivery, redis_for_clients
+from .dispatch import dispatcher_for, enqueue_catch_up, enqueue_delivery, queue_for, redis_for_clients
 from .jobs import rebuild_if_stale
 from .processes import end_with_parent
 from .runtime import Stores, open_stores, worker_stores
@@ -32,7 +32,7 @@ log = logging.getLogger("orghistory.worker")
 _STOP_TAKES_TIMEOUT = "timeout" in inspect.signature(PubSubWorkerThread.stop).parameters
 
 
-def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
+def scheduler(conn, queue: str, stop: threading.Event, interval: int = 1) -> None:
     """rq's scheduler (it enqueues the retries that rq schedules with their backoff), run in a
     thread of this worker instead of the process rq forks for it: a process outlived a worker
     killed with SIGKILL and went on polling Redis for ever; a thread ends with the worker, however
@@ -40,7 +40,7 @@ def scheduler(conn, stop: threading.Event, interval: int = 1) -> None:
     from rq.scheduler import RQScheduler
 
     # a whole number of seconds: rq sets its keys' TTLs from it, and Redis takes integers only
-    sched = RQScheduler([QUEUE], connection=conn, interval=interval, logging_level="WARNING")
+    sched = RQScheduler([queue], connection=conn, interval=interval, logging_level="WARNING")
     try:
         while not stop.wait(interval):
             try:
@@ -62,13 +62,14 @@ def ticker(stores: Stores, stop: threading.Event, every: float = 2.0) -> None:
     """``stores``: the worker's, shared with its in-process jobs (their pools are thread-safe; a
     second set of stores held 8 more PostgreSQL connections per worker for a query every 2 s)."""
     conn = redis_for_clients(stores.settings.required_redis_url())
+    queue = queue_for(stores)
     while not stop.wait(every):
         try:
             head, pos = lag(stores)
             if head > pos:
-                enqueue_catch_up(conn)
+                enqueue_catch_up(conn, queue)
             for sub in pending(stores):  # deliveries lost to a crash or a Redis outage resume here
-                enqueue_delivery(conn, sub)
+                enqueue_delivery(conn, queue, sub)
         except Exception as e:
             log.warning("ticker: %s", e)
 
@@ -164,7 +165,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
     rebuild_if_stale(stores, dispatcher_for(stores))
     if not burst:
         threading.Thread(target=ticker, args=(stores, stop), daemon=True, name="orghistory-ticker").start()
-        threading.Thread(target=scheduler, args=(conn, stop), daemon=True, name="orghistory-scheduler").start()
+        threading.Thread(target=scheduler, args=(conn, queue_for(stores), stop), daemon=True, name="orghistory-scheduler").start()
     wait = 1.0
     worker_class = folding_worker(stores)
     try:
@@ -172,7 +173,7 @@ def run_worker(settings: Settings, burst: bool = False, name: str | None = None)
             try:
                 # A fresh rq Worker after each failure: rq quits when Redis drops in the middle of
                 # a heartbeat. Keep serving once Redis is back rather than leave the queue unworked.
-                worker = worker_class([Queue(QUEUE, connection=conn)], connection=conn,
+                worker = worker_class([Queue(queue_for(stores), connection=conn)], connection=conn,
                                 name=None if name is None else (name if attempt == 0 else f"{name}-{attempt}"))
                 worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
                 return  # a requested shutdown (or the end of a burst)

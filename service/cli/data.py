@@ -55,7 +55,7 @@ def _tail_store(after, org, types):
     from ..streams import sse  # lazy: the stream reads the event store
 
     s = services()
-    for chunk in sse(s.app, Wakeup(s.settings), after, org, set(types) or None):
+    for chunk in sse(s.app, Wakeup(s.settings, s.stores.store_id), after, org, set(types) or None):
         if chunk.startswith("id: "):
             yield json.loads(chunk.split("data: ", 1)[1])
 

@@ -11,6 +11,7 @@ from events.settings import Settings
 from projections import queries
 from projections.clock import stamp
 from workers.catchup import catch_up
+from workers.dispatch import queue_for
 
 from ..conftest import ADMIN, BIN, close_stores, eventually, service_env, stores_for
 
@@ -93,7 +94,8 @@ def test_status_over_cli_and_http(production_service, pg_settings, redis_url):
     info = json.loads(run(env, "status", "--json").stdout)
     assert info["store"] == "postgresql" and info["head"] >= 1
     assert set(info["projections"]["history"]) >= {"position", "version", "lag_events", "lag_seconds"}
-    assert info["rq"]["queue"] == "orghistory" and len(info["rq"]["workers"]) >= 1
+    # the store's own queue (named after it), and the worker listening on it
+    assert info["rq"]["queue"] == queue_for(stores_for(pg_settings)) and len(info["rq"]["workers"]) >= 1
     assert client.get("/v1/ops/projections", auth=False).status_code == 401
     over_http = client.ok(client.s.get(client.base + "/v1/ops/projections",
                                        headers={"Authorization": f"Bearer {ADMIN}"}))

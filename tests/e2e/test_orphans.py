@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from ..conftest import BIN, eventually, service_env, spawn
+from ..conftest import BIN, eventually, service_env, spawn, stores_for
 
 
 def session_members(sid: int) -> list[int]:
@@ -38,7 +38,9 @@ def test_a_killed_worker_leaves_nothing_running(pg_settings, redis_url):
         # a long job, run in a work horse rq forks for it
         from rq import Queue
 
-        Queue("orghistory", connection=r).enqueue("time.sleep", 120, job_id="long-job")
+        from workers.dispatch import queue_for
+
+        Queue(queue_for(stores_for(pg_settings)), connection=r).enqueue("time.sleep", 120, job_id="long-job")
         eventually(lambda: len(session_members(worker.pid)) >= 2, 30, "a work horse to start for the long job")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()

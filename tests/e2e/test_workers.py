@@ -11,7 +11,7 @@ import redis
 from rq import Worker
 
 from workers.catchup import lag
-from workers.dispatch import enqueue_catch_up
+from workers.dispatch import enqueue_catch_up, queue_for
 
 from ..conftest import BIN, eventually, service_env, spawn, stop, stores_for
 
@@ -28,21 +28,22 @@ def test_two_orghistory_workers_and_an_rq_pool_apply_each_event_once(pg_settings
     app.append("acme", [{"type": "unit_formed", "unit": "team", "name": "Team", "kind": "team", "effective": "2000"}])
     pool_log = tmp_path / "pool.err"
     worker_logs = [tmp_path / f"worker{i}.err" for i in range(2)]
-    pool = spawn([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, "orghistory"],
+    queue = queue_for(stores_for(pg_settings))
+    pool = spawn([str(BIN / "rq"), "worker-pool", "-n", "2", "--url", redis_url, queue],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(pool_log, "w"))
     workers = []
     batches = iter(range(60))
     try:
         _listening(conn, 2)
-        _append_and_wake(app, conn, batches, 15)
+        _append_and_wake(app, conn, queue, batches, 15)
         _caught_up(pg_settings)
         workers = [spawn([str(BIN / "orghistory"), "worker", "--name", f"w{i}-{time.time_ns()}"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
                    for i, log in enumerate(worker_logs)]
         _listening(conn, 4)
-        _append_and_wake(app, conn, batches, 30)  # all four compete for these
+        _append_and_wake(app, conn, queue, batches, 30)  # all four compete for these
         stop(pool)
-        _append_and_wake(app, conn, batches, 15)  # only the two workers are left
+        _append_and_wake(app, conn, queue, batches, 15)  # only the two workers are left
         _caught_up(pg_settings)
         events = sum(1 for _ in app.read_all())
         # A runner logs "caught up" just after its last commit: give a loaded machine a moment.
@@ -61,7 +62,7 @@ def _listening(conn, n: int) -> None:
     eventually(lambda: len(Worker.all(connection=conn)) >= n, 60, f"{n} rq workers to listen")
 
 
-def _append_and_wake(app, conn, batches, n: int) -> None:
+def _append_and_wake(app, conn, queue: str, batches, n: int) -> None:
     """``n`` batches of ten new people joining, each appended and followed by a wake-up."""
     for batch in itertools.islice(batches, n):
         people = [f"p{batch}-{i}" for i in range(10)]
@@ -69,7 +70,7 @@ def _append_and_wake(app, conn, batches, n: int) -> None:
             app.register_person(p, p)
         app.append("acme", [{"type": "member_joined", "unit": "team", "person": p, "effective": f"20{10 + batch % 10}"}
                             for p in people])
-        enqueue_catch_up(conn)
+        enqueue_catch_up(conn, queue)
 
 
 def _caught_up(settings, timeout: float = 90) -> None:
@@ -110,7 +111,7 @@ def test_a_worker_started_before_its_database_waits_for_it(pg_settings, redis_ur
         server = _forward_to_postgres(port)
         app = stores_for(pg_settings).app
         app.register_org("acme", "Acme")
-        enqueue_catch_up(redis.Redis.from_url(redis_url))
+        enqueue_catch_up(redis.Redis.from_url(redis_url), queue_for(stores_for(pg_settings)))
         eventually(lambda: lag(stores_for(pg_settings)) == (app.head_position(),) * 2, 60,
                    "the worker, once the database answers, to fold what was appended")
     finally:

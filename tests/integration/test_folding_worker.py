@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 
 from workers.catchup import lag
-from workers.dispatch import QUEUE, enqueue_catch_up
+from workers.dispatch import enqueue_catch_up, queue_for
 from workers.runtime import open_stores
 from workers.worker import folding_worker
 
@@ -29,8 +29,9 @@ def test_the_catch_up_runs_in_the_workers_process_and_other_jobs_in_a_horse(pg_s
     forks: list[int] = []
     os.register_at_fork(before=lambda: forks.append(os.getpid()))
     with open_stores(pg_settings) as stores:
-        worker = folding_worker(stores)([Queue(QUEUE, connection=conn)], connection=conn)
-        enqueue_catch_up(conn)
+        queue = queue_for(stores)
+        worker = folding_worker(stores)([Queue(queue, connection=conn)], connection=conn)
+        enqueue_catch_up(conn, queue)
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
         assert forks == [], "the catch-up forked a work horse"
         head, pos = lag(stores)
@@ -39,20 +40,20 @@ def test_the_catch_up_runs_in_the_workers_process_and_other_jobs_in_a_horse(pg_s
         # the worker's stores stay open for the next one
         app.register_person("ada", "Ada")
         app.append("acme", [{"type": "member_joined", "person": "ada", "unit": "team", "effective": "2001"}])
-        enqueue_catch_up(conn)
+        enqueue_catch_up(conn, queue)
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
         assert forks == []
         head, pos = lag(stores)
         assert head == pos
 
         # any other job still runs in a horse of its own
-        job = Queue(QUEUE, connection=conn).enqueue("os.getpid")
+        job = Queue(queue, connection=conn).enqueue("os.getpid")
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
         assert forks == [os.getpid()]
         assert job.return_value() not in (None, os.getpid())
 
 
-def test_a_finished_job_deleted_by_its_worker_meanwhile_still_frees_its_id(redis_url):
+def test_a_finished_job_deleted_by_its_worker_meanwhile_still_frees_its_id(sqlite_settings, redis_url):
     """A finished catch-up (result_ttl=0) is deleted by its worker at the moment an append finds it
     and deletes it too: rq's delete then raised ("Failed to retrieve status"), the append's
     enqueue failed and the fold waited for the ticker (bench/load.py: lag p99 of 5 and 54 s)."""
@@ -61,12 +62,13 @@ def test_a_finished_job_deleted_by_its_worker_meanwhile_still_frees_its_id(redis
     from workers.dispatch import catchup_job_id, delete_job
 
     conn = redis.Redis.from_url(redis_url)
-    job = Queue(QUEUE, connection=conn).enqueue("os.getpid", job_id=catchup_job_id("race"))
+    queue = queue_for(stores_for(sqlite_settings))
+    job = Queue(queue, connection=conn).enqueue("os.getpid", job_id=catchup_job_id(queue, "race"))
     found = Job.fetch(job.id, connection=conn)  # the append found it
     conn.delete(job.key)  # and its worker deleted it, finished, in between
     delete_job(found)
     assert not conn.exists(job.key)
-    assert enqueue_catch_up(conn, "race") == catchup_job_id("race")
+    assert enqueue_catch_up(conn, queue, "race") == catchup_job_id(queue, "race")
 
 
 def test_a_stopping_worker_ends_its_pubsub_thread_without_waiting_for_its_sleep(sqlite_settings, redis_url):
@@ -80,7 +82,8 @@ def test_a_stopping_worker_ends_its_pubsub_thread_without_waiting_for_its_sleep(
     from ..conftest import eventually
 
     conn = redis.Redis.from_url(redis_url)
-    worker = folding_worker(stores_for(sqlite_settings))([Queue(QUEUE, connection=conn)], connection=conn)
+    stores = stores_for(sqlite_settings)
+    worker = folding_worker(stores)([Queue(queue_for(stores), connection=conn)], connection=conn)
     worker.subscribe()
     worker.pubsub.unsubscribe()
     eventually(lambda: not worker.pubsub.subscribed, 5, "the pubsub thread to read the unsubscribe")
