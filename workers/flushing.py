@@ -10,14 +10,36 @@ import queue
 import threading
 import tracemalloc
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from projections import foldspill
+from projections.db import Dialect
 from projections.store import MemoryStore
 
 
 def memory_budget() -> int:
     """Bytes a rebuild's fold may hold (``ORGHISTORY_REBUILD_MEMORY_MB``, default 512)."""
     return max(16, int(os.environ.get("ORGHISTORY_REBUILD_MEMORY_MB") or 512)) << 20
+
+
+@dataclass(frozen=True)
+class Shares:
+    """A rebuild's memory budget split between what holds memory in its process: the bulk-writing
+    connection's page cache (SQLite's; PostgreSQL's buffers are the server's), the page cache of
+    the scratch file its folds are let go into, and the fold itself (``Budget``), which holds its
+    state and its flushes until written."""
+
+    writer_cache: int
+    spill_cache: int
+    fold: int
+
+
+def split(memory: int, dialect: Dialect) -> Shares:
+    """``memory`` shared out: each cache a fixed part of it, up to its own cap; the fold the rest."""
+    writer_cache = dialect.bulk_cache(memory)
+    spill_cache = min(foldspill.CACHE_MAX, memory // 16)
+    return Shares(writer_cache, spill_cache, max(1, memory - writer_cache - spill_cache))
 
 
 def resident() -> int:

@@ -20,7 +20,7 @@ from eventsourcing.persistence import Notification
 
 from events import logreader
 from events.recorded import RecordedEvent
-from projections import clock, foldspill, versions
+from projections import clock, versions
 from projections.batchstore import BatchStore
 from projections.changes import Changes, tracked, write_tracking
 from projections.foldspill import FoldSpill
@@ -32,7 +32,7 @@ from projections.store import MemoryStore
 from . import joblog
 from .answers import Report
 from .catchup import transient
-from .flushing import Budget, Writer, memory_budget
+from .flushing import Budget, Writer, memory_budget, split
 from .runtime import Stores
 
 log = logging.getLogger("orghistory.rebuild")
@@ -65,10 +65,8 @@ class Folder:
         self.in_flight: deque[Changes] = deque(maxlen=2)
         self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
         self.writer = Writer(self._write)
-        memory = memory or memory_budget()
-        self.cache = self.db.dialect.bulk_cache(memory)  # the writer's share of the budget
-        self.spill_cache = min(foldspill.CACHE_MAX, memory // 16)  # the folds' scratch file's share
-        self.budget = Budget(max(1, memory - self.cache - self.spill_cache))
+        self.shares = split(memory or memory_budget(), self.db.dialect)
+        self.budget = Budget(self.shares.fold)
         self._reading = contextlib.ExitStack()
         self.reader = self._reading.enter_context(self.db.reader(version, name))
         with self.db.read(version=version, name=name) as c:
@@ -164,7 +162,7 @@ class Folder:
                  extra={"projection": self.name, "version": self.version, "position": self.store.pos,
                         "budget_mb": self.budget.limit >> 20})
         if self.spill is None:
-            self.spill = FoldSpill(cache=self.spill_cache)
+            self.spill = FoldSpill(cache=self.shares.spill_cache)
         self.spill.save(self.store.derived)  # so people met again go on from their folds
         self.store = self._read_through(carry=self.store)
         self.report.read_backs += 1
@@ -222,7 +220,7 @@ class Folder:
         """``beside_fold``: written by the writer thread while this one folds on."""
         now = clock.now()
         with self.db.write(version=self.version, name=self.name) as c:
-            c.dialect.tune_bulk_writes(c, self.cache)
+            c.dialect.tune_bulk_writes(c, self.shares.writer_cache)
             c.beside_fold = beside_fold
             changes.write(c, now)
             for event_id, position, error in parked:

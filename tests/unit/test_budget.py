@@ -122,3 +122,22 @@ def test_a_budget_spent_before_its_cost_is_known_is_measured_again_once_the_fold
         assert len(kept) == 48 * 1024
     finally:
         budget.close()
+
+
+@pytest.mark.parametrize("memory_mib", [16, 128, 512, 4096])
+def test_the_budget_is_shared_out_and_never_overspent(memory_mib):
+    """The writer's page cache (SQLite's), the scratch file's and the fold's share add up to the
+    budget: a cache taken out of it is never also left to the fold."""
+    from projections.postgres import DIALECT as POSTGRES
+    from projections.sqlite import BULK_CACHE_MAX
+    from projections.sqlite import DIALECT as SQLITE
+    from workers.flushing import split
+
+    memory = memory_mib * MiB
+    sqlite, postgres = split(memory, SQLITE), split(memory, POSTGRES)
+    for shares in (sqlite, postgres):
+        assert shares.writer_cache + shares.spill_cache + shares.fold == memory
+        assert shares.spill_cache <= 16 * MiB and shares.fold >= memory // 2
+    assert postgres.writer_cache == 0  # PostgreSQL's buffers are the server's memory
+    assert 0 < sqlite.writer_cache <= BULK_CACHE_MAX
+    assert postgres.fold > sqlite.fold
