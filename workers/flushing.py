@@ -225,6 +225,7 @@ class Writer(threading.Thread):
         self.write = write
         self.q: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
+        self.written = 0  # items written (committed) so far, in the order submitted
         self.start()
 
     def run(self) -> None:
@@ -235,6 +236,7 @@ class Writer(threading.Thread):
                     return
                 if self.error is None:
                     self.write(*item)
+                    self.written += 1  # only this thread counts: read by the folder's
             except BaseException as e:  # noqa: BLE001 - handed to the folder's thread
                 self.error = e
             finally:

@@ -60,9 +60,11 @@ class Folder:
         self.read_throughs = 0  # stores that read back what was flushed, made so far
         self.collected = time.monotonic()  # the last full collection of a letting go
         self.indexed = False  # whether the indexes reading back needs are built (at the first read-through)
-        # The last two flushes handed to the writer: at most these are not written yet (it takes
-        # one only once it wrote the one before); a store that reads back reads them too.
-        self.in_flight: deque[Changes] = deque(maxlen=2)
+        # The last two flushes handed to the writer, each with its number: at most these are not
+        # written yet (it takes one only once it wrote the one before); a store that reads back
+        # reads those the writer has not counted as written (``_unwritten``).
+        self.in_flight: deque[tuple[int, Changes]] = deque(maxlen=2)
+        self.submitted = 0
         self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
         self.writer = Writer(self._write)
         self.shares = split(memory or memory_budget(), self.db.dialect)
@@ -142,7 +144,7 @@ class Folder:
         (what the taken-over flushes free meanwhile must not read as items costing less)."""
         self.read_throughs += 1
         analyze = self.read_throughs & (self.read_throughs - 1) == 0
-        if carry is None or analyze or not self.indexed or not Unwritten.covers(self.in_flight) \
+        if carry is None or analyze or not self.indexed or not Unwritten.covers(self._unwritten()) \
                 or self.budget.per_item is None:
             self.writer.drain()
             self.in_flight.clear()  # all written
@@ -152,8 +154,9 @@ class Folder:
         if analyze:
             versions.analyze(self.db, self.version)
         unwritten = None
-        if carry is not None and self.in_flight:
-            unwritten = Unwritten(carry, tuple(self.in_flight), carry.unwritten if isinstance(carry, RebuildStore) else None)
+        flushes = self._unwritten()
+        if carry is not None and flushes:
+            unwritten = Unwritten(carry, flushes, carry.unwritten if isinstance(carry, RebuildStore) else None)
         return RebuildStore(self.reader, carry, self.spill, unwritten)
 
     def _evict(self) -> None:
@@ -209,11 +212,21 @@ class Folder:
             self._write(*item)
         else:
             self.writer.submit((*item, True))
-            self.in_flight.append(item[0])  # the writer took the one before: the one before that is written
+            self.submitted += 1
+            self.in_flight.append((self.submitted, item[0]))
             store = self.store
-            if isinstance(store, RebuildStore) and store.unwritten is not None and \
-                    not any(c is f for c in self.in_flight for f in store.unwritten.flushes):
-                store.unwritten = None  # all of it written
+            if isinstance(store, RebuildStore) and store.unwritten is not None:
+                flushes = self._unwritten()
+                if not any(c is f for c in flushes for f in store.unwritten.flushes):
+                    store.unwritten = None  # all of it written
+
+    def _unwritten(self) -> tuple[Changes, ...]:
+        """The flushes handed to the writer that it has not written yet. Those it has are let go
+        of at once: a written flush held on, until the next two flushes pushed it out, was memory
+        outside the fold's state, and indexed again by every letting go meanwhile."""
+        while self.in_flight and self.in_flight[0][0] <= self.writer.written:
+            self.in_flight.popleft()
+        return tuple(changes for _, changes in self.in_flight)
 
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
                beside_fold: bool = False) -> None:

@@ -552,3 +552,35 @@ def test_after_a_parked_event_a_rebuild_forgets_the_folds_it_wrote_aside(store, 
     with db.read() as c:
         held = c.all("SELECT start_text, end_text FROM tenures WHERE person='ann' AND recorded_to=?", (FOREVER,))
     assert sorted((r["start_text"], r["end_text"] or "") for r in held) == [("2000", "2005"), ("2010", "")]
+
+
+def test_letting_go_after_the_writer_caught_up_reads_back_from_the_tables_alone(sqlite_settings, monkeypatch):
+    """A flush the writer thread has written is in the tables: letting go after that holds none
+    of it beside them. (Held until two later flushes pushed it out, written flushes stayed in
+    memory outside the fold's state and were indexed again at every letting go.)"""
+    from projections import readback
+    from workers import folder as folder_module
+
+    app, db = stores_for(sqlite_settings).app, stores_for(sqlite_settings).db
+    _amended_history(app, churn=20)
+    def spent(self, store) -> bool:  # at every flush, the cost of an item measured (it drains until then)
+        self.per_item = 1_000.0
+        return True
+
+    monkeypatch.setattr(folder_module.Budget, "spent", spent)
+    real_evict = folder_module.Folder._evict
+
+    def evict_once_written(self):
+        self.writer.q.join()  # the writer catches up: what is read back is all in the tables
+        real_evict(self)
+
+    built = []
+    real_init = readback.Unwritten.__init__
+    monkeypatch.setattr(readback.Unwritten, "__init__", lambda self, *a: built.append(1) or real_init(self, *a))
+    monkeypatch.setattr(folder_module.Folder, "_evict", evict_once_written)
+    report = rebuild(stores_for(sqlite_settings), flush_events=2)
+    assert report.read_backs > 20
+    assert built == []
+    with db.read() as conn:
+        position, diff = verify(app, conn)
+    assert position == app.head_position() and diff == {}
