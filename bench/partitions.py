@@ -77,7 +77,7 @@ def names_partition(e: RecordedEvent, partitions: int, k: int) -> bool:
 
 
 def fold(data_dir: str, form: str, partitions: int, k: int, done, results) -> None:
-    """One process's fold; its wall time and events folded go to ``results[k]``."""
+    """One process's fold; its wall time and events folded go to ``results`` (a queue), with ``k``."""
     app = open_stores(Settings(data_dir=Path(data_dir))).app
     store = MemoryStore()
     gc.freeze()  # as a rebuild does: the fold's state out of the collector's generations
@@ -93,15 +93,14 @@ def fold(data_dir: str, form: str, partitions: int, k: int, done, results) -> No
         folded += len(events)
         with done.get_lock():
             done.value += len(notes)
-    results[k] = (time.perf_counter() - started, folded)
+    results.put((k, time.perf_counter() - started, folded))
 
 
 def run(data_dir: str, form: str, partitions: int, total: int) -> tuple[float, list[tuple[float, int]]]:
     """Wall time of ``partitions`` processes folding in ``form`` at once, and each one's."""
     ctx = mp.get_context("fork")  # SQLite only, opened in each child after the fork
     done = ctx.Value("q", 0)
-    manager = ctx.Manager()
-    results = manager.dict()
+    results = ctx.Queue()  # a few small tuples: the pipe's buffer holds them, so no child waits to exit
     started = time.perf_counter()
     procs = [ctx.Process(target=fold, args=(data_dir, form, partitions, k, done, results)) for k in range(partitions)]
     with progress_bar("ev/s") as bar:
@@ -117,9 +116,8 @@ def run(data_dir: str, form: str, partitions: int, total: int) -> tuple[float, l
         p.join()
         if p.exitcode != 0:
             raise SystemExit(f"a {form} process failed (exit code {p.exitcode})")
-    out = [results[k] for k in range(partitions)]
-    manager.shutdown()
-    return wall, out
+    by_k = {k: (seconds, folded) for k, seconds, folded in (results.get(timeout=60) for _ in procs)}
+    return wall, [by_k[k] for k in range(partitions)]
 
 
 def main() -> None:
