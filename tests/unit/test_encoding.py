@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from projections.encoding import _evidence_json, dumps, loads
@@ -34,6 +34,9 @@ BIG = st.recursive(
 
 @settings(max_examples=500, deadline=None)
 @given(BIG)
+@example(2 ** 70)  # past 64 bits in a short text: searched for, read by json
+@example({"note": "x" * 200, "changes": {"n": 2 ** 70}})  # in a long text: read by json
+@example(["acme@12", "acme@13"])  # a short list of ids: read by orjson
 def test_loads_reads_what_was_stored_as_json_loads_does(value):
     """Answers parse stored JSON with orjson; what it refuses (NaN, integers past 64 bits, which a
     correction's free-form changes may hold) the library's parser reads."""
