@@ -214,11 +214,11 @@ class Folder:
             self.writer.submit((*item, True))
             self.submitted += 1
             self.in_flight.append((self.submitted, item[0]))
+            flushes = self._unwritten()  # (letting go of those written meanwhile)
             store = self.store
-            if isinstance(store, RebuildStore) and store.unwritten is not None:
-                flushes = self._unwritten()
-                if not any(c is f for c in flushes for f in store.unwritten.flushes):
-                    store.unwritten = None  # all of it written
+            if isinstance(store, RebuildStore) and store.unwritten is not None and \
+                    not any(c is f for c in flushes for f in store.unwritten.flushes):
+                store.unwritten = None  # all of it written
 
     def _unwritten(self) -> tuple[Changes, ...]:
         """The flushes handed to the writer that it has not written yet. Those it has are let go
