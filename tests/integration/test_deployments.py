@@ -12,6 +12,7 @@ import os
 import redis
 from rq import Queue
 
+from events.settings import Settings
 from workers.catchup import lag
 from workers.dispatch import catchup_job_id, enqueue_catch_up, queue_for
 from workers.runtime import open_stores
@@ -59,8 +60,6 @@ def test_one_store_has_one_queue_however_its_address_is_spelled(pg_settings, tmp
     assert other_spelling.database_url != pg_settings.database_url
     with open_stores(other_spelling) as second:
         assert queue_for(second) == queue_for(first)
-
-    from events.settings import Settings
 
     monkeypatch.chdir(tmp_path)
     relative = Settings(data_dir=tmp_path.joinpath("var").relative_to(tmp_path))
