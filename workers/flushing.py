@@ -9,6 +9,7 @@ import os
 import queue
 import threading
 import tracemalloc
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -217,15 +218,18 @@ class Budget:
 class Writer(threading.Thread):
     """Writes the folder's flushes in order, on its own connection, while the folder folds the
     next chunk: SQLite and psycopg do their I/O without the GIL, so the two overlap. One flush
-    waits at most (queue of one), which bounds memory. An error stops the writing; the folder
-    sees it at its next flush."""
+    waits at most (queue of one), which bounds memory: what it holds is the one it writes and the
+    one waiting (``unwritten``). An error stops the writing; the folder sees it at its next flush."""
 
     def __init__(self, write: Callable[..., None]):
         super().__init__(name="orghistory-rebuild-writer", daemon=True)
         self.write = write
         self.q: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
-        self.written = 0  # items written (committed) so far, in the order submitted
+        # Submitted and not yet written (committed), oldest first: the one being written, and the
+        # one waiting. Let go of once written, so a written flush holds no memory here.
+        self._unwritten: deque[tuple] = deque()
+        self._lock = threading.Lock()
         self.start()
 
     def run(self) -> None:
@@ -236,7 +240,8 @@ class Writer(threading.Thread):
                     return
                 if self.error is None:
                     self.write(*item)
-                    self.written += 1  # only this thread counts: read by the folder's
+                    with self._lock:
+                        self._unwritten.popleft()
             except BaseException as e:  # noqa: BLE001 - handed to the folder's thread
                 self.error = e
             finally:
@@ -248,7 +253,14 @@ class Writer(threading.Thread):
 
     def submit(self, item: tuple) -> None:
         self._raise()
+        with self._lock:
+            self._unwritten.append(item)
         self.q.put(item)
+
+    def unwritten(self) -> tuple[tuple, ...]:
+        """The items submitted and not yet written, oldest first."""
+        with self._lock:
+            return tuple(self._unwritten)
 
     def drain(self) -> None:
         """Wait until everything submitted is written (or failed: then raise it here)."""

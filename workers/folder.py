@@ -13,7 +13,6 @@ import gc
 import logging
 import time
 import traceback
-from collections import deque
 from typing import Callable
 
 from eventsourcing.persistence import Notification
@@ -60,11 +59,6 @@ class Folder:
         self.read_throughs = 0  # stores that read back what was flushed, made so far
         self.collected = time.monotonic()  # the last full collection of a letting go
         self.indexed = False  # whether the indexes reading back needs are built (at the first read-through)
-        # The last two flushes handed to the writer, each with its number: at most these are not
-        # written yet (it takes one only once it wrote the one before); a store that reads back
-        # reads those the writer has not counted as written (``_unwritten``).
-        self.in_flight: deque[tuple[int, Changes]] = deque(maxlen=2)
-        self.submitted = 0
         self.spill: FoldSpill | None = None  # the folds let go of, from the first eviction on
         self.writer = Writer(self._write)
         self.shares = split(memory or memory_budget(), self.db.dialect)
@@ -146,8 +140,7 @@ class Folder:
         analyze = self.read_throughs & (self.read_throughs - 1) == 0
         if carry is None or analyze or not self.indexed or not Unwritten.covers(self._unwritten()) \
                 or self.budget.per_item is None:
-            self.writer.drain()
-            self.in_flight.clear()  # all written
+            self.writer.drain()  # all written
         if not self.indexed:
             versions.create_indexes(self.db, self.version, only=READ_THROUGH_INDEXES)
             self.indexed = True
@@ -212,21 +205,18 @@ class Folder:
             self._write(*item)
         else:
             self.writer.submit((*item, True))
-            self.submitted += 1
-            self.in_flight.append((self.submitted, item[0]))
-            flushes = self._unwritten()  # (letting go of those written meanwhile)
+            flushes = self._unwritten()
             store = self.store
             if isinstance(store, RebuildStore) and store.unwritten is not None and \
                     not any(c is f for c in flushes for f in store.unwritten.flushes):
                 store.unwritten = None  # all of it written
 
     def _unwritten(self) -> tuple[Changes, ...]:
-        """The flushes handed to the writer that it has not written yet. Those it has are let go
-        of at once: a written flush held on, until the next two flushes pushed it out, was memory
+        """The flushes handed to the writer that it has not written yet (at most two: it takes one
+        only once it wrote the one before); a store that reads back reads them beside the tables.
+        Written ones are not held: kept until two later flushes pushed them out, they were memory
         outside the fold's state, and indexed again by every letting go meanwhile."""
-        while self.in_flight and self.in_flight[0][0] <= self.writer.written:
-            self.in_flight.popleft()
-        return tuple(changes for _, changes in self.in_flight)
+        return tuple(item[0] for item in self.writer.unwritten())
 
     def _write(self, changes: Changes, parked: list[tuple[str | None, int, str]], switch: bool,
                beside_fold: bool = False) -> None:
